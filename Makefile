@@ -1,0 +1,31 @@
+# The two commands a new user needs: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# DeepSpeed JIT-compiles a comm op on first start (~45 s); keep it in one cache every run reuses.
+export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test venv bench clean-venv
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@# torch must be the CPU wheel: any nvidia-* package means an unpinned torch slipped in.
+	@if $(PY) -m pip list 2>/dev/null | grep -i nvidia; then echo "error: nvidia packages installed" >&2; exit 1; fi
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) tools/demo.py
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	for b in tools/bench/*.py; do $(PY) $$b || exit 1; done
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Data side of zqvl: canonical records, validate, convert, translate, clean, shard, stream."""

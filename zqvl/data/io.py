@@ -1,0 +1,218 @@
+"""Reading chat.json without holding it several times over, and writing outputs atomically.
+
+`iter_json_values` streams a JSON list (chat.json) or a sequence of objects (JSONL) through a bounded text
+buffer: only one chunk of text plus the current record is in memory, so a 600K-record file stays small.
+Writers put everything under a temporary name and rename on success: a reader never sees a half file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from zqvl.data.schema import Record, SchemaError, parse_record
+from zqvl.ui import UsageError
+
+CHUNK = 1 << 20
+_WS = " \t\r\n"
+
+
+def _skip(buf: str, pos: int, chars: str) -> int:
+    n = len(buf)
+    while pos < n and buf[pos] in chars:
+        pos += 1
+    return pos
+
+
+def iter_json_values(path: str | Path) -> Iterator[Any]:
+    """Yield each element of a top-level JSON list, or each object of a JSONL / concatenated-JSON file.
+
+    Raises UsageError (one line, with the element number and file offset) on malformed JSON.
+    """
+    path = Path(path)
+    try:
+        fh = open(path, encoding="utf-8-sig")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot open ({e.strerror or e})") from None
+    decoder = json.JSONDecoder()
+    with fh:
+        buf, pos, eof, consumed = "", 0, False, 0
+
+        def fill() -> bool:
+            nonlocal buf, pos, eof, consumed
+            try:
+                chunk = fh.read(CHUNK)
+            except UnicodeDecodeError as e:
+                raise UsageError(f"{path}: not UTF-8 text near byte {consumed + pos} ({e.reason})") from None
+            if not chunk:
+                eof = True
+                return False
+            consumed += pos
+            buf, pos = buf[pos:] + chunk, 0
+            return True
+
+        fill()
+        pos = _skip(buf, pos, _WS)
+        if pos >= len(buf) and eof:
+            raise UsageError(f"{path}: empty file, expected a JSON list of records")
+        in_list = buf[pos] == "["
+        if in_list:
+            pos += 1
+        index = 0
+        while True:
+            # Find the start of the next value (skipping separators), pulling more text as needed.
+            while True:
+                pos = _skip(buf, pos, _WS + ("," if index and in_list else ""))
+                if pos < len(buf) or not fill():
+                    break
+            if pos >= len(buf):
+                if in_list:
+                    raise UsageError(f"{path}: truncated file, the top-level list is never closed "
+                                     f"(after {index} records)")
+                return
+            if in_list and buf[pos] == "]":
+                rest = buf[pos + 1:].strip() + ("" if eof else fh.read().strip())
+                if rest:
+                    raise UsageError(f"{path}: unexpected data after the closing ']'")
+                return
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buf, pos)
+                    # A number or literal at the buffer's end may continue in the next chunk.
+                    if end == len(buf) and not eof and fill():
+                        continue
+                    break
+                except json.JSONDecodeError as e:
+                    if not eof and fill():
+                        continue
+                    raise UsageError(f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: "
+                                     f"{e.msg}") from None
+            yield value
+            index += 1
+            pos = end
+            if in_list:
+                # Anything but ',' or ']' after a value is malformed.
+                while True:
+                    pos = _skip(buf, pos, _WS)
+                    if pos < len(buf) or not fill():
+                        break
+                if pos < len(buf) and buf[pos] not in ",]":
+                    raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} "
+                                     f"at byte ~{consumed + pos}")
+
+
+def iter_records(path: str | Path, errors: list[tuple[int, SchemaError]] | None = None) -> Iterator[Record]:
+    """Parse records from a chat.json; schema failures go to `errors` (index, error) or raise if None."""
+    for i, value in enumerate(iter_json_values(path)):
+        try:
+            yield parse_record(value, i)
+        except SchemaError as e:
+            if errors is None:
+                raise
+            errors.append((i, e))
+
+
+def load_records(path: str | Path) -> list[Record]:
+    return list(iter_records(path))
+
+
+def chat_json(data_dir: str | Path) -> Path:
+    """DATA_DIR/chat.json, or a clear usage error."""
+    d = Path(data_dir)
+    if d.is_file():
+        return d
+    p = d / "chat.json"
+    if not p.is_file():
+        raise UsageError(f"{d}: no chat.json here (expected {p})")
+    return p
+
+
+@contextmanager
+def atomic_path(final: str | Path, suffix: str = ""):
+    """Yield a temp path beside `final`; rename over it only if the block succeeds."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_open(final: str | Path, mode: str = "w"):
+    with atomic_path(final) as tmp:
+        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+
+
+class RecordListWriter:
+    """Streams records into a JSON list, one record per line; appears atomically on close."""
+
+    def __init__(self, final: str | Path):
+        self._cm = atomic_open(final)
+        self._fh = None
+        self.count = 0
+
+    def __enter__(self):
+        self._fh = self._cm.__enter__()
+        self._fh.write("[")
+        return self
+
+    def write(self, record: Record | dict) -> None:
+        obj = record.to_json() if isinstance(record, Record) else record
+        self._fh.write(("\n" if self.count == 0 else ",\n") + dumps(obj))
+        self.count += 1
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self._fh.write("\n]\n")
+        return self._cm.__exit__(*exc)
+
+
+class JsonlWriter:
+    """One JSON object per line, atomically."""
+
+    def __init__(self, final: str | Path):
+        self._cm = atomic_open(final)
+        self.count = 0
+
+    def __enter__(self):
+        self._fh = self._cm.__enter__()
+        return self
+
+    def write(self, obj: dict) -> None:
+        self._fh.write(dumps(obj) + "\n")
+        self.count += 1
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def write_records(final: str | Path, records) -> int:
+    with RecordListWriter(final) as w:
+        for r in records:
+            w.write(r)
+    return w.count
+
+
+def safe_image_path(images_dir: Path, rel: str) -> Path | None:
+    """The image's path under images_dir, or None when `rel` is absolute or escapes it (`..`, symlink games)."""
+    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or rel[1:2] == ":":
+        return None
+    parts = Path(rel.replace("\\", "/")).parts
+    if any(p == ".." for p in parts):
+        return None
+    return images_dir / Path(*parts)

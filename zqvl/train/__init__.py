@@ -1,0 +1,1 @@
+"""Training side of zqvl: stage presets, collate (template + label masks), DeepSpeed loop, checkpoints, chat."""

@@ -1,0 +1,67 @@
+"""Console output shared by every command: rich progress, summary tables, one-line errors on stderr."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+
+# Results go to stdout; progress, warnings and errors to stderr so stdout stays pipeable.
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class UsageError(Exception):
+    """Bad arguments or unreadable input: the CLI prints the message on one line and exits 2."""
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+
+@contextmanager
+def progress(description: str, total: int | None, *extra_fields: str, disable: bool = False):
+    """A rich progress bar on stderr; yields (progress, task_id). extra_fields are shown as `name=value`."""
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn()]
+    columns += [TextColumn(f"{name}={{task.fields[{name}]}}") for name in extra_fields]
+    with Progress(*columns, console=err, transient=False, disable=disable) as bar:
+        task = bar.add_task(description, total=total, **{name: "" for name in extra_fields})
+        yield bar, task
+
+
+def table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        t.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*[str(v) for v in row])
+    return t
+
+
+def run_cli(fn, argv=None) -> int:
+    """Run a command's main; turn UsageError and stray exceptions into a one-line error, never a traceback."""
+    try:
+        return fn(argv)
+    except UsageError as e:
+        error(str(e))
+        return 2
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # last resort: a bug, but the user still gets one clear line
+        error(f"{type(e).__name__}: {e} (set ZQVL_DEBUG=1 for a traceback)")
+        import os
+        if os.environ.get("ZQVL_DEBUG"):
+            raise
+        return 2
+
+
