@@ -39,7 +39,8 @@ def progress(description: str, total: int | None, *extra_fields: str, disable: b
 def table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     t = Table(title=title, title_justify="left")
     for i, name in enumerate(columns):
-        t.add_column(name, justify="left" if i == 0 else "right")
+        numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows)
+        t.add_column(name, justify="right" if numeric else "left")
     for row in rows:
         t.add_row(*[str(v) for v in row])
     return t
