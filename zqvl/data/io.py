@@ -62,10 +62,11 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
         if in_list:
             pos += 1
         index = 0
+        after_comma = False
         while True:
-            # Find the start of the next value (skipping separators), pulling more text as needed.
+            # Find the start of the next value, pulling more text as needed.
             while True:
-                pos = _skip(buf, pos, _WS + ("," if index and in_list else ""))
+                pos = _skip(buf, pos, _WS)
                 if pos < len(buf) or not fill():
                     break
             if pos >= len(buf):
@@ -73,7 +74,7 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                     raise UsageError(f"{path}: truncated file, the top-level list is never closed "
                                      f"(after {index} records)")
                 return
-            if in_list and buf[pos] == "]":
+            if in_list and buf[pos] == "]" and not after_comma:
                 rest = buf[pos + 1:].strip() + ("" if eof else fh.read().strip())
                 if rest:
                     raise UsageError(f"{path}: unexpected data after the closing ']'")
@@ -94,7 +95,7 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
             index += 1
             pos = end
             if in_list:
-                # Anything but ',' or ']' after a value is malformed.
+                # Exactly one ',' (then another value) or the closing ']' must follow a value.
                 while True:
                     pos = _skip(buf, pos, _WS)
                     if pos < len(buf) or not fill():
@@ -102,6 +103,8 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 if pos < len(buf) and buf[pos] not in ",]":
                     raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} "
                                      f"at byte ~{consumed + pos}")
+                after_comma = pos < len(buf) and buf[pos] == ","
+                pos += after_comma
 
 
 def iter_records(path: str | Path, errors: list[tuple[int, SchemaError]] | None = None) -> Iterator[Record]:
@@ -130,6 +133,21 @@ def chat_json(data_dir: str | Path) -> Path:
     return p
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_temp_dir(final: str | Path) -> Path:
+    """A temp dir beside `final` (same filesystem, so the closing rename is atomic), with normal permissions."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 @contextmanager
 def atomic_path(final: str | Path, suffix: str = ""):
     """Yield a temp path beside `final`; rename over it only if the block succeeds."""
@@ -137,6 +155,7 @@ def atomic_path(final: str | Path, suffix: str = ""):
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".tmp", dir=final.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any other file
     try:
         yield Path(tmp)
         os.replace(tmp, final)

@@ -38,7 +38,7 @@ CODES: dict[str, tuple[str, str]] = {
     "too_long": (ERROR, "tokenized conversation exceeds --max-len: answers would be cut"),
 }
 # Near-misses of <image> that break the placeholder silently (the exact tag itself is skipped).
-MANGLED_TAG = re.compile(r"<\s*/?\s*(?:image|img|图像|图片|影像)\s*>|&lt;image&gt;|\[image\]", re.IGNORECASE)
+MANGLED_TAG = re.compile(r"<\s*/?\s*(?:image|图像|图片|影像)\s*>|&lt;image&gt;|\[image\]", re.IGNORECASE)
 
 
 @dataclass
@@ -113,9 +113,11 @@ def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
     from zqvl.data.template import DEFAULT_SYSTEM, segments
 
     segs = segments(rec, budget.system if budget.system is not None else DEFAULT_SYSTEM)
-    pieces = [s.text.replace(IMAGE_TAG, "") for s in segs]
-    lengths = [len(ids) for ids in budget.tokenizer(pieces, add_special_tokens=False)["input_ids"]]
-    costs = [n + seg.text.count(IMAGE_TAG) * budget.image_tokens for seg, n in zip(segs, lengths)]
+    # <image> is one special token: text on either side of it is tokenized separately, as in training.
+    pieces = [seg.text.split(IMAGE_TAG) for seg in segs]
+    flat = [p for parts in pieces for p in parts]
+    lengths = iter(len(ids) for ids in budget.tokenizer(flat, add_special_tokens=False)["input_ids"])
+    costs = [sum(next(lengths) for _ in parts) + (len(parts) - 1) * budget.image_tokens for parts in pieces]
     total = sum(costs)
     if total <= budget.max_len:
         return None
