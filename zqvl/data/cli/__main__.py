@@ -1,0 +1,3 @@
+from zqvl.data.cli import main
+
+main()
