@@ -1,0 +1,221 @@
+"""The streaming reader: split across nodes x workers, deterministic shuffle, exact mid-epoch resume, damage
+skipped and counted, transform and filters in the workers."""
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from shardkit import make_dataset, noise_image
+from zqvl.data.shard import ShardOptions, shard_dir
+from zqvl.data.stream import ShardStream, SkipSample, TokenBudgetFilter, expand_shards, make_loader
+from zqvl.data.tario import Member, ShardFile
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("src")
+    expect = make_dataset(root, 70, broken=False)
+    out = tmp_path_factory.mktemp("shards") / "demo"
+    shard_dir(root, out, ShardOptions(max_count=4))      # 18 shards of uneven worker loads
+    return out, expect
+
+
+def ids_of(batch) -> list[str]:
+    return [record.id for record, _ in batch]
+
+
+def test_two_nodes_two_workers_see_each_sample_once_per_epoch(shards):
+    out, expect = shards
+    orders = []
+    for epoch in range(2):
+        seen: list[str] = []
+        for rank in range(2):
+            stream = ShardStream(out, seed=3, shuffle_buffer=8, epoch=epoch, rank=rank, world_size=2)
+            per_rank = [i for b in make_loader(stream, batch_size=5, num_workers=2) for i in ids_of(b)]
+            assert per_rank                                   # every rank gets work
+            seen += per_rank
+        assert sorted(seen) == sorted(expect["good"])         # no duplicates, no losses
+        orders.append(seen)
+    assert orders[0] != orders[1]                             # reshuffled each epoch
+
+
+def test_same_seed_same_order_other_seed_other_order(shards):
+    out, _ = shards
+
+    def order(seed):
+        return [i for b in make_loader(ShardStream(out, seed=seed, shuffle_buffer=10, rank=0, world_size=1),
+                                       batch_size=4, num_workers=2) for i in ids_of(b)]
+    assert order(1) == order(1) != order(2)
+
+
+def drop_some(record):
+    return ["odd_digit"] if record.id.endswith("7") else []
+
+
+def tag_transform(record, images):
+    if record.id.endswith("3"):
+        raise SkipSample("unlucky", f"{record.id} ends in 3")
+    return record.id, [im.size for im in images], os.getpid()
+
+
+@pytest.mark.parametrize("workers", [2, 0])
+def test_resume_mid_epoch_yields_exactly_the_rest(shards, workers):
+    out, _ = shards
+
+    def loader():
+        stream = ShardStream(out, seed=7, shuffle_buffer=6, transform=tag_transform, filters=[drop_some],
+                             rank=0, world_size=1)
+        return make_loader(stream, batch_size=3, num_workers=workers, epochs=2)
+
+    full_loader = loader()
+    full = [[sample[0] for sample in batch] for batch in full_loader]
+    per_epoch = len(full) // 2
+    assert full_loader.stats() == {"odd_digit": 14, "unlucky": 14}
+    for k in [1, 5, per_epoch - 1, per_epoch, per_epoch + 2, len(full)]:
+        first = loader()
+        it = iter(first)
+        head = [[sample[0] for sample in next(it)] for _ in range(k)]
+        state = json.loads(json.dumps(first.state_dict()))   # must survive a checkpoint file
+        del it
+        resumed = loader()
+        resumed.load_state_dict(state)
+        tail = [[sample[0] for sample in batch] for batch in resumed]
+        assert head + tail == full, f"resumed after {k} batches"
+        assert resumed.stats() == full_loader.stats()
+
+
+def test_state_must_match_the_loader(shards):
+    out, _ = shards
+    stream = ShardStream(out, rank=0, world_size=1)
+    state = make_loader(stream, batch_size=4, num_workers=2).state_dict()
+    with pytest.raises(ValueError, match="num_workers"):
+        make_loader(stream, batch_size=4, num_workers=1).load_state_dict(state)
+
+
+def test_transform_and_decode_run_in_the_workers(shards):
+    out, expect = shards
+    stream = ShardStream(out, transform=tag_transform, rank=0, world_size=1)
+    samples = [s for b in make_loader(stream, batch_size=8, num_workers=2) for s in b]
+    assert {pid for _, _, pid in samples} - {os.getpid()} and os.getpid() not in {pid for _, _, pid in samples}
+    sizes = {rid: size for rid, size, _ in samples}
+    for rid, record in expect["good"].items():
+        if rid.endswith("3"):
+            continue
+        rels = record.get("image", [])
+        rels = [rels] if isinstance(rels, str) else rels
+        assert sizes[rid] == [Image.open(io.BytesIO(expect["files"][r])).size for r in rels]
+
+
+def test_plain_iteration_and_images(shards):
+    out, expect = shards
+    got = {record.id: (record, images) for record, images in ShardStream(out, shuffle_buffer=0, rank=0,
+                                                                         world_size=1)}
+    assert set(got) == set(expect["good"])
+    record, images = next(v for v in got.values() if len(v[1]) == 2)      # a multi-image record, in order
+    assert [im.mode for im in images] == ["RGB", "RGB"]
+    originals = [Image.open(io.BytesIO(expect["files"][rel])).convert("RGB") for rel in record.images]
+    assert [im.tobytes() for im in images] == [im.tobytes() for im in originals]
+
+
+def write_tar(path: Path, samples: list[tuple[str, dict[str, bytes]]]) -> None:
+    shard = ShardFile(path)
+    for key, members in samples:
+        shard.add(key, [Member(s, len(b), data=b) for s, b in members.items()])
+    shard.finish()
+    os.close(shard.fd)
+    os.replace(shard.tmp, path)
+
+
+def test_damage_is_skipped_and_counted(tmp_path):
+    import random
+    rng = random.Random(0)
+
+    def good(i):
+        rec = {"id": f"g{i}", "image": f"{i}.jpg", "conversations": [
+            {"from": "human", "value": "<image>\n这是什么？"}, {"from": "gpt", "value": "一只猫。"}]}
+        return f"{i:09d}_g{i}", {"jpg": noise_image(rng, "JPEG", (16, 12)), "json": json.dumps(rec).encode()}
+
+    a_samples = [good(0), good(1), ("000000002_badjson", {"json": b"{not json"}),
+                 ("000000003_badimg", {"jpg": b"\xff\xd8garbage", "json": good(3)[1]["json"]}),
+                 good(4), good(5), good(6)]
+    write_tar(tmp_path / "a.tar", a_samples)
+    raw = bytearray((tmp_path / "a.tar").read_bytes())
+    offset = 0                                          # find good(5)'s jpg header and damage it
+    for _ in range(2 * 5 - 1):                          # samples 0..4 take 9 members (badjson has one)
+        size = int(raw[offset + 124:offset + 136].split(b"\0")[0], 8)
+        offset += 512 + size + (-size % 512)
+    assert raw[offset:offset + 11] == b"000000005_g"
+    raw[offset + 10] ^= 0x40
+    (tmp_path / "a.tar").write_bytes(bytes(raw))
+    g7 = good(7)
+    write_tar(tmp_path / "b.tar", [g7, good(8)])
+    g8_at = sum(512 + len(b) + (-len(b) % 512) for b in g7[1].values())
+    (tmp_path / "b.tar").write_bytes((tmp_path / "b.tar").read_bytes()[:g8_at + 600])   # cut inside g8
+    write_tar(tmp_path / "c.tar", [good(9)])
+    stream = ShardStream(str(tmp_path / "{a,b,c}.tar"), rank=0, world_size=1, shuffle_buffer=3)
+    (tmp_path / "c.tar").unlink()                       # vanished after listing
+    loader = make_loader(stream, batch_size=2, num_workers=2)
+    got = sorted(i for b in loader for i in ids_of(b))
+    assert got == ["g0", "g1", "g4", "g6", "g7"]
+    assert loader.stats() == {"bad_json": 1, "bad_image": 1, "corrupt_tar_header": 1,
+                              "image_count_mismatch": 1, "truncated_member": 1, "unreadable_shard": 1}
+
+
+def test_expand_shards_patterns(shards, tmp_path):
+    out, _ = shards
+    listed = expand_shards(out)
+    assert len(listed) == 18 and listed == sorted(listed)
+    assert expand_shards(str(out / "demo-{000000..000017}.tar")) == listed
+    assert expand_shards(str(out / "*.tar")) == listed
+    with pytest.raises(ValueError, match="no shard file"):
+        expand_shards(str(out / "demo-{000000..000020}.tar"))
+    with pytest.raises(ValueError, match="twice"):
+        expand_shards([listed[0], listed[0]])
+    with pytest.raises(ValueError, match="no 'val' split"):
+        expand_shards(out, split="val")
+
+
+def test_rank_and_world_from_env(shards, monkeypatch):
+    out, _ = shards
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    stream = ShardStream(out)
+    assert (stream.rank, stream.world_size) == (1, 3)
+    slots = [stream.shards_for(0, w, 2) for w in range(2)]
+    others = [ShardStream(out, rank=r, world_size=3).shards_for(0, w, 2) for r in (0, 2) for w in range(2)]
+    every = [u for s in slots + others for u in s]
+    assert sorted(every) == sorted(stream.urls) and Counter(every).most_common(1)[0][1] == 1
+
+
+def test_batches_per_epoch_caps_every_epoch(shards):
+    out, _ = shards
+    stream = ShardStream(out, rank=0, world_size=1, epoch=1)
+    assert len(list(make_loader(stream, batch_size=4, num_workers=0))) == 18        # default: the one epoch
+    capped = make_loader(stream, batch_size=4, num_workers=2, epochs=4, batches_per_epoch=5)
+    assert len(list(capped)) == 15 and capped.epoch == 4
+
+
+def test_token_budget_filter(shards, qwen_tokenizer):
+    from zqvl.data.template import segments
+    out, expect = shards
+
+    def tokens(record):   # independent count: whole ChatML text, each <image> as 16 tokens
+        text = "".join(seg.text for seg in segments(record))
+        pieces = text.split("<image>")
+        return sum(len(qwen_tokenizer(p, add_special_tokens=False)["input_ids"]) for p in pieces) + 16 * (
+            len(pieces) - 1)
+
+    from zqvl.data.schema import parse_record
+    counts = sorted(tokens(parse_record(r)) for r in expect["good"].values())
+    limit = counts[len(counts) // 2]
+    stream = ShardStream(out, rank=0, world_size=1, filters=[TokenBudgetFilter(qwen_tokenizer, limit, 16)])
+    loader = make_loader(stream, batch_size=8, num_workers=2)
+    kept = {i for b in loader for i in ids_of(b)}
+    assert kept == {rid for rid, r in expect["good"].items() if tokens(parse_record(r)) <= limit}
+    assert loader.stats() == {"too_long": len(expect["good"]) - len(kept)} and 0 < len(kept) < len(counts)

@@ -1,0 +1,221 @@
+"""Worker side of `zqvl-data shard`: one chat.json value -> the tar members of one sample, or a skip reason.
+
+Runs in the worker processes, so it imports nothing heavy. Images kept as they are travel as a path + size
+(the main process copies the file into the tar with sendfile); only re-encoded images travel as bytes.
+Reason codes match `zqvl-data validate`'s, so a skipped record reads the same in both reports.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import stat
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from zqvl.data.io import safe_image_path
+from zqvl.data.schema import SchemaError, parse_record
+from zqvl.data.tario import Member, image_member_names, member_nbytes, sample_key
+
+KEPT_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png"}   # MPO: phone JPEGs with a second frame appended
+JPEG_TAIL = 4096                                             # where a complete JPEG's end marker must be
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    images_dir: str
+    resize: int | None = None        # longest side in px; larger images are scaled down, aspect kept
+    jpeg_quality: int = 95
+    image_check: str = "fast"        # "fast": headers, PNG CRCs, JPEG end marker; "full": decode every image
+    val_fraction: float = 0.0
+    image_format: str = "keep"       # "keep": JPEG and PNG as they are; "jpg": everything as JPEG
+
+    def kept_ext(self, fmt: str | None) -> str | None:
+        """The member extension when an image of this format can be stored byte for byte, else None."""
+        ext = KEPT_FORMATS.get(fmt)
+        return ext if ext and self.image_format in ("keep", ext) else None
+
+
+@dataclass
+class Prepared:
+    index: int
+    id: str
+    key: str
+    members: list[Member]
+    nbytes: int                      # what the sample adds to a tar
+    val: bool
+    reencoded: int                   # images resized or converted to PNG
+
+
+@dataclass
+class Skipped:
+    index: int
+    id: str
+    reason: str
+    message: str
+
+
+class _Bad(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def in_val_split(record_id: str, fraction: float) -> bool:
+    """Deterministic split by a hash of the id: the same record lands in the same split on every run."""
+    if fraction <= 0:
+        return False
+    h = int.from_bytes(hashlib.sha256(record_id.encode("utf-8")).digest()[:8], "big")
+    return h < fraction * 2.0 ** 64
+
+
+def prepare_chunk(chunk: list[tuple[int, object]], opts: PrepareOptions) -> list[Prepared | Skipped]:
+    return [prepare(index, value, opts) for index, value in chunk]
+
+
+def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipped:
+    try:
+        record = parse_record(value, index)
+    except SchemaError as e:
+        rid = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
+        return Skipped(index, rid or f"#{index}", e.code, str(e))
+    tags = record.image_tag_count()
+    if tags != len(record.images):
+        return Skipped(index, record.id, "image_tag_count",
+                       f"{record.label}: {tags} <image> tag(s) but {len(record.images)} image(s)")
+    members, exts, reencoded = [], [], 0
+    try:
+        for rel in record.images:
+            path = safe_image_path(_as_path(opts.images_dir), rel)
+            if path is None:
+                raise _Bad("path_escape", f"image path {rel!r} is absolute or contains '..'")
+            ext, member, changed = _image_member(str(path), rel, opts)
+            exts.append(ext)
+            members.append(member)
+            reencoded += changed
+    except _Bad as e:
+        return Skipped(index, record.id, e.code, f"{record.label}: {e}")
+    for member, suffix in zip(members, image_member_names(exts)):
+        member.suffix = suffix
+    text = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    members.append(Member("json", len(text), data=text))
+    return Prepared(index, record.id, sample_key(index, record.id), members,
+                    sum(member_nbytes(m.size) for m in members), in_val_split(record.id, opts.val_fraction),
+                    reencoded)
+
+
+@lru_cache(maxsize=4)
+def _as_path(directory: str) -> Path:
+    return Path(directory)
+
+
+def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Member, bool]:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise _Bad("image_missing", f"image {rel!r}: {e.strerror or 'not found'}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _Bad("image_missing", f"image {rel!r} is not a regular file")
+    if st.st_size == 0:
+        raise _Bad("image_empty", f"image {rel!r} is a 0-byte file")
+    try:
+        if opts.resize is None and opts.image_check == "fast":
+            ext = opts.kept_ext(_fast_check(path))
+            if ext:
+                return ext, Member("", st.st_size, path=path), False
+        with open(path, "rb") as fh:
+            data = fh.read()
+        im = Image.open(io.BytesIO(data))
+        fmt = im.format
+        if fmt == "JPEG" and opts.resize:
+            scale = opts.resize / max(im.size)
+            if scale < 1:      # DCT-domain downscale first: much faster, still >= the target size
+                im.draft("RGB", (int(im.size[0] * scale) + 1, int(im.size[1] * scale) + 1))
+        im.load()
+    except _Bad:
+        raise
+    except UnidentifiedImageError:
+        raise _Bad("image_corrupt", f"image {rel!r}: not a recognised image format") from None
+    except Image.DecompressionBombError as e:
+        raise _Bad("image_bomb", f"image {rel!r}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
+        raise _Bad("image_corrupt", f"image {rel!r}: cannot decode ({e})") from None
+    ext = opts.kept_ext(fmt)
+    if ext and not (opts.resize and max(im.size) > opts.resize):
+        return ext, Member("", len(data), path=path), False       # decoded fine, small enough: keep the bytes
+    encoded, ext = _encode(im, fmt, opts)
+    return ext, Member("", len(encoded), data=encoded), True
+
+
+def _fast_check(path: str) -> str:
+    """The image's format after a cheap integrity check; raises for broken files."""
+    with open(path, "rb") as fh:
+        if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh):
+            return "JPEG"
+    with Image.open(path) as im:         # PNG, other formats, and JPEGs the quick look doubts: Pillow decides
+        fmt = im.format
+        if fmt == "PNG":
+            im.verify()                  # walks every chunk with its CRC: catches truncation
+        elif fmt in ("JPEG", "MPO"):
+            im.load()                    # raises "image file is truncated" and the like
+    return fmt
+
+
+def _jpeg_looks_whole(fh) -> bool:
+    """Marker segments up to the frame header are sound, the size is sane, and the end marker is there."""
+    fh.seek(2)
+    while True:
+        seg = fh.read(4)
+        if len(seg) < 4 or seg[0] != 0xFF:
+            return False
+        marker, length = seg[1], int.from_bytes(seg[2:4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):      # SOFn: the frame header
+            frame = fh.read(5)
+            if len(frame) < 5:
+                return False
+            height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and width * height > 2 * limit:
+                raise Image.DecompressionBombError(f"{width}x{height} pixels exceeds the limit")
+            if not width or not height:
+                return False
+            break
+        if marker in (0xD9, 0xDA) or length < 2:                             # EOI / SOS before any frame
+            return False
+        fh.seek(length - 2, 1)
+    size = os.fstat(fh.fileno()).st_size
+    fh.seek(max(0, size - JPEG_TAIL))
+    return b"\xff\xd9" in fh.read()
+
+
+def _encode(im: Image.Image, fmt: str | None, opts: PrepareOptions) -> tuple[bytes, str]:
+    """Scale down to opts.resize (orientation baked in) and encode: JPEG stays JPEG, anything else PNG
+    (or JPEG with --image-format jpg: transparency is flattened onto white)."""
+    icc = im.info.get("icc_profile")
+    im = ImageOps.exif_transpose(im)
+    as_jpeg = fmt in ("JPEG", "MPO") or opts.image_format == "jpg"
+    if as_jpeg and im.mode not in ("RGB", "L"):
+        if "A" in im.getbands() or "transparency" in im.info:
+            rgba = im.convert("RGBA")
+            im = Image.new("RGB", rgba.size, (255, 255, 255))
+            im.paste(rgba, mask=rgba.getchannel("A"))
+        else:
+            im = im.convert("RGB")
+    elif not as_jpeg and im.mode not in ("RGB", "RGBA", "L", "LA"):
+        alpha = "A" in im.getbands() or "transparency" in im.info
+        im = im.convert("RGBA" if alpha else "RGB")
+    if opts.resize and max(im.size) > opts.resize:
+        scale = opts.resize / max(im.size)
+        im = im.resize((max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))),
+                       Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    extra = {"icc_profile": icc} if icc else {}
+    if as_jpeg:
+        im.save(buf, "JPEG", quality=opts.jpeg_quality, **extra)
+        return buf.getvalue(), "jpg"
+    im.save(buf, "PNG", **extra)
+    return buf.getvalue(), "png"

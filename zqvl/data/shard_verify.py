@@ -1,0 +1,147 @@
+"""`zqvl-data verify shards/NAME`: re-read every shard and check it against manifest.json.
+
+Per shard (in worker processes): present, byte size and sha256 as recorded, every tar header intact, sample
+count as recorded, every sample's .json a valid record whose image members match its image list, every image
+readable (header + integrity check, or a full decode with --decode). Across shards: keys unique, totals, the
+skipped.jsonl line count, and no stray tars or leftovers of an interrupted run.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from zqvl.data.schema import SchemaError, parse_record
+from zqvl.data.shard import FORMAT, MANIFEST, PROGRESS
+from zqvl.data.tario import image_members, iter_samples
+from zqvl.ui import UsageError
+
+
+@dataclass
+class ShardCheck:
+    file: str
+    split: str
+    samples: int = 0
+    problems: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifyResult:
+    manifest: dict
+    shards: list[ShardCheck]
+    problems: list[str]            # every problem found, shard problems included, one line each
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_shard(root: str, entry: dict, split: str, decode: bool) -> ShardCheck:
+    check = ShardCheck(entry["file"], split)
+    path = os.path.join(root, entry["file"])
+    bad = check.problems.append
+    if not os.path.isfile(path):
+        bad(f"{entry['file']}: missing")
+        return check
+    size = os.path.getsize(path)
+    if size != entry["bytes"]:
+        bad(f"{entry['file']}: {size} bytes, manifest says {entry['bytes']}")
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != entry["sha256"]:
+        bad(f"{entry['file']}: sha256 differs from the manifest (file changed or damaged)")
+
+    def on_error(code: str, message: str) -> None:
+        bad(f"{code}: {message}")
+
+    for sample in iter_samples(path, on_error):
+        check.samples += 1
+        check.keys.append(sample.key)
+        where = f"{entry['file']}: sample {sample.key}"
+        try:
+            record = parse_record(json.loads(sample.members["json"]))
+        except (ValueError, SchemaError) as e:
+            bad(f"{where}: bad .json ({e})")
+            continue
+        names = image_members(sample.members)
+        if len(names) != len(record.images):
+            bad(f"{where}: {len(names)} image member(s) for {len(record.images)} image(s) in the record")
+        for name in names:
+            try:
+                with Image.open(io.BytesIO(sample.members[name])) as im:
+                    im.load() if decode else im.verify()
+            except Exception as e:  # noqa: BLE001 - PIL raises many types
+                bad(f"{where}: image {name} unreadable ({e})")
+    if check.samples != entry["samples"]:
+        bad(f"{entry['file']}: {check.samples} samples, manifest says {entry['samples']}")
+    return check
+
+
+def _check_star(args) -> ShardCheck:
+    return check_shard(*args)
+
+
+def verify_shards(directory: str | Path, *, decode: bool = False, workers: int = 0,
+                  on_progress: Callable[[ShardCheck], None] | None = None) -> VerifyResult:
+    root = Path(directory)
+    mpath = root / MANIFEST
+    if not mpath.is_file():
+        hint = " (an interrupted run: finish it with zqvl-data shard --resume)" if (root / PROGRESS).exists() else ""
+        raise UsageError(f"{root}: no {MANIFEST}{hint}")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
+        jobs = [(str(root), entry, split, decode)
+                for split, part in manifest["splits"].items() for entry in part["shards"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{mpath}: not a zqvl shard manifest ({e})") from None
+
+    checks: list[ShardCheck] = []
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+        with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
+            for c in pool.imap(_check_star, jobs):
+                checks.append(c)
+                on_progress and on_progress(c)
+    else:
+        for job in jobs:
+            checks.append(check_shard(*job))
+            on_progress and on_progress(checks[-1])
+
+    problems = [p for c in checks for p in c.problems]
+    seen: dict[str, str] = {}
+    for c in checks:
+        for key in c.keys:
+            if key in seen:
+                problems.append(f"key {key} appears in {seen[key]} and {c.file}")
+            seen.setdefault(key, c.file)
+        c.keys = []
+    for split, part in manifest["splits"].items():
+        found = sum(c.samples for c in checks if c.split == split)
+        if found != part["samples"]:
+            problems.append(f"split {split}: {found} samples read, manifest says {part['samples']}")
+    listed = {c.file for c in checks}
+    for tar in sorted(root.glob("*.tar")) + sorted(root.glob("val/*.tar")):
+        rel = str(tar.relative_to(root))
+        if rel not in listed:
+            problems.append(f"{rel}: a tar not listed in the manifest")
+    leftovers = [p.name for d in (root, root / "val") if d.is_dir() for p in d.glob(".*.tmp")]
+    if leftovers:
+        problems.append(f"temporary files of an interrupted run are present: {', '.join(leftovers[:3])}")
+    skipped = manifest["skipped"]
+    spath = root / skipped["file"]
+    lines = sum(1 for _ in open(spath, encoding="utf-8")) if spath.is_file() else None
+    if lines != skipped["count"]:
+        problems.append(f"{skipped['file']}: {lines if lines is not None else 'missing'} lines, "
+                        f"manifest says {skipped['count']} skipped records")
+    return VerifyResult(manifest, checks, problems)

@@ -1,0 +1,323 @@
+"""The shard format on disk: WebDataset-compatible tar members, written reproducibly, read tolerantly.
+
+A sample is a group of consecutive members sharing a key: `KEY.json` (the canonical record) plus its images,
+`KEY.jpg` / `KEY.png` for one image, `KEY.0.jpg`, `KEY.1.png`, ... for several, nothing for text-only records.
+Keys never contain '.', so `webdataset` and `datasets` split key and extension the same way we do.
+
+The writer emits exactly what `webdataset.TarWriter(mtime=0, user="zqvl", group="zqvl")` would (USTAR headers,
+members sorted by extension, end blocks padded to a 10 KiB record), but copies image files with `sendfile`
+and knows a shard's final size before writing a sample, so `--max-size` is a strict bound.
+The reader parses headers itself: a damaged header is counted and skipped (it resynchronises on the next valid
+header) instead of silently ending the archive as `tarfile` does.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+BLOCK = 512
+RECORD = 20 * BLOCK                 # tarfile pads archives to whole 10 KiB records
+MTIME, OWNER, MODE = 0, "zqvl", 0o444
+IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def sample_key(index: int, record_id: str) -> str:
+    """A unique, webdataset-safe key: the record's position plus a readable slice of its id (no '.', no '/')."""
+    slug = _UNSAFE_KEY_CHARS.sub("_", record_id).strip("_")[:40]
+    return f"{index:09d}_{slug}" if slug else f"{index:09d}"
+
+
+def image_member_names(exts: list[str]) -> list[str]:
+    """Member suffixes for a record's images in order: ['jpg'] or ['0.jpg', '1.png', ...]."""
+    return list(exts) if len(exts) == 1 else [f"{i}.{ext}" for i, ext in enumerate(exts)]
+
+
+def image_members(suffixes) -> list[str]:
+    """The image member suffixes of a sample, in the record's image order (inverse of image_member_names)."""
+    numbered, single = [], []
+    for s in suffixes:
+        head, _, ext = s.rpartition(".")
+        if ext.lower() not in IMAGE_EXTS:
+            continue
+        if not head:
+            single.append(s)
+        elif head.isdigit():
+            numbered.append((int(head), s))
+    return single + [s for _, s in sorted(numbered)]
+
+
+def _pad(n: int) -> int:
+    return -n % BLOCK
+
+
+def member_nbytes(size: int) -> int:
+    return BLOCK + size + _pad(size)
+
+
+def archive_nbytes(members_nbytes: int) -> int:
+    """Final file size of an archive whose members take `members_nbytes` (end blocks + record padding)."""
+    n = members_nbytes + 2 * BLOCK
+    return n + (-n % RECORD)
+
+
+def _tarfile_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, MTIME, MODE
+    info.uname = info.gname = OWNER
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+
+
+_TEMPLATE = bytearray(_tarfile_header("", 0))
+_TEMPLATE[124:136] = bytes(12)                  # size: filled per member
+_TEMPLATE[148:156] = b" " * 8                   # checksum is computed with its own field as spaces
+_TEMPLATE_SUM = sum(_TEMPLATE)
+
+
+def header(name: str, size: int) -> bytes:
+    """The USTAR header tarfile would write for this member (tested byte for byte), ~20x faster."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) > 100 or size >= 8 ** 11:
+        return _tarfile_header(name, size)
+    block = bytearray(_TEMPLATE)
+    block[0:len(raw)] = raw
+    size_field = b"%011o\0" % size
+    block[124:136] = size_field
+    block[148:156] = b"%06o\0 " % (_TEMPLATE_SUM + sum(raw) + sum(size_field))
+    return bytes(block)
+
+
+@dataclass
+class Member:
+    """One member to write: bytes in memory, or `size` bytes copied from the file at `path`."""
+    suffix: str
+    size: int
+    data: bytes | None = None
+    path: str | None = None
+
+
+class ShardFile:
+    """A tar being written under a hidden temp name beside `final`; `finish()` completes it (no rename)."""
+
+    def __init__(self, final: Path):
+        self.final = Path(final)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.final.parent / f".{self.final.name}.{os.getpid()}.tmp"
+        self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.nbytes = 0          # bytes of members written so far
+        self.count = 0
+        self.layouts: dict[str, int] = {}     # "jpg+json" -> samples with exactly those members
+        self._pending = bytearray()
+
+    def size_with(self, sample_nbytes: int) -> int:
+        return archive_nbytes(self.nbytes + sample_nbytes)
+
+    def add(self, key: str, members: list[Member]) -> None:
+        for m in sorted(members, key=lambda m: m.suffix):   # webdataset writes a sample's members sorted
+            self._pending += header(f"{key}.{m.suffix}", m.size)
+            if m.data is not None:
+                self._pending += m.data
+            else:
+                self._flush()
+                _copy_file(m.path, self.fd, m.size)
+            self._pending += bytes(_pad(m.size))
+            self.nbytes += member_nbytes(m.size)
+            if len(self._pending) >= 1 << 20:
+                self._flush()
+        self.count += 1
+        layout = "+".join(sorted(m.suffix for m in members))
+        self.layouts[layout] = self.layouts.get(layout, 0) + 1
+
+    def finish(self) -> int:
+        """Write the end of archive; returns the final size. The fd stays open for the caller to fsync."""
+        final_size = archive_nbytes(self.nbytes)
+        self._pending += bytes(final_size - self.nbytes)
+        self._flush()
+        return final_size
+
+    def abort(self) -> None:
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        self.tmp.unlink(missing_ok=True)
+
+    def _flush(self) -> None:
+        with memoryview(self._pending) as view:
+            done = 0
+            while done < len(view):
+                done += os.write(self.fd, view[done:])
+        self._pending.clear()
+
+
+def _copy_file(path: str, out_fd: int, size: int) -> None:
+    """Copy exactly `size` bytes of `path` to out_fd in the kernel (sendfile), or fail if the file changed."""
+    with open(path, "rb") as src:
+        in_fd, offset = src.fileno(), 0
+        try:
+            while offset < size:
+                sent = os.sendfile(out_fd, in_fd, offset, size - offset)
+                if sent == 0:
+                    break
+                offset += sent
+        except OSError:                      # filesystems without file-to-file sendfile
+            src.seek(offset)
+            while offset < size:
+                chunk = src.read(min(size - offset, 1 << 20))
+                if not chunk:
+                    break
+                os.write(out_fd, chunk)
+                offset += len(chunk)
+    if offset != size:
+        raise OSError(f"{path}: changed while sharding (expected {size} bytes, got {offset})")
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+@dataclass
+class Ref:
+    """Where a member's bytes are, when they were not read (fast-forward reads headers only)."""
+    path: str
+    offset: int
+    size: int
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            return fh.read(self.size)
+
+
+def _octal(field: bytes) -> int:
+    if field[:1] in (b"\x80", b"\xff"):          # GNU base-256 for big numbers
+        n = int.from_bytes(field[1:], "big")
+        return n if field[:1] == b"\x80" else n - (1 << (8 * (len(field) - 1)))
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def _checksum_ok(block: bytes) -> bool:
+    try:
+        stored = _octal(block[148:156])
+    except ValueError:
+        return False
+    return stored == sum(block[:148]) + 8 * 32 + sum(block[156:])
+
+
+def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool | Callable[[], bool] = True
+             ) -> Iterator[tuple[str, bytes | Ref]]:
+    """Yield (member name, bytes or Ref) for each regular file in the tar at `path`.
+
+    Damage is reported through on_error(code, message) and skipped: `corrupt_tar_header` (resynchronises on
+    the next valid header), `truncated_member` (the archive ends inside a member). With read_data=False the
+    data is skipped with a seek and a Ref is yielded: the member sequence is identical either way. read_data
+    may be a callable, asked before each member (a stream switches to reading once it has fast-forwarded).
+    """
+    wants_data = read_data if callable(read_data) else (lambda: read_data)
+    file_size = os.path.getsize(path)
+    pos, long_name, in_damage = 0, None, False
+    with open(path, "rb", buffering=1 << 20) as fh:
+        while pos + BLOCK <= file_size:
+            block = fh.read(BLOCK)
+            if block.count(0) == BLOCK:              # end-of-archive / padding blocks
+                pos += BLOCK
+                continue
+            if not _checksum_ok(block):
+                if not in_damage:
+                    on_error("corrupt_tar_header", f"{path}: bad tar header at byte {pos}; skipped to the next")
+                in_damage = True
+                pos += BLOCK
+                continue
+            in_damage = False
+            size, kind = _octal(block[124:136]), block[156:157]
+            data_at, pos = pos + BLOCK, pos + BLOCK + size + _pad(size)
+            if data_at + size > file_size:
+                on_error("truncated_member", f"{path}: archive ends inside a member at byte {data_at}")
+                return
+            if kind in (b"L", b"x"):                 # GNU long name / pax header: names the next member
+                meta = fh.read(size)
+                fh.seek(pos)
+                long_name = _long_name(kind, meta) or long_name
+                continue
+            name = long_name or _ustar_name(block)
+            long_name = None
+            if kind not in (b"0", b"\0", b"7"):        # directories, links, ...: not sample data
+                fh.seek(pos)
+                continue
+            if wants_data():
+                data = fh.read(size)
+                fh.seek(pos)
+                yield name, data
+            else:
+                fh.seek(pos)
+                yield name, Ref(path, data_at, size)
+        if pos < file_size and fh.read(BLOCK).count(0) != file_size - pos:
+            on_error("truncated_member", f"{path}: archive ends inside a header at byte {pos}")
+
+
+def _ustar_name(block: bytes) -> str:
+    name = block[0:100].split(b"\0", 1)[0]
+    if block[257:262] == b"ustar":
+        prefix = block[345:500].split(b"\0", 1)[0]
+        if prefix:
+            name = prefix + b"/" + name
+    return name.decode("utf-8", "surrogateescape")
+
+
+def _long_name(kind: bytes, meta: bytes) -> str | None:
+    if kind == b"L":
+        return meta.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    for line in meta.decode("utf-8", "surrogateescape").splitlines():   # pax: "LEN key=value"
+        _, _, kv = line.partition(" ")
+        if kv.startswith("path="):
+            return kv[5:]
+    return None
+
+
+@dataclass
+class RawSample:
+    key: str
+    members: dict[str, bytes | Ref]      # suffix ("json", "jpg", "0.png", ...) -> bytes or Ref
+    url: str
+
+
+def split_name(name: str) -> tuple[str, str] | None:
+    """'dir/KEY.0.jpg' -> ('dir/KEY', '0.jpg'), as webdataset's base_plus_ext does; None when there is no '.'."""
+    slash = name.rfind("/") + 1
+    dot = name.find(".", slash)
+    if dot <= slash:
+        return None
+    return name[:dot], name[dot + 1:]
+
+
+def iter_samples(path: str, on_error: Callable[[str, str], None], *,
+                 read_data: bool | Callable[[], bool] = True) -> Iterator[RawSample]:
+    """Group a tar's members into samples; a group without a .json member is reported and dropped."""
+    current: RawSample | None = None
+    for name, data in iter_tar(path, on_error, read_data=read_data):
+        parts = split_name(name)
+        if parts is None:
+            on_error("bad_member_name", f"{path}: member {name!r} has no extension")
+            continue
+        key, suffix = parts
+        if current is not None and current.key != key:
+            yield from _complete(current, on_error)
+            current = None
+        if current is None:
+            current = RawSample(key, {}, path)
+        if suffix in current.members:
+            on_error("duplicate_member", f"{path}: {key}.{suffix} appears twice; kept the first")
+            continue
+        current.members[suffix] = data
+    if current is not None:
+        yield from _complete(current, on_error)
+
+
+def _complete(sample: RawSample, on_error) -> Iterator[RawSample]:
+    if "json" in sample.members:
+        yield sample
+    else:
+        on_error("missing_json", f"{sample.url}: sample {sample.key} has no .json member")
