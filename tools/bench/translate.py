@@ -1,0 +1,97 @@
+"""Benchmark: translate throughput against the loopback fake endpoint (50 ms per request, concurrency 32).
+
+Prints achieved requests/s divided by the ideal concurrency / latency (goal >= 0.9), and, as a baseline
+measured in the same process, the same ratio for a bare `openai` client loop sending the same number of
+requests with no masking, checking, caching or output (what the SDK alone allows on this machine).
+The server runs in its own process so its threads do not compete with the client for the GIL.
+
+    python tools/bench/translate.py [--requests 1500] [--rounds 3] [--latency 0.05] [--concurrency 32]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))
+
+from fake_openai_server import sample_records, write_chat_dir  # noqa: E402
+
+from zqvl.data.translate import TranslateOptions, translate_dir  # noqa: E402
+
+
+def start_server(latency: float) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_openai_server.py"), "--latency",
+                             str(latency)], stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+async def bare_client(base_url: str, n: int, concurrency: int) -> float:
+    """Requests/s of the SDK alone: the same call the translator makes, nothing around it."""
+    import openai
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    jobs = iter(range(n))
+
+    async def worker():
+        for i in jobs:
+            await client.post("/chat/completions", cast_to=object, body={
+                "model": "bench", "max_tokens": 256,
+                "messages": [{"role": "user", "content": f"Scene {i}: a dog near a sign that reads ⟦1⟧."}]})
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    await client.close()
+    return n / elapsed, cpu / n
+
+
+def pipeline_run(base_url: str, n: int, concurrency: int, work: Path) -> float:
+    """Requests/s of the whole translate pipeline (mask, request, check, cache commit) on n distinct strings."""
+    # n - 5 records -> n - 5 distinct answers + 5 repeated questions; --dedupe sends each string once.
+    src = write_chat_dir(work / "in", sample_records(n - 5))
+    opts = TranslateOptions(base_url=base_url, model="bench", api_key="bench", dedupe=True,
+                            concurrency=concurrency, show_progress=False)
+    cpu = time.process_time()
+    stats = translate_dir(src, work / "out", opts)
+    cpu = time.process_time() - cpu
+    assert stats.records_failed == 0 and stats.requests == n, stats
+    return stats.requests_per_second, cpu / n
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=1500, help="requests per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="alternating measurements; the median is reported")
+    p.add_argument("--latency", type=float, default=0.05)
+    p.add_argument("--concurrency", type=int, default=32)
+    args = p.parse_args(argv)
+    ideal = args.concurrency / args.latency
+    server, base_url = start_server(args.latency)
+    pipeline, bare = [], []
+    try:
+        for r in range(args.rounds):   # alternate, so both see the same machine load
+            with tempfile.TemporaryDirectory() as tmp:
+                pipeline.append(pipeline_run(base_url, args.requests, args.concurrency, Path(tmp)))
+            bare.append(asyncio.run(bare_client(base_url, args.requests, args.concurrency)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    ours, sdk = (statistics.median(r for r, _ in pipeline), statistics.median(r for r, _ in bare))
+    ours_cpu, sdk_cpu = (statistics.median(c for _, c in pipeline), statistics.median(c for _, c in bare))
+    print(f"translate: {args.requests} requests x {args.rounds} rounds, {args.latency * 1000:.0f} ms latency, "
+          f"concurrency {args.concurrency}: ideal {ideal:.0f} req/s")
+    print(f"  zqvl translate  {ours:7.1f} req/s   ratio to ideal {ours / ideal:.3f}   (goal >= 0.9)   "
+          f"CPU {ours_cpu * 1000:.2f} ms/request (whole run)")
+    print(f"  bare openai     {sdk:7.1f} req/s   ratio to ideal {sdk / ideal:.3f}   (same-process baseline)   "
+          f"CPU {sdk_cpu * 1000:.2f} ms/request")
+    print(f"  translate / bare openai client: {ours / sdk:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""One chat completion against any OpenAI-compatible endpoint (OpenAI, vLLM, a Qwen API), through `openai`.
+
+The SDK's own retries are off (max_retries=0): retries, backoff and Retry-After belong to the translator,
+which also has to retry on bad *content*. Requests go through the client's generic `post` with a plain dict
+and come back as plain JSON: the typed `chat.completions.create` spends ~0.4 ms per call building and
+validating pydantic models, which at hundreds of requests per second is the bottleneck, and plain JSON also
+tolerates servers that add or omit fields. Every error becomes a CallError saying whether to retry; its
+text has the API key scrubbed, because some servers echo the key they were sent.
+"""
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+
+@dataclass
+class Completion:
+    content: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class CallError(Exception):
+    def __init__(self, kind: str, detail: str, *, retryable: bool, fatal: bool = False,
+                 retry_after: float | None = None):
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
+        self.retryable, self.fatal, self.retry_after = retryable, fatal, retry_after
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date); None if absent."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def public_url(url: str) -> str:
+    """The endpoint without user:password@ or a query string, where some setups carry credentials."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class Endpoint:
+    def __init__(self, base_url: str, model: str, api_key: str, timeout: float):
+        import openai  # heavy import, only when translating
+        self._openai = openai
+        self.model = model
+        self.base_url = public_url(base_url)   # for messages
+        self._secret = api_key
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0,
+                                          timeout=timeout)
+        self._budget_param = "max_tokens"
+
+    def redact(self, text: str) -> str:
+        if self._secret and len(self._secret) >= 4:
+            text = text.replace(self._secret, "***")
+        return text
+
+    def _status_error(self, e) -> CallError:
+        status = e.status_code
+        body = e.body if isinstance(e.body, dict) else {}
+        message = (body.get("message") or (body.get("error") or {}).get("message")) if body else None
+        detail = self.redact(f"HTTP {status}: {message or e.message}")[:300]
+        if status == 429 or status in (408, 409) or status >= 500:
+            kind = "rate_limited" if status == 429 else "timeout" if status == 408 else "server_error"
+            return CallError(kind, detail, retryable=True, retry_after=parse_retry_after(e.response.headers))
+        if status in (401, 403):
+            return CallError("auth", f"the endpoint refused the API key ({detail})", retryable=False, fatal=True)
+        if status == 404:
+            return CallError("not_found", f"wrong --base-url or --model? ({detail})", retryable=False, fatal=True)
+        return CallError("bad_request", detail, retryable=False)
+
+    async def complete(self, messages: list[dict], max_tokens: int, temperature: float) -> Completion:
+        openai = self._openai
+        body = {"model": self.model, "messages": messages, self._budget_param: max_tokens,
+                "temperature": temperature}
+        try:
+            data = await self._client.post("/chat/completions", body=body, cast_to=object)
+        except openai.APIStatusError as e:
+            err = self._status_error(e)
+            # Newer OpenAI models only take max_completion_tokens; switch once and retry at once.
+            if err.kind == "bad_request" and "max_completion_tokens" in err.detail \
+                    and self._budget_param == "max_tokens":
+                self._budget_param = "max_completion_tokens"
+                return await self.complete(messages, max_tokens, temperature)
+            raise err from None
+        except openai.APITimeoutError:
+            raise CallError("timeout", "request timed out", retryable=True) from None
+        except openai.APIConnectionError as e:
+            cause = e.__cause__ or e
+            raise CallError("connection", self.redact(f"connection error: {type(cause).__name__}"),
+                            retryable=True) from None
+        except openai.APIError as e:
+            raise CallError("bad_response", self.redact(str(e))[:300], retryable=True) from None
+        try:
+            choice = data["choices"][0]
+            content = choice["message"].get("content") or ""
+            usage = data.get("usage") or {}
+            return Completion(content, choice.get("finish_reason") or "stop",
+                              int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
+            raise CallError("bad_response", self.redact(f"malformed completion: {str(data)[:120]!r}"),
+                            retryable=True) from None
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,147 @@
+"""`translate_dir`: plan -> request phase (bounded concurrency, cache first) -> write DIR2.
+
+The request phase is one asyncio loop with `concurrency` workers pulling jobs from a shared iterator that
+skips what the cache already holds. A worker commits each accepted answer to the cache before taking the
+next job, which is what makes a SIGKILL at any moment cheap: the re-run finds every committed answer and
+re-sends only what was in flight. A fatal endpoint error (refused key, unknown model) stops all workers and
+exits 2; everything answered so far stays cached.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zqvl import ui
+from zqvl.data.io import atomic_open, chat_json, dumps
+from zqvl.data.translate.cache import TranslationCache, cache_key
+from zqvl.data.translate.client import CallError, Endpoint, public_url
+from zqvl.data.translate.output import write_outputs
+from zqvl.data.translate.plan import Plan, build_plan
+from zqvl.data.translate.prompt import PROMPT_VERSION
+from zqvl.data.translate.ratelimit import RateLimiter
+from zqvl.data.translate.stats import Stats
+from zqvl.data.translate.translator import Outcome, RetryPolicy, Translator
+
+CACHE_NAME = "translate-cache.sqlite"
+OUTPUTS = ("chat.json", "failed.jsonl", "translate_summary.json")
+
+
+@dataclass
+class TranslateOptions:
+    base_url: str
+    model: str
+    api_key: str = field(default="", repr=False)   # never in a repr, a log line or a file
+    dedupe: bool = False
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None
+    timeout: float = 120.0
+    max_tokens: int = 4096
+    temperature: float = 0.2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    cache_path: Path | None = None
+    show_progress: bool = True
+
+
+@contextmanager
+def _exclusive(out_dir: Path):
+    """One translate per DIR2 at a time; the OS drops the lock when the process dies, even on SIGKILL."""
+    with open(out_dir / ".translate.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ui.UsageError(f"{out_dir}: another zqvl-data translate is writing here") from None
+        yield
+
+
+async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOptions,
+                         stats: Stats) -> dict[str, Outcome]:
+    endpoint = Endpoint(opts.base_url, opts.model, opts.api_key, opts.timeout)
+    translator = Translator(endpoint, RateLimiter(opts.rpm, opts.tpm), stats, policy=opts.retry,
+                            max_tokens=opts.max_tokens, temperature=opts.temperature)
+    failures: dict[str, Outcome] = {}
+    started = time.monotonic()
+    with ui.progress("translate", plan.n_jobs, "req/s", "tokens", "cache_hits",
+                     disable=not opts.show_progress) as (bar, task):
+        shown = [0.0]
+
+        def refresh(force: bool = False) -> None:
+            now = time.monotonic()
+            if force or now - shown[0] > 0.25:
+                shown[0] = now
+                bar.update(task, **{"req/s": f"{stats.requests / max(now - started, 1e-9):.1f}",
+                                    "tokens": stats.prompt_tokens + stats.completion_tokens,
+                                    "cache_hits": stats.cache_hits})
+
+        def pending():
+            for source, variant in plan.jobs():
+                key = cache_key(opts.model, PROMPT_VERSION, source, variant)
+                if key in cache:
+                    stats.cache_hits += 1
+                    bar.advance(task)
+                    continue
+                yield key, source, variant
+
+        jobs = pending()
+
+        async def worker() -> None:
+            for key, source, variant in jobs:
+                out = await translator.translate(source)
+                if out.translation is not None:
+                    cache.put(key, model=opts.model, prompt_version=PROMPT_VERSION, variant=variant,
+                              source=source, translation=out.translation, prompt_tokens=out.prompt_tokens,
+                              completion_tokens=out.completion_tokens)
+                    stats.translated += 1
+                else:
+                    failures[key] = out
+                    stats.failed_strings += 1
+                bar.advance(task)
+                refresh()
+
+        tasks = [asyncio.create_task(worker()) for _ in range(max(1, opts.concurrency))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                t.result()
+        except CallError as e:
+            raise ui.UsageError(e.detail) from None
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await endpoint.close()
+            stats.request_seconds = time.monotonic() - started
+            refresh(force=True)
+    return failures
+
+
+def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions) -> Stats:
+    """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError."""
+    started = time.monotonic()
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    source = chat_json(in_dir)
+    in_dir = source.parent
+    if out_dir.resolve() == in_dir.resolve():
+        raise ui.UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats = Stats(dedupe=opts.dedupe)
+    with _exclusive(out_dir):
+        for stale in [p for name in OUTPUTS for p in out_dir.glob(f".{name}.*.tmp")]:
+            stale.unlink()   # left by a killed run; we hold the lock, so no live run owns them
+        cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
+        try:
+            plan = build_plan(source, opts.dedupe, stats)
+            failures = asyncio.run(_request_phase(plan, cache, opts, stats)) if plan.n_jobs else {}
+            write_outputs(source, in_dir, out_dir, plan, cache, failures, opts.model, PROMPT_VERSION, stats)
+        finally:
+            cache.close()
+        stats.seconds = time.monotonic() - started
+        summary = {"model": opts.model, "base_url": public_url(opts.base_url),
+                   "prompt_version": PROMPT_VERSION, **stats.to_json()}
+        with atomic_open(out_dir / "translate_summary.json") as fh:
+            fh.write(dumps(summary) + "\n")
+    return stats

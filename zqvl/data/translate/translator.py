@@ -1,0 +1,118 @@
+"""One source string -> one verified translation, or a failure with its reason, in a bounded number of tries.
+
+Mask once; then per attempt wait for the rate limiter, call the endpoint, and on
+  transport trouble (429, 5xx, timeout, dropped connection) -> back off (Retry-After wins) and retry;
+  finish_reason "length" -> retry at once with double max_tokens (a cut-off answer is never accepted);
+  a rejected answer (preamble, refusal, lost placeholder, …) -> retry with feedback and a higher temperature;
+  a bad request (400) -> fail this string only; a refused key, an unknown model, or an endpoint that has
+  never answered anything -> CallError(fatal), which stops the whole run.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+
+from zqvl.data.translate.check import check_answer, feedback
+from zqvl.data.translate.client import CallError, Endpoint
+from zqvl.data.translate.prompt import completion_budget, estimate_tokens, messages
+from zqvl.data.translate.ratelimit import RateLimiter
+from zqvl.data.translate.spans import mask
+from zqvl.data.translate.stats import Stats
+
+MAX_RETRY_AFTER = 600.0   # honour Retry-After up to 10 minutes; beyond that something is wrong upstream
+TRANSPORT = {"connection", "timeout", "server_error", "rate_limited", "bad_response"}
+
+
+@dataclass
+class Outcome:
+    translation: str | None
+    reason: str = ""
+    detail: str = ""
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base: float = 0.5     # seconds before the first transport retry; doubles each time
+    backoff_cap: float = 30.0
+
+    def delay(self, failures: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        # Full jitter keeps many workers that failed together from retrying in lockstep.
+        return min(self.backoff_cap, self.backoff_base * 2 ** (failures - 1)) * random.uniform(0.5, 1.0)
+
+
+class Translator:
+    def __init__(self, endpoint: Endpoint, limiter: RateLimiter, stats: Stats, *, policy: RetryPolicy,
+                 max_tokens: int, temperature: float):
+        self.endpoint, self.limiter, self.stats, self.policy = endpoint, limiter, stats, policy
+        self.max_tokens, self.temperature = max_tokens, temperature
+        self.answered = 0   # completions received; while 0, a string that exhausts its tries ends the run
+
+    async def translate(self, source: str) -> Outcome:
+        masked = mask(source)
+        budget = completion_budget(masked.body, self.max_tokens)
+        temperature, note = self.temperature, None
+        out = Outcome(None)
+        transport_failures = 0
+        for attempt in range(1, self.policy.max_attempts + 1):
+            out.attempts = attempt
+            estimate = estimate_tokens(masked.body, budget)
+            await self.limiter.acquire(estimate)
+            self.stats.requests += 1
+            try:
+                reply = await self.endpoint.complete(messages(masked.body, note), budget, temperature)
+            except CallError as e:
+                self.limiter.settle(estimate, 0)
+                self.stats.problems[e.kind] += 1
+                if e.fatal:
+                    raise
+                out.reason, out.detail = e.kind, e.detail
+                if not e.retryable:
+                    return out
+                transport_failures += 1
+                if e.kind == "rate_limited" and e.retry_after is not None:
+                    self.limiter.pause(min(e.retry_after, MAX_RETRY_AFTER))
+                if attempt < self.policy.max_attempts:
+                    await asyncio.sleep(self.policy.delay(transport_failures, e.retry_after))
+                continue
+            self.answered += 1
+            self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
+            self.stats.prompt_tokens += reply.prompt_tokens
+            self.stats.completion_tokens += reply.completion_tokens
+            out.prompt_tokens += reply.prompt_tokens
+            out.completion_tokens += reply.completion_tokens
+            if reply.finish_reason == "length" and budget < self.max_tokens:
+                self.stats.problems["truncated"] += 1
+                out.reason, out.detail = "truncated", f"answer cut off at max_tokens={budget}"
+                budget = min(self.max_tokens, budget * 2)
+                continue
+            if reply.finish_reason == "length":
+                # Already at the ceiling: most likely a degenerate loop; try again, hotter, with feedback.
+                code, detail = "truncated", f"answer cut off even at max_tokens={budget}"
+            elif reply.finish_reason == "content_filter":
+                code, detail = "content_filter", "the endpoint's content filter stopped the answer"
+            else:
+                verdict = check_answer(masked, reply.content)
+                if verdict.ok:
+                    self.stats.script_converted += verdict.script_converted
+                    out.translation = masked.restore(verdict.text)
+                    out.reason = out.detail = ""
+                    return out
+                code, detail = verdict.code, verdict.detail
+            self.stats.problems[code] += 1
+            out.reason, out.detail = code, detail
+            note = feedback(code, detail)
+            temperature = min(1.0, temperature + 0.3)
+        if out.reason in TRANSPORT and not self.answered:
+            # Nothing has ever answered: a wrong URL or a server that is down, not a bad string. Stop now
+            # instead of marking every record failed after hours of backoff.
+            raise CallError(out.reason, f"{self.endpoint.base_url} never answered ({out.detail}, "
+                                        f"{out.attempts} attempts)", retryable=False, fatal=True)
+        out.detail = f"{out.detail} (gave up after {out.attempts} attempts)"
+        return out
