@@ -1,7 +1,94 @@
-"""`zqvl-model`: placeholder until the model-build issue lands."""
+"""`zqvl-model build | info | export`: thin wrappers over zqvl.model.build / info / export."""
+from __future__ import annotations
+
+import argparse
 import sys
+
+from zqvl.ui import run_cli
+
+BUILD_STEPS = ("vision tower", "language model", "tokenizer", "assemble", "save")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from zqvl.model.presets import DEFAULT_PROJECTOR, LLM_PRESETS, VISION_PRESETS
+
+    parser = argparse.ArgumentParser(prog="zqvl-model", description="build, inspect and export zqvl models")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    b = sub.add_parser("build", help="vision tower + projector + Qwen2 LLM -> one HF model directory")
+    b.add_argument("--vision", required=True,
+                   help=f"preset ({', '.join(VISION_PRESETS)}) or a local Qwen-VL-Chat / CLIP / SigLIP directory")
+    b.add_argument("--llm", required=True, help=f"preset ({', '.join(LLM_PRESETS)}) or a local Qwen2 directory")
+    b.add_argument("--out", required=True, help="new output directory (must not exist)")
+    b.add_argument("--tokenizer", default="auto",
+                   help="auto (the LLM dir's own, else the real Qwen one), qwen, or a tokenizer directory")
+    b.add_argument("--projector", default=DEFAULT_PROJECTOR, help="mlpNx_gelu or linear (default %(default)s)")
+    b.add_argument("--feature-layer", type=int, default=None,
+                   help="CLIP/SigLIP hidden-state index used as image features (default: -2 CLIP, -1 SigLIP)")
+    b.add_argument("--cls", choices=("drop", "keep"), default=None, help="CLIP: drop (default) or keep the CLS token")
+    b.add_argument("--resize", choices=("plain", "crop"), default=None,
+                   help="override the tower's preprocessing: plain resize (keeps image edges) or centre crop")
+    b.add_argument("--dtype", default="auto", help="auto (the LLM's), float32, bfloat16 or float16")
+    b.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parts")
+    i = sub.add_parser("info", help="parameters per part and what trains in each stage")
+    i.add_argument("dir")
+    e = sub.add_parser("export", help="write a copy plain transformers loads (CLIP/SigLIP builds)")
+    e.add_argument("dir")
+    e.add_argument("--format", required=True, choices=("hf-llava",))
+    e.add_argument("--out", required=True, help="new output directory (must not exist)")
+    return parser
+
+
+def _build(args) -> int:
+    from pathlib import Path
+
+    from zqvl.ui import UsageError, out, progress
+
+    if Path(args.out).exists():     # before paying for the torch import
+        raise UsageError(f"--out {args.out} already exists; choose a new directory (nothing is overwritten)")
+    from zqvl.model.build import build_model
+    from zqvl.model.info import describe, render
+
+    with progress("build", len(BUILD_STEPS), "step") as (bar, task):
+        def on_step(name: str) -> None:
+            done = BUILD_STEPS.index(name)
+            bar.update(task, completed=done, step=name)
+
+        path = build_model(args.vision, args.llm, args.out, tokenizer=args.tokenizer, projector=args.projector,
+                           feature_layer=args.feature_layer, cls=args.cls, resize=args.resize, dtype=args.dtype,
+                           seed=args.seed, on_step=on_step)
+        bar.update(task, completed=len(BUILD_STEPS), step="done")
+    for t in render(path, describe(path)):
+        out.print(t)
+    return 0
+
+
+def _info(args) -> int:
+    from zqvl.model.info import describe, render
+    from zqvl.ui import out
+
+    for t in render(args.dir, describe(args.dir)):
+        out.print(t)
+    return 0
+
+
+def _export(args) -> int:
+    from zqvl.model.export import export_model
+    from zqvl.ui import out
+
+    path = export_model(args.dir, args.out, args.format)
+    out.print(f"exported {args.dir} -> {path} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
+              f"no trust_remote_code)")
+    return 0
+
+
+def _main(argv=None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
+        return int(e.code or 0)
+    return {"build": _build, "info": _info, "export": _export}[args.command](args)
 
 
 def main(argv=None) -> None:
-    print("zqvl-model: not yet available", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(run_cli(_main, argv))
