@@ -20,6 +20,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from zqvl.data.io import safe_image_path
 from zqvl.data.schema import SchemaError, parse_record
 from zqvl.data.tario import Member, image_member_names, member_nbytes, sample_key
+from zqvl.data.validate import CODES, ERROR, check_record
 
 KEPT_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png"}   # MPO: phone JPEGs with a second frame appended
 JPEG_TAIL = 4096                                             # where a complete JPEG's end marker must be
@@ -83,10 +84,10 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
     except SchemaError as e:
         rid = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
         return Skipped(index, rid or f"#{index}", e.code, str(e))
-    tags = record.image_tag_count()
-    if tags != len(record.images):
-        return Skipped(index, record.id, "image_tag_count",
-                       f"{record.label}: {tags} <image> tag(s) but {len(record.images)} image(s)")
+    # The same structure checks as `validate`: a record training cannot use never reaches a shard.
+    problems = [(code, msg) for code, msg in check_record(record) if CODES[code][0] == ERROR]
+    if problems:
+        return Skipped(index, record.id, problems[0][0], f"{record.label}: {problems[0][1]}")
     members, exts, reencoded = [], [], 0
     try:
         for rel in record.images:

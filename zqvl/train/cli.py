@@ -1,7 +1,132 @@
-"""`zqvl-train`: placeholder until the trainer issue lands."""
+"""`zqvl-train --stage 1|2|3 --model DIR --shards GLOB --out RUN`: thin CLI over zqvl.train.loop.
+
+Runs as one process (gloo on CPU; rank/world/master set here when absent) or under `torchrun` / `deepspeed`
+for several GPUs or nodes. Options resolve as stage preset <- --config YAML <- flags; the result is saved
+to RUN/config.yaml, and `--resume` reads it back (only run-length and logging options may change).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
 import sys
+from pathlib import Path
+
+from zqvl.train.config import (TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve,
+                               validate)
+from zqvl.ui import UsageError, err, out, run_cli, table
+
+# what may differ on --resume without breaking "losses equal an uninterrupted run"
+RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard", "num_workers"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zqvl-train", description="Train a zqvl model stage on shards with DeepSpeed.")
+    p.add_argument("--stage", type=int, choices=(1, 2, 3), help="1 align (projector), 2 instruct, 3 cleaned zh")
+    p.add_argument("--model", help="model dir: `zqvl-model build` output or a previous stage's RUN/final")
+    p.add_argument("--shards", nargs="+", metavar="SHARDS",
+                   help="shard dirs (with manifest.json), manifest files, .tar files or globs")
+    p.add_argument("--out", required=True, metavar="RUN", help="run dir (created; must not exist unless --resume)")
+    p.add_argument("--config", metavar="YAML", help="option overrides applied on top of the stage preset")
+    p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed
+    add_config_arguments(p)
+    return p
+
+
+def resolve_config(args: argparse.Namespace) -> TrainConfig:
+    run = Path(args.out)
+    overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    saved = run / "config.yaml"
+    if args.resume:
+        if not saved.is_file():
+            raise UsageError(f"--resume: {saved} not found; start the run without --resume")
+        cfg = from_saved(saved)
+        for key, value in overrides.items():
+            if key == "out" or getattr(cfg, key) == value:
+                continue
+            if key not in RESUME_MAY_CHANGE:
+                raise UsageError(f"--resume cannot change {key} ({getattr(cfg, key)!r} -> {value!r}): the resumed "
+                                 f"run must equal an uninterrupted one; only {', '.join(sorted(RESUME_MAY_CHANGE))}")
+            setattr(cfg, key, value)
+        validate(cfg)
+        return cfg
+    if args.stage is None or not args.model or not args.shards:
+        raise UsageError("--stage, --model and --shards are required (unless --resume)")
+    if run.exists() and any(run.iterdir()):
+        raise UsageError(f"--out {run} exists and is not empty: pass --resume to continue it or choose a new --out")
+    file_overrides = load_yaml_overrides(args.config) if args.config else {}
+    cfg = resolve(args.stage, file_overrides, overrides)
+    if not (Path(cfg.model) / "config.json").is_file():
+        raise UsageError(f"--model {cfg.model}: not a model dir (no config.json); build one with `zqvl-model build`")
+    return cfg
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def single_process_env() -> None:
+    """Launched without torchrun/deepspeed: be rank 0 of 1 (gloo on CPU needs the rendezvous variables)."""
+    if "RANK" not in os.environ:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", LOCAL_WORLD_SIZE="1")
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")   # skips DeepSpeed's accelerator probe and its warning
+
+
+def print_summary(summary: dict, message: str, run: Path) -> None:
+    s = summary
+    rows = [
+        ["stage / train type", f"{s['stage']} / {s['train_type']}"],
+        ["processes / precision / ZeRO", f"{s['processes']} / {s['precision']} / {s['zero_stage']}"],
+        ["steps", f"{s['steps']} of {s['total_steps']}" + (f" (resumed at {s['resumed_from']})"
+                                                           if s["resumed_from"] else "")],
+        ["samples / tokens", f"{s['samples']:,} / {s['tokens']:,}"],
+        ["supervised tokens", f"{s['supervised_tokens']:,}"],
+        ["padding", f"{s['padding']:.1%}"],
+        ["loss first → last (5-step means)", f"{s['loss_first']:.4f} → {s['loss_last']:.4f}"],
+        ["time", f"{s['seconds']:.1f} s"],
+        ["samples/s / tokens/s", f"{s['samples_s']:.2f} / {s['tokens_s']:,.0f}"],
+        ["loader wait", f"{s['loader_wait']:.1%}"],
+        ["MFU", f"{s['mfu']:.1%}" if s["mfu"] is not None else "n/a (no GPU)"],
+        ["trainable params", ", ".join(f"{k} {t:,}/{n:,}" for k, (t, n) in s["trainable"].items() if n)],
+        ["records split at turn boundaries", s["records_split"]],
+        ["records dropped", ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "none"],
+        ["checkpoints saved", ", ".join(s["checkpoints"]) or "none"],
+    ]
+    out.print(table(f"zqvl-train {run}", ["", "value"], rows))
+    (err if s["exit"] else out).print(message)
+
+
+def _main(argv=None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    cfg = resolve_config(args)
+    single_process_env()
+    from zqvl.train.loop import setup_distributed, train
+
+    rank = setup_distributed()      # a barrier: every rank has checked --out before rank 0 writes into it
+    if rank == 0:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save(cfg.run_dir / "config.yaml")
+    outcome = train(cfg, resume=args.resume)
+    if rank == 0:
+        from zqvl.data.io import atomic_open
+        with atomic_open(cfg.run_dir / "summary.json", "w") as fh:
+            json.dump({**outcome.summary, "message": outcome.message}, fh, indent=2, ensure_ascii=False)
+        print_summary(outcome.summary, outcome.message, cfg.run_dir)
+    return outcome.code
 
 
 def main(argv=None) -> None:
-    print("zqvl-train: not yet available", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(run_cli(_main, argv))
+
+
+if __name__ == "__main__":
+    main()
