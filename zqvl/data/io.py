@@ -227,11 +227,20 @@ def write_records(final: str | Path, records) -> int:
     return w.count
 
 
+def safe_relpath(rel: str) -> str | None:
+    """`rel` as a clean relative path ('/' separators), or None when it is absolute or escapes upward (`..`).
+
+    String-only on purpose: validate calls this once per record on sets of millions.
+    """
+    if not rel or rel[0] in "/\\" or rel[1:2] == ":":
+        return None
+    parts = rel.replace("\\", "/").split("/")
+    if ".." in parts:
+        return None
+    return "/".join(p for p in parts if p and p != ".") or None
+
+
 def safe_image_path(images_dir: Path, rel: str) -> Path | None:
-    """The image's path under images_dir, or None when `rel` is absolute or escapes it (`..`, symlink games)."""
-    if not rel or os.path.isabs(rel) or rel.startswith(("/", "\\")) or rel[1:2] == ":":
-        return None
-    parts = Path(rel.replace("\\", "/")).parts
-    if any(p == ".." for p in parts):
-        return None
-    return images_dir / Path(*parts)
+    """The image's path under images_dir, or None when `rel` is absolute or escapes it."""
+    clean = safe_relpath(rel)
+    return None if clean is None else Path(images_dir) / clean

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zqvl.data.imagecheck import ImageLimits, check_images
-from zqvl.data.io import chat_json, iter_json_values, safe_image_path
+from zqvl.data.io import chat_json, iter_json_values, safe_relpath
 from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, SchemaError, parse_record
 
 ERROR, WARNING = "error", "warning"
@@ -137,6 +137,7 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
     images_dir = (data_dir if data_dir.is_dir() else data_dir.parent) / "images"
+    images_prefix = str(images_dir) + os.sep
     result = ValidationResult()
     seen_ids: set[str] = set()
     refs: dict[str, list[str]] = defaultdict(list)   # image file -> ids of records using it
@@ -158,11 +159,11 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         for code, message in check_record(rec):
             result.add(rid, code, message)
         for rel in rec.images:
-            p = safe_image_path(images_dir, rel)
-            if p is None:
+            clean = safe_relpath(rel)
+            if clean is None:
                 result.add(rid, "path_escape", f"image path {rel!r} is absolute or contains '..'")
             else:
-                refs[str(p)].append(rid)
+                refs[images_prefix + clean].append(rid)
         if budget is not None:
             msg = token_overflow(rec, budget)
             if msg:

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=int, choices=(1, 2, 3), help="1 align (projector), 2 instruct, 3 cleaned zh")
     p.add_argument("--model", help="model dir: `zqvl-model build` output or a previous stage's RUN/final")
     p.add_argument("--shards", nargs="+", metavar="SHARDS",
-                   help="shard dirs (with manifest.json), manifest files, .tar files or globs")
+                   help="shard dirs (with manifest.json), .tar files or globs")
     p.add_argument("--out", required=True, metavar="RUN", help="run dir (created; must not exist unless --resume)")
     p.add_argument("--config", metavar="YAML", help="option overrides applied on top of the stage preset")
     p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
