@@ -1,0 +1,67 @@
+"""report.html: self-contained (no scripts, no network), opens in headless Chromium without console messages,
+and shows the three distribution plots and rejected samples with their images."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from test_clean_runner import build_set
+from zqvl.data.clean.config import load_config
+from zqvl.data.clean.runner import clean
+from zqvl.data.report import KEPT_COLOUR, REJECTED_COLOUR, Plot, histogram_svg
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report")
+    build_set(root / "in")
+    clean(root / "in", root / "out", load_config())
+    return root / "out" / "report.html"
+
+
+def test_report_is_self_contained(report):
+    html = report.read_text(encoding="utf-8")
+    assert "<script" not in html
+    assert not re.search(r"""(?:src|href)=['"]https?:""", html)
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="plot"') == 3
+    for src in re.findall(r"<img src='([^']+)'", html):
+        assert (report.parent / src).is_file(), src
+    assert "dedupe.image" in html and "numbers.missing" in html          # counts and sample sections
+    assert "img-b" in html and "report_files/" in html                   # a rejected sample next to its image
+
+
+def test_histogram_marks_thresholds_and_counts():
+    svg = histogram_svg(Plot("ratio", [1.0] * 9, [0.2], 0.1, 10.0, log_x=True, markers=[(0.45, "floor")]))
+    assert svg.count('class="bar-kept"') == 1 and svg.count('class="bar-rejected"') == 1
+    assert "<title>9 kept</title>" in svg and "floor" in svg and 'class="marker"' in svg
+
+
+def _chromium(report: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args, report.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
+def test_report_renders_in_headless_chromium(report, tmp_path):
+    dom = _chromium(report, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "CONSOLE" not in dom.stderr, [ln for ln in dom.stderr.splitlines() if "CONSOLE" in ln]
+    assert len(re.findall(r'<svg[^>]*class="plot"', dom.stdout)) == 3
+    assert dom.stdout.count('class="bar-kept"') >= 3 and 'class="bar-rejected"' in dom.stdout
+    shot = tmp_path / "shot.png"
+    run = _chromium(report, tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", "--hide-scrollbars")
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    with Image.open(shot) as im:
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
+    counts = {rgb: n for n, rgb in colours}
+    hexes = {f"#{r:02x}{g:02x}{b:02x}": n for (r, g, b), n in counts.items()}
+    assert hexes.get(KEPT_COLOUR, 0) > 500 and hexes.get(REJECTED_COLOUR, 0) > 50   # bars are drawn

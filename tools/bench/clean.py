@@ -1,0 +1,88 @@
+"""Benchmark `zqvl-data clean`: records/s/core on a generated 20K-record translated set (all filters, both dedupes).
+
+    python tools/bench/clean.py [--records 20000] [--keep DIR]
+
+The set comes from tools/make_translated_set.py (one small JPEG per record, ~15% planted defects). "Per core"
+is records divided by this process's CPU time (clean is single-process), so a busy machine skews it less
+than wall time. Two baselines run in the same process on the same files: a plain JSON parse + write of every
+record, and that plus decoding every image with PIL; clean is reported as a ratio to each. Goal: >= 2,000
+records/s/core.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
+
+from make_translated_set import generate  # noqa: E402
+
+from zqvl.data.clean.config import load_config  # noqa: E402
+from zqvl.data.clean.runner import clean  # noqa: E402
+from zqvl.data.io import iter_json_values  # noqa: E402
+
+
+def timed(fn) -> tuple[float, float]:
+    """(CPU seconds of this process, wall seconds) spent in fn()."""
+    c, w = time.process_time(), time.perf_counter()
+    fn()
+    return time.process_time() - c, time.perf_counter() - w
+
+
+def baseline_json(src: Path, dst: Path) -> None:
+    with open(dst, "w", encoding="utf-8") as fh:
+        fh.write("[\n")
+        for i, value in enumerate(iter_json_values(src / "chat.json")):
+            fh.write(("" if i == 0 else ",\n") + json.dumps(value, ensure_ascii=False))
+        fh.write("\n]\n")
+
+
+def baseline_images(src: Path) -> None:
+    for value in iter_json_values(src / "chat.json"):
+        with Image.open(src / "images" / value["image"]) as im:
+            im.load()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--keep", type=Path, help="generate into / reuse this directory instead of a temp dir")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="zqvl-bench-clean-"))
+    try:
+        data = args.keep or tmp / "set"
+        if not (data / "chat.json").is_file():
+            print(f"generating {args.records} translated records in {data} ...", file=sys.stderr)
+            generate(data, args.records, seed=0)
+        n = sum(1 for _ in iter_json_values(data / "chat.json"))
+        config = load_config()
+        clean(data, tmp / "warmup", config)           # imports, OpenCC dictionaries, page cache
+        shutil.rmtree(tmp / "warmup")
+        json_cpu, json_wall = timed(lambda: baseline_json(data, tmp / "copy.json"))
+        img_cpu, img_wall = timed(lambda: baseline_images(data))
+        result = {}
+        clean_cpu, clean_wall = timed(lambda: result.setdefault("scan", clean(data, tmp / "out", config)))
+        scan = result["scan"]
+        rate = n / clean_cpu
+        print(f"zqvl-data clean on {n} records ({n - scan.n_kept} rejected): "
+              f"{rate:,.0f} records/s/core (CPU {clean_cpu:.2f}s, wall {clean_wall:.2f}s) "
+              f"[goal >= 2,000: {'met' if rate >= 2000 else 'NOT met'}]")
+        print(f"  baseline JSON parse+write: {n / json_cpu:,.0f} records/s/core → clean costs "
+              f"{clean_cpu / json_cpu:.1f}x a plain copy")
+        both = json_cpu + img_cpu
+        print(f"  baseline JSON parse+write + image decode: {n / both:,.0f} records/s/core → clean costs "
+              f"{clean_cpu / both:.1f}x that")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""OCR fidelity: text the source quotes from the image must appear verbatim in the translation.
+
+A model learning to read signs must see the sign's words: `“STOP”（停止）` is fine, `停止` alone is not. The
+quoted strings and the `TEXT:` transcription of the source are looked up in the target after NFKC, case
+and whitespace normalisation. Quotes introduced as a translation, a meaning or someone's speech are exempt.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.text import (CACHE, FENCE_BLOCK_RE, INLINE_CODE_RE, LATIN_RE, URL_HINT_RE, URL_RE, nfkc,
+                                  ocr_components, quotes)
+from zqvl.data.schema import Record
+
+EXEMPT_CONTEXT = re.compile(
+    r"(?:translat\w*|\bmeans?|meaning|stands? for|in english|in other words|literally|so-called|known as|"
+    r"\bsaid|\bsaying|\basked|\basks|\basking|\btold|\btells|\breplied|\bshout\w*|\byell\w*|\bwhisper\w*|"
+    r"\bexclaim\w*|\bcalling out|\bsing\w*)"
+    r"(?:\s+(?:to|as|into|is|like|roughly|something like|me|us|him|her|them))*\W*$", re.I)
+# After the quote: 'how do you say "thank you" in Chinese', 'what does "RSVP" mean'.
+EXEMPT_AFTER = re.compile(r"^\W{0,3}(?:mean|means|meant|stand for|stands for|in (?:chinese|english|french|spanish|"
+                          r"german|japanese|korean|italian)|translat)", re.I)
+_WS = re.compile(r"\s+")
+_DASHES = re.compile(r"[‐‑‒–—―−]")
+_EDGE = ".,;:!?\"'“”‘’。，；：！？"
+
+
+@lru_cache(maxsize=CACHE)
+def _norm(text: str) -> str:
+    """NFKC, case-folded, one kind of dash and quote, no whitespace (全角：drops the space after a colon)."""
+    return _WS.sub("", _DASHES.sub("-", nfkc(text).casefold()).replace("“", '"').replace("”", '"'))
+
+
+@lru_cache(maxsize=CACHE)
+def required_strings(source: str) -> tuple[str, ...]:
+    """Image text the source quotes or transcribes, which the translation must keep as it is."""
+    need = [q for q, before, after in quotes(source, True)
+            if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)]
+    need += list(ocr_components(source))
+    return tuple(dict.fromkeys(s for s in need if LATIN_RE.search(s)))
+
+
+@lru_cache(maxsize=CACHE)
+def source_links(source: str) -> tuple[str, ...]:
+    """URLs and e-mail addresses of the source (outside code), which a translation copies as they are."""
+    masked = INLINE_CODE_RE.sub(" ", FENCE_BLOCK_RE.sub(" ", source))
+    if not URL_HINT_RE.search(masked):
+        return ()
+    return tuple(dict.fromkeys(u.rstrip(".,;:!?)") for u in URL_RE.findall(masked)))
+
+
+@register("ocr", needs_source=True)
+def check_ocr(record: Record, params: dict) -> list[Reason]:
+    """Every quoted or transcribed string of the source appears verbatim in the same turn's translation."""
+    lost, links = [], []
+    for i, turn in enumerate(record.turns):
+        if turn.source is None:
+            continue
+        links += [f"turn {i}: {u!r}" for u in source_links(turn.source) if u not in turn.value]
+        needed = required_strings(turn.source)
+        if not needed:
+            continue
+        target = _norm(turn.value)
+        for s in needed:
+            if _norm(s).strip(_EDGE) not in target:
+                lost.append(f"turn {i}: {s[:60]!r}")
+    reasons = [Reason("ocr.not_verbatim", "image text not kept verbatim: " + "; ".join(lost))] if lost else []
+    if links:
+        reasons.append(Reason("ocr.url_changed", "URL or e-mail not kept verbatim: " + "; ".join(links)))
+    return reasons

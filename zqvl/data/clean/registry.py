@@ -1,0 +1,62 @@
+"""The filter registry: each defect family registers a pure function `(record, params) -> list[Reason]`.
+
+A Reason is a `str` (its code, e.g. "numbers.missing") that also carries a human-readable `detail`, so a
+filter's result is a plain `list[str]` for the trainer and still explains itself in rejected.jsonl and
+`--explain`. Families register in import order, which is also the order they run and are reported in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable
+
+from zqvl.data.schema import Record
+
+
+class Reason(str):
+    """A reason code that also carries why: `Reason("placeholder.mangled", "turn 0: '<图像>'")`."""
+
+    detail: str
+
+    def __new__(cls, code: str, detail: str = "") -> "Reason":
+        obj = super().__new__(cls, code)
+        obj.detail = detail
+        return obj
+
+    @property
+    def family(self) -> str:
+        return self.split(".", 1)[0]
+
+
+FilterFn = Callable[[Record, dict], list]
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    name: str                      # family name, also the config key and the reason-code prefix
+    fn: FilterFn
+    doc: str
+    defaults: dict = field(default_factory=dict)
+    needs_source: bool = False     # True: does nothing on records without `source`
+
+
+REGISTRY: dict[str, FilterSpec] = {}
+
+
+def register(name: str, needs_source: bool = False, **defaults: Any):
+    """Decorator: `@register("numbers", min_value=0)` adds a family with its default parameters."""
+    def wrap(fn: FilterFn) -> FilterFn:
+        if name in REGISTRY:
+            raise ValueError(f"filter {name!r} registered twice")
+        doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
+        REGISTRY[name] = FilterSpec(name, fn, doc, dict(defaults), needs_source)
+        return fn
+    return wrap
+
+
+def bind(spec: FilterSpec, params: dict) -> Callable[[Record], list]:
+    """The family's function with its parameters fixed: `record -> list[Reason]`."""
+    bound = partial(spec.fn, params=params)
+    bound.__name__ = spec.name  # type: ignore[attr-defined]
+    bound.__doc__ = spec.doc
+    return bound

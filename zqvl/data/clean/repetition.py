@@ -1,0 +1,111 @@
+"""repetition loop: a word, clause, sentence, list item or table row repeated far beyond the source.
+
+Decoding loops ("非常非常非常…", a row printed eight times) are measured three ways: back-to-back repeats
+of one unit, duplicated lines, duplicated sentences. Each is compared with the same measure on the source,
+so repetition that is really there ("GO! GO! GO!" on a banner, a receipt line printed twice) passes.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.text import CACHE, CJK_CLASS, nfkc, nonempty_lines, sentences, strip_image_tags
+
+TANDEM_RE = re.compile(r"(.{1,40}?)\1{2,}", re.S)
+HAS_WORD = re.compile(f"[A-Za-z{CJK_CLASS}]")
+HAS_DIGIT = re.compile(r"\d")
+_SPACE = re.compile(r"\s+")
+
+
+def _min_copies(unit: str) -> int:
+    if not HAS_WORD.search(unit):   # digits and punctuation only: "1,000,000,000" repeats ",000" naturally
+        return 5
+    n = len(unit.strip()) or 1
+    return 6 if n == 1 else 4 if n <= 3 else 3
+
+
+@lru_cache(maxsize=CACHE)
+def _four_grams(text: str) -> tuple[int, int]:
+    """(total, distinct) character 4-grams of the text with whitespace removed."""
+    t = _SPACE.sub("", text)
+    total = len(t) - 3
+    return (total, len({t[i:i + 4] for i in range(total)})) if total > 0 else (0, 0)
+
+
+@lru_cache(maxsize=CACHE)
+def tandems(text: str) -> tuple[tuple[str, int], ...]:
+    """(unit, copies) for every stretch where one unit repeats back to back at least 3 times."""
+    # Every loop this module acts on repeats some 4-gram at least three times; most texts repeat none,
+    # and counting distinct 4-grams is far cheaper than the back-reference regex.
+    total, distinct = _four_grams(text)
+    if total - distinct < 2:
+        return ()
+    found = []
+    for m in TANDEM_RE.finditer(text):
+        unit = m.group(1)
+        # Rules and separators ("|---|---|", "……") repeat by design; a unit needs a letter, character or digit.
+        if HAS_WORD.search(unit) or (HAS_DIGIT.search(unit) and len(unit) >= 2):
+            found.append((unit, len(m.group(0)) // len(unit)))
+    return tuple(found)
+
+
+def _dup_excess(items: list[str]) -> int:
+    return sum(c - 1 for c in Counter(items).values() if c > 1)
+
+
+def _no_repeats(text: str) -> bool:
+    # Two extra copies of a line (>= 3 characters) or sentence repeat at least two 4-grams.
+    total, distinct = _four_grams(text)
+    return total - distinct < 2
+
+
+@lru_cache(maxsize=CACHE)
+def line_excess(text: str) -> int:
+    if _no_repeats(text):
+        return 0
+    return _dup_excess([_SPACE.sub(" ", ln.strip()) for ln in nonempty_lines(text) if len(ln.strip()) >= 3])
+
+
+@lru_cache(maxsize=CACHE)
+def sentence_excess(text: str) -> int:
+    if _no_repeats(text):
+        return 0
+    return _dup_excess([s for s in sentences(text) if len(s) >= 6])
+
+
+def repetition_score(text: str) -> float:
+    """Share of repeated character 4-grams (spaces removed): ~0 for normal prose, →1 for a loop."""
+    total, distinct = _four_grams(text)
+    return 0.0 if total < 12 else 1.0 - distinct / total
+
+
+def _loop(value: str, source: str | None) -> str | None:
+    for unit, copies in tandems(value):
+        if copies < _min_copies(unit):
+            continue
+        if source and (max((c for _, c in tandems(source)), default=1) >= copies - 1 or
+                       nfkc(source).casefold().count(nfkc(unit).casefold().strip()) >= copies):
+            continue   # the source repeats as much (a chant on a banner, a receipt line)
+        return f"{unit.strip()[:30]!r} × {copies}"
+    return None
+
+
+@register("repetition", min_excess=2)
+def check_repetition(record, params: dict) -> list[Reason]:
+    """Back-to-back loops, and duplicated lines or sentences beyond what the source has."""
+    out: dict[str, list[str]] = {}
+    for i, turn in enumerate(record.turns):
+        value, source = turn.value, turn.source
+        loop = _loop(value, source)
+        if loop:
+            out.setdefault("repetition.loop", []).append(f"turn {i}: {loop}")
+        for code, measure in (("repetition.lines", line_excess), ("repetition.sentences", sentence_excess)):
+            mine = measure(value)
+            excess = mine - (measure(source) if source and mine >= params["min_excess"] else 0)
+            if excess >= params["min_excess"]:
+                out.setdefault(code, []).append(f"turn {i}: {excess} more duplicates than the source")
+    if "repetition.loop" in out:
+        out.pop("repetition.sentences", None)   # the same loop, counted twice
+    return [Reason(code, "; ".join(hits)) for code, hits in out.items()]

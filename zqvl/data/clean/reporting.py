@@ -1,0 +1,106 @@
+"""Turns a finished scan into DIR2/report.html (+ report_files/ with the sampled rejected images)."""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+from zqvl.data.clean.codes import meaning
+from zqvl.data.clean.runner import Decision, Scan, _swap_dir
+from zqvl.data.io import atomic_open, safe_image_path
+from zqvl.data.report import Plot, ReportData, Sample, render
+from zqvl.data.schema import SchemaError, parse_record
+
+MAX_CHARS = 700   # per turn in a sample; the full record is in the input
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_CHARS:
+        return text
+    return text[:MAX_CHARS] + f"… (+{len(text) - MAX_CHARS} chars)"
+
+
+class SampleCollector:
+    """Called for each rejected record while outputs are written; keeps the first few per reason code."""
+
+    def __init__(self, scan: Scan, out_dir: Path, per_reason: int):
+        self.scan, self.per_reason = scan, per_reason
+        self.tmp = Path(tempfile.mkdtemp(prefix=".report_files.tmp-", dir=out_dir))
+        self.samples: dict[str, list[Sample]] = {}
+
+    def __call__(self, decision: Decision, value) -> None:
+        need = [c for c in dict.fromkeys(decision.reasons) if len(self.samples.get(c, [])) < self.per_reason]
+        if not need:
+            return
+        try:
+            record = parse_record(value, decision.index)
+            turns = [(t.raw_role or t.role, _clip(t.value), _clip(t.source)) for t in record.turns]
+        except SchemaError:
+            turns = [("(unparseable)", _clip(str(value)), None)]
+        image = None
+        if decision.images:
+            src = safe_image_path(self.scan.images_dir, decision.images[0])
+            if src is not None and src.is_file():
+                name = f"{decision.index}{src.suffix.lower()}"
+                shutil.copyfile(src, self.tmp / name)
+                image = f"report_files/{name}"
+        details: dict[str, str] = {}
+        for r in decision.reasons:
+            details[r] = (details[r] + "; " + r.detail) if r in details else r.detail
+        sample = Sample(decision.id, details, turns, image)
+        for code in need:
+            self.samples.setdefault(code, []).append(sample)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def finish(self, out_dir: Path) -> None:
+        _swap_dir(self.tmp, out_dir / "report_files")
+
+
+def _plots(scan: Scan) -> list[Plot]:
+    kept = [(d.kept, st) for d, st in zip(scan.decisions, scan.stats) if st is not None]
+    params = scan.config["filters"]["truncation"]
+    ratio_markers = [(params["min_ratio"], f"floor {params['min_ratio']:.2f}")]
+    if scan.length_cut:
+        cut = math.exp(scan.length_cut["log_cut"])
+        ratio_markers.append((cut, f"set cut {cut:.2f}"))
+
+    def split(attr, clamp_lo, clamp_hi):
+        vals = [(k, getattr(st, attr)) for k, st in kept if getattr(st, attr) is not None]
+        clamp = [(k, min(max(v, clamp_lo), clamp_hi)) for k, v in vals]
+        return [v for k, v in clamp if k], [v for k, v in clamp if not k]
+
+    rk, rr = split("length_ratio", 0.1, 10.0)
+    lk, lr = split("latin_share", 0.0, 1.0)
+    pk, pr = split("repetition", 0.0, 1.0)
+    return [
+        Plot("length ratio (target / source units, log scale)", rk, rr, 0.1, 10.0, log_x=True, markers=ratio_markers,
+             note="Per record; ~1 for a complete translation. Far left: truncated or refused; far right: padded."),
+        Plot("Latin share of the translation", lk, lr, 0.0, 1.0,
+             note="Share of text units in Latin script (code, names and OCR text included)."),
+        Plot("repetition score (repeated character 4-grams)", pk, pr, 0.0, 1.0,
+             note="Worst turn per record; decoding loops sit far right."),
+    ]
+
+
+def write_report(scan: Scan, out_dir: Path, collector: SampleCollector) -> Path:
+    counts = scan.counts
+    notes = []
+    if scan.length_cut:
+        c = scan.length_cut
+        notes.append(f"Set length ratio: median {math.exp(c['median']):.2f}, robust SD {c['sd']:.3f} (log scale); "
+                     f"turns below {math.exp(c['log_cut']):.2f} are outliers (z < -{c['max_z']}).")
+    if scan.filter_errors:
+        notes.append("Filters that raised errors (records kept out, reason error.*): " +
+                     ", ".join(f"{k} ×{v}" for k, v in scan.filter_errors.items()))
+    data = ReportData(
+        title="zqvl-data clean report", source=str(scan.path), total=len(scan.decisions), kept=scan.n_kept,
+        counts=[(code, n, meaning(code)) for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+        plots=_plots(scan), samples=dict(sorted(collector.samples.items())), notes=notes)
+    final = out_dir / "report.html"
+    with atomic_open(final) as fh:
+        fh.write(render(data))
+    collector.finish(out_dir)
+    return final

@@ -1,0 +1,58 @@
+"""Per-record measurements for the report's distributions and the set-level length check.
+
+length ratio: target/source text units over all translated turns (a Chinese character ≈ 3 Latin letters);
+Latin share: the share of the target's text units written in Latin script, protected spans included;
+repetition score: the worst turn's share of repeated character 4-grams.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from zqvl.data.clean.repetition import repetition_score
+from zqvl.data.clean.text import ALNUM_RE, CJK_RE, strip_image_tags
+from zqvl.data.clean.truncation import log_ratio, text_units
+from zqvl.data.schema import Record
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStats:
+    length_ratio: float | None
+    latin_share: float
+    repetition: float
+    turn_log_ratios: tuple[tuple[int, float], ...]   # (turn index, log ratio) for turns long enough to judge
+
+
+def record_stats(record: Record, min_source_units: float) -> RecordStats:
+    src_units = tgt_units = latin = cjk = 0.0
+    rep = 0.0
+    turn_ratios = []
+    for i, turn in enumerate(record.turns):
+        value = strip_image_tags(turn.value)
+        c, a = len(CJK_RE.findall(value)), len(ALNUM_RE.findall(value)) / 3.0
+        cjk += c
+        latin += a
+        rep = max(rep, repetition_score(turn.value))
+        if turn.source is not None:
+            src_units += text_units(strip_image_tags(turn.source))
+            tgt_units += c + a
+            lr = log_ratio(turn.source, turn.value, min_source_units)
+            if lr is not None:
+                turn_ratios.append((i, lr))
+    ratio = tgt_units / src_units if src_units >= min_source_units else None
+    share = latin / (latin + cjk) if latin + cjk else 0.0
+    return RecordStats(ratio, share, rep, tuple(turn_ratios))
+
+
+def robust_center(values: list[float]) -> tuple[float, float]:
+    """(median, 1.4826·MAD): a mean and SD that a few broken records cannot drag around."""
+    xs = sorted(values)
+    n = len(xs)
+    med = (xs[n // 2] + xs[(n - 1) // 2]) / 2
+    dev = sorted(abs(x - med) for x in xs)
+    mad = (dev[n // 2] + dev[(n - 1) // 2]) / 2
+    return med, max(1.4826 * mad, 1e-6)
+
+
+def ratio_from_log(x: float) -> float:
+    return math.exp(x)

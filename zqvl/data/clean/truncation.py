@@ -1,0 +1,97 @@
+"""truncation: the translation stops mid-sentence, or covers only part of its source.
+
+Signals: ends on a comma, colon or opening bracket; an opened quote never closed; ends on a bare character
+where the source ends a sentence; or is far shorter than the source. Length is measured in "units" on both
+sides (a Chinese character ≈ three Latin letters or digits), so verbatim English and code weigh the same.
+The runner adds a set-level check (`length_outlier`) on the same ratio against the set's own distribution.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.text import (ALNUM_RE, CACHE, CJK_RE, CONTINUATION, TARGET_OCR_LABEL_RE, TERMINAL, last_visible,
+                                  ocr_components, strip_image_tags, unclosed_quote)
+from zqvl.data.schema import GPT, Record
+
+
+@lru_cache(maxsize=CACHE)
+def text_units(text: str) -> float:
+    return len(CJK_RE.findall(text)) + len(ALNUM_RE.findall(text)) / 3.0
+
+
+def length_ratio(source: str, value: str, min_source_units: float) -> float | None:
+    """Target/source length in units, or None when the source is too short for a ratio to mean anything."""
+    src = text_units(strip_image_tags(source))
+    if src < min_source_units:
+        return None
+    return text_units(strip_image_tags(value)) / src
+
+
+def log_ratio(source: str, value: str, min_source_units: float) -> float | None:
+    r = length_ratio(source, value, min_source_units)
+    return None if r is None else math.log(max(r, 1e-3))
+
+
+_LAST_WORD = re.compile(r"[A-Za-z0-9]+$")
+# List items, table rows and headings often drop the final full stop in Chinese; only prose must end one.
+STRUCTURED_LINE_RE = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)、]|\||#)")
+
+
+def _section_dropped(source: str, value: str) -> str | None:
+    """The source's TEXT: transcription section is gone entirely (no label, none of its pieces)."""
+    pieces = ocr_components(source)
+    if pieces and not TARGET_OCR_LABEL_RE.search(value) and not any(p in value for p in pieces):
+        return "the source's TEXT: section is missing"
+    return None
+
+
+def _items_dropped(source: str, value: str) -> str | None:
+    """List items or table rows lost while the rest of the list / table survived."""
+    from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE
+    for regex, what in ((LIST_ITEM_RE, "list items"), (TABLE_ROW_RE, "table rows")):
+        src, tgt = len(regex.findall(source)), len(regex.findall(value))
+        if tgt >= 2 and tgt < src:
+            return f"{src} {what} in the source, {tgt} here"
+    return None
+
+
+def _cut_word(value: str, source: str) -> bool:
+    """The target ends on a Latin fragment that is no whole word of the source ("…Canon EO" for "EOS")."""
+    m = _LAST_WORD.search(value)
+    return bool(m) and re.search(rf"(?<![A-Za-z0-9]){re.escape(m.group(0))}(?![A-Za-z0-9])", source) is None
+
+
+@register("truncation", min_ratio=0.45, min_source_units=14, min_source_words=6)
+def check_truncation(record: Record, params: dict) -> list[Reason]:
+    """Mid-sentence endings, unclosed quotes, and translations far shorter than their source."""
+    out: dict[str, list[str]] = {}
+    for i, turn in enumerate(record.turns):
+        value = strip_image_tags(turn.value).strip()
+        if not value:
+            continue   # `structure` reports empty turns
+        source = strip_image_tags(turn.source).strip() if turn.source is not None else None
+        end = last_visible(value)
+        src_end = last_visible(source) if source else ""
+        if end in CONTINUATION and src_end not in CONTINUATION:
+            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r}")
+        elif turn.role == GPT and src_end in TERMINAL and len(source.split()) >= params["min_source_words"] and \
+                not STRUCTURED_LINE_RE.match(value.rsplit("\n", 1)[-1]) and \
+                (CJK_RE.match(value[-1]) or _cut_word(value, source)):
+            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r} where the "
+                                                                 "source ends its sentence")
+        opener = unclosed_quote(value)
+        if opener and not (source and unclosed_quote(source)):
+            out.setdefault("truncation.unclosed", []).append(f"turn {i}: {opener} never closed")
+        if source and ("\n" in source):
+            dropped = _items_dropped(source, value) or _section_dropped(source, value)
+            if dropped:
+                out.setdefault("truncation.items_dropped", []).append(f"turn {i}: {dropped}")
+        if source:
+            ratio = length_ratio(source, value, params["min_source_units"])
+            if ratio is not None and ratio < params["min_ratio"]:
+                out.setdefault("truncation.too_short", []).append(f"turn {i}: length ratio {ratio:.2f} "
+                                                                  f"< {params['min_ratio']}")
+    return [Reason(code, "; ".join(hits)) for code, hits in out.items()]

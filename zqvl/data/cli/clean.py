@@ -1,0 +1,56 @@
+"""zqvl-data clean DIR --out DIR2 [--config F] | zqvl-data clean DIR --explain ID"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from zqvl.data.clean.codes import meaning
+from zqvl.data.clean.config import load_config
+from zqvl.ui import UsageError, err, out, progress, table
+
+
+def add_arguments(p) -> None:
+    p.add_argument("dir", help="canonical data dir (chat.json + images/), usually translated (turns keep `source`)")
+    p.add_argument("--out", help="output dir: chat.json (kept), rejected.jsonl, report.html, images/")
+    p.add_argument("--config", help="YAML overriding the shipped defaults (zqvl/data/clean/default.yaml)")
+    p.add_argument("--explain", metavar="ID", help="show why record ID is kept or dropped, check by check; "
+                                                  "writes nothing")
+
+
+def _tracker(bar, task):
+    state = {"stage": None}
+
+    def track(stage, advance, total):
+        if stage != state["stage"]:
+            state["stage"] = stage
+            bar.reset(task, total=total, description=f"clean: {stage}")
+        bar.advance(task, advance)
+    return track
+
+
+def run(args) -> int:
+    from zqvl.data.clean.runner import clean, scan
+    config = load_config(args.config)
+    if args.explain is not None:
+        from zqvl.data.clean.explain import explain
+        with progress("clean", None, disable=not err.is_terminal) as (bar, task):
+            result = scan(args.dir, config, _tracker(bar, task), explain_id=args.explain)
+        kept, rows = explain(result, args.explain)
+        out.print(table(f"{args.explain}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
+                        ["check", "verdict", "detail"], [list(r) for r in rows]))
+        return 0
+    if not args.out:
+        raise UsageError("--out DIR is required (or --explain ID to inspect one record)")
+    with progress("clean", None, disable=not err.is_terminal) as (bar, task):
+        result = clean(args.dir, args.out, config, _tracker(bar, task))
+    counts = result.counts
+    rows = [[code, n, meaning(code)] for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    total, kept = len(result.decisions), result.n_kept
+    if rows:
+        out.print(table(f"zqvl-data clean {args.dir}: {total} records, {kept} kept, {total - kept} rejected",
+                        ["reason", "records", "meaning"], rows))
+    else:
+        out.print(f"[green]nothing rejected[/]: {total} records kept")
+    dest = Path(args.out)
+    out.print(f"kept → {dest / 'chat.json'}; rejected → {dest / 'rejected.jsonl'}; report → {dest / 'report.html'}",
+              soft_wrap=True)
+    return 0
