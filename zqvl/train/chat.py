@@ -134,7 +134,8 @@ def read_prompts(path: str | Path) -> list[dict]:
     return prompts
 
 
-def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -> None:
+def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -> list[list[str]]:
+    """One row per prompt: the prompt, then each run's answer (loaded one model at a time)."""
     prompts = read_prompts(prompts_file)
     answers: dict[str, list[str]] = {}
     for run in runs:
@@ -148,7 +149,7 @@ def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -
         del chat
     rows = [[f"{p['image'].name if p['image'] else '-'}: {p['question']}"] + [answers[r][i] for r in runs]
             for i, p in enumerate(prompts)]
-    out.print(table("zqvl-chat --compare", ["prompt"] + runs, rows))
+    return rows
 
 
 def interactive(chat: Chat, first_images: list, gen: dict) -> None:
@@ -209,7 +210,8 @@ def _main(argv=None) -> int:
     if args.compare:
         if not args.prompts:
             raise UsageError("--compare needs --prompts FILE")
-        compare(args.compare, args.prompts, gen, system)
+        rows = compare(args.compare, args.prompts, gen, system)
+        out.print(table("zqvl-chat --compare", ["prompt"] + args.compare, rows))
         return 0
     if not args.model:
         raise UsageError("give a MODEL dir (or --compare RUN1 RUN2 … --prompts FILE)")

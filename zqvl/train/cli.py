@@ -42,6 +42,9 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if args.resume:
         if not saved.is_file():
             raise UsageError(f"--resume: {saved} not found; start the run without --resume")
+        if (run / "final").exists():
+            raise UsageError(f"--resume: {run} has finished ({run / 'final'} exists); train further as a new run "
+                             f"with --model {run / 'final'}")
         cfg = from_saved(saved)
         for key, value in overrides.items():
             if key == "out" or getattr(cfg, key) == value:
@@ -60,6 +63,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     cfg = resolve(args.stage, file_overrides, overrides)
     if not (Path(cfg.model) / "config.json").is_file():
         raise UsageError(f"--model {cfg.model}: not a model dir (no config.json); build one with `zqvl-model build`")
+    from zqvl.train.batches import resolve_shards
+    resolve_shards(cfg.shards)           # fail now, not after DeepSpeed and the model have started
     return cfg
 
 
