@@ -28,9 +28,13 @@ def warn(message: str) -> None:
 @contextmanager
 def progress(description: str, total: int | None, *extra_fields: str, disable: bool = False):
     """A rich progress bar on stderr; yields (progress, task_id). extra_fields are shown as `name=value`."""
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn()]
-    columns += [TextColumn(f"{name}={{task.fields[{name}]}}") for name in extra_fields]
+    # Compact on purpose: with many fields a wide bar and an ETA squeeze everything into "…" at 80 columns.
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=20 if extra_fields else None),
+               MofNCompleteColumn(), TimeElapsedColumn()]
+    if extra_fields:
+        columns.append(TextColumn(" ".join(f"{name}={{task.fields[{name}]}}" for name in extra_fields)))
+    else:
+        columns.append(TimeRemainingColumn())
     with Progress(*columns, console=err, transient=False, disable=disable) as bar:
         task = bar.add_task(description, total=total, **{name: "" for name in extra_fields})
         yield bar, task

@@ -134,6 +134,20 @@ def read_prompts(path: str | Path) -> list[dict]:
     return prompts
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """A table cell: whitespace runs (a random model emits many newlines) folded, long answers shortened."""
+    flat = " ".join(text.split())
+    if not flat:
+        return "(empty)"
+    return flat if len(flat) <= limit else flat[:limit] + f"… (+{len(flat) - limit} chars)"
+
+
+def run_label(run: str) -> str:
+    """`runs/demo/stage2/final` or `runs/demo/stage2` -> `stage2`."""
+    p = Path(run)
+    return p.parent.name if p.name == "final" else p.name
+
+
 def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -> list[list[str]]:
     """One row per prompt: the prompt, then each run's answer (loaded one model at a time)."""
     prompts = read_prompts(prompts_file)
@@ -144,7 +158,7 @@ def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -
         for p in prompts:
             images = [open_image(p["image"])] if p["image"] else []
             reply = chat.ask(Conversation(), p["question"], images, **gen)
-            col.append(reply.text + (" [cut at max_new_tokens]" if reply.stopped != "im_end" else ""))
+            col.append(one_line(reply.text) + (" [cut at max_new_tokens]" if reply.stopped != "im_end" else ""))
         answers[run] = col
         del chat
     rows = [[f"{p['image'].name if p['image'] else '-'}: {p['question']}"] + [answers[r][i] for r in runs]
@@ -211,7 +225,7 @@ def _main(argv=None) -> int:
         if not args.prompts:
             raise UsageError("--compare needs --prompts FILE")
         rows = compare(args.compare, args.prompts, gen, system)
-        out.print(table("zqvl-chat --compare", ["prompt"] + args.compare, rows))
+        out.print(table("zqvl-chat --compare", ["prompt"] + [run_label(r) for r in args.compare], rows))
         return 0
     if not args.model:
         raise UsageError("give a MODEL dir (or --compare RUN1 RUN2 … --prompts FILE)")
