@@ -206,12 +206,17 @@ def test_local_clip_directory_supplies_weights_and_preprocessing(tmp_path):
 def test_cli_build_and_info(tmp_path, capsys):
     out = tmp_path / "m"
     assert run_cli(_main, ["build", "--vision", "tiny-siglip", "--llm", "tiny-qwen2", "--out", str(out)]) == 0
+    capsys.readouterr()  # build prints its own summary; check what info prints
     assert run_cli(_main, ["info", str(out)]) == 0
     text = capsys.readouterr().out
     for expected in ("parameters per part", "projector", "trainable by stage", "1 align", "lora", "siglip"):
         assert expected in text
-    rows = [ln for ln in text.splitlines() if ln.startswith("│ 1 align")]
-    assert rows and all("frozen" in r.split("│")[3] and "full" in r.split("│")[4] for r in rows)
+    [row] = [ln.split("│") for ln in text.splitlines() if ln.startswith("│ 1 align")]
+    assert [c.strip() for c in row[2:6]] == ["projector", "frozen", "full", "frozen"]
+    [row] = [ln.split("│") for ln in text.splitlines() if ln.startswith("│ 2 instruct")]
+    assert [c.strip() for c in row[2:6]] == ["freeze_vision", "frozen", "full", "full"]
+    [row] = [ln.split("│") for ln in text.splitlines() if ln.startswith("│ lora")]
+    assert [c.strip() for c in row[2:5]] == ["frozen", "full", "lora"]
 
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")

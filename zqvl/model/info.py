@@ -1,14 +1,17 @@
 """`zqvl-model info`: what a model directory holds, read from config and safetensors headers (no weights loaded).
 
-Parameters per part (vision / projector / llm) and, for every stage preset x train type, which parts train and
-how many parameters that is (LoRA: adapters of rank LORA_DEFAULTS["r"] on the LLM's target linears).
+Parameters per part (vision / projector / llm) and, for each stage preset and each train type of the trainer's
+presets (zqvl/train/presets.yaml, the one source of truth), which parts train and how many parameters that is
+(LoRA: adapters of the default rank on the LLM's target linears).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from zqvl.model.presets import LORA_DEFAULTS, PARTS, STAGES, TRAIN_TYPES, part_modes
+from zqvl.model.presets import PARTS
+from zqvl.train.config import TrainConfig
+from zqvl.train.presets import lora_targets, stages, train_types
 from zqvl.ui import UsageError
 
 _PART_PREFIX = (("vision_tower.", "vision"), ("projector.", "projector"), ("language_model.", "llm"))
@@ -51,13 +54,13 @@ def part_counts(shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     return counts
 
 
-def lora_count(shapes: dict[str, tuple[int, ...]], rank: int = LORA_DEFAULTS["r"]) -> int:
+def lora_count(shapes: dict[str, tuple[int, ...]], rank: int = TrainConfig.lora_r) -> int:
     """Adapter parameters for LoRA on the LLM's target linears: rank * (in + out) each."""
     total = 0
     for key, shape in shapes.items():
         parts = key.split(".")
         if (key.startswith("language_model.") and parts[-1] == "weight" and len(shape) == 2
-                and parts[-2] in LORA_DEFAULTS["target_modules"]):
+                and parts[-2] in lora_targets()):
             total += rank * (shape[0] + shape[1])
     return total
 
@@ -72,16 +75,18 @@ def describe(directory: str | Path) -> dict:
         raise UsageError(f"{directory}: model_type {config.get('model_type')!r} is not a zqvl model")
     shapes = weight_shapes(directory)
     counts, lora = part_counts(shapes), lora_count(shapes)
-    stages = []
-    for stage in sorted(STAGES):
-        for train_type in TRAIN_TYPES:
-            modes = part_modes(stage, train_type)
-            trainable = sum(counts[p] for p, m in modes.items() if m == "full") + (
-                lora if "lora" in modes.values() else 0)
-            stages.append({"stage": stage, "name": STAGES[stage].name, "train_type": train_type, **modes,
-                           "trainable": trainable})
+    types = []
+    for name, parts in train_types().items():
+        modes = {"vision": "full" if "vision" in parts else "frozen",
+                 "projector": "full" if "projector" in parts else "frozen",
+                 "llm": "full" if "llm" in parts else "lora" if "llm_lora" in parts else "frozen"}
+        trainable = sum(counts[p] for p, m in modes.items() if m == "full") + (lora if "llm_lora" in parts else 0)
+        types.append({"train_type": name, **modes, "trainable": trainable})
+    by_type = {t["train_type"]: t for t in types}
+    stage_rows = [{"stage": s, "name": p["name"], **by_type[p["train_type"]]}
+                  for s, p in sorted(stages().items())]
     build = directory / "zqvl_build.json"
-    return {"config": config, "counts": counts, "lora": lora, "stages": stages,
+    return {"config": config, "counts": counts, "lora": lora, "stages": stage_rows, "train_types": types,
             "build": json.loads(build.read_text(encoding="utf-8")) if build.is_file() else {}}
 
 
@@ -109,7 +114,11 @@ def render(directory: str | Path, info: dict) -> list:
     parts.append(["total", f"{total:,}", human(total), "100%"])
     stages = [[f"{s['stage']} {s['name']}", s["train_type"], s["vision"], s["projector"], s["llm"],
                human(s["trainable"])] for s in info["stages"]]
+    types = [[t["train_type"], t["vision"], t["projector"], t["llm"], human(t["trainable"])]
+             for t in info["train_types"]]
     return [table(f"model {directory}", ["", ""], summary),
             table("parameters per part", ["part", "parameters", "", "share"], parts),
-            table(f"trainable by stage (LoRA r={LORA_DEFAULTS['r']} on the LLM)",
-                  ["stage", "train type", "vision", "projector", "llm", "trainable"], stages)]
+            table("trainable by stage (preset train type; zqvl-train --train-type overrides)",
+                  ["stage", "train type", "vision", "projector", "llm", "trainable"], stages),
+            table(f"train types (LoRA r={TrainConfig.lora_r} on the LLM only)",
+                  ["train type", "vision", "projector", "llm", "trainable"], types)]

@@ -64,47 +64,5 @@ DEFAULT_PROJECTOR = "mlp2x_gelu"
 # Generation defaults written into every build: never cut answers short (the seed's max_new_tokens=20 did).
 GENERATION_DEFAULTS = {"max_new_tokens": 1024, "do_sample": False}
 
-# --- training stages --------------------------------------------------------------------------------------------
+# Parts of a built model; what each trains in a stage is the trainer's data (zqvl/train/presets.yaml).
 PARTS = ("vision", "projector", "llm")
-TRAIN_TYPES = ("full", "lora")
-
-
-@dataclass(frozen=True)
-class StagePreset:
-    stage: int
-    name: str
-    trainable: tuple[str, ...]      # parts trained; every other part is frozen
-    lora_applies: bool              # with train type "lora", the LLM trains through adapters instead of fully
-    description: str
-
-
-STAGES: dict[int, StagePreset] = {
-    1: StagePreset(1, "align", ("projector",), False,
-                   "feature alignment: projector only, vision tower and LLM frozen"),
-    2: StagePreset(2, "instruct", ("projector", "llm"), True,
-                   "visual instruction tuning: projector + LLM, vision tower frozen"),
-    3: StagePreset(3, "finetune", ("projector", "llm"), True,
-                   "task / language fine-tuning: projector + LLM, vision tower frozen"),
-}
-
-# LoRA defaults; targets are matched only inside the LLM (the seed's patterns also caught the vision tower's q/k/v).
-LORA_DEFAULTS = {"r": 64, "alpha": 16, "dropout": 0.05,
-                 "target_modules": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")}
-
-
-def part_modes(stage: int, train_type: str) -> dict[str, str]:
-    """How each part trains in a stage: 'full', 'lora' (adapters on a frozen base) or 'frozen'."""
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage}; known: {sorted(STAGES)}")
-    if train_type not in TRAIN_TYPES:
-        raise ValueError(f"unknown train type {train_type!r}; known: {', '.join(TRAIN_TYPES)}")
-    preset = STAGES[stage]
-    modes = {}
-    for part in PARTS:
-        if part not in preset.trainable:
-            modes[part] = "frozen"
-        elif part == "llm" and train_type == "lora" and preset.lora_applies:
-            modes[part] = "lora"
-        else:
-            modes[part] = "full"
-    return modes

@@ -28,12 +28,13 @@ def stages() -> dict[int, dict]:
 
 
 def stage_preset(stage: int) -> dict:
-    """The preset values of one stage (without its description)."""
+    """The preset values of one stage (without its name and description)."""
     all_stages = stages()
     if stage not in all_stages:
         raise UsageError(f"unknown stage {stage}; presets exist for stages {sorted(all_stages)}")
     preset = dict(all_stages[stage])
     preset.pop("description", None)
+    preset.pop("name", None)
     return preset
 
 
