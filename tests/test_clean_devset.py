@@ -1,4 +1,4 @@
-"""Regression floors on the public dev set (../shared/clean_devset): recall per defect class and false positives,
+"""Regression floors on the public dev set (a copy of ../shared/clean_devset lives in tests/data/): recall per defect class and false positives,
 scored by the dev set's own score.py. The floors are what the filters achieve today; a change that loses a
 caught defect or drops a good record fails here. (The tool is judged on unseen data too: the cases in
 test_clean_cases.py are written independently of this set.)"""
@@ -16,7 +16,7 @@ import pytest
 from zqvl.data.clean.config import load_config
 from zqvl.data.clean.runner import clean
 
-DEVSET = Path(os.environ.get("ZQVL_CLEAN_DEVSET", Path(__file__).resolve().parents[2] / "shared" / "clean_devset"))
+DEVSET = Path(os.environ.get("ZQVL_CLEAN_DEVSET", Path(__file__).resolve().parent / "data" / "clean_devset"))
 RECALL_FLOOR = {cls: 1.0 for cls in ("markdown_broken", "near_duplicate", "numbers_changed", "ocr_translated",
                                      "placeholder", "preamble", "refusal", "repetition", "residue", "structure",
                                      "traditional", "truncated", "untranslated")}
@@ -25,8 +25,7 @@ MAX_FALSE_POSITIVES = 0     # of 90 clean records (hard negatives included)
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    if not (DEVSET / "data" / "chat.json").is_file():
-        pytest.skip(f"dev set not found at {DEVSET} (set ZQVL_CLEAN_DEVSET)")
+    assert (DEVSET / "data" / "chat.json").is_file(), f"dev set not found at {DEVSET}"
     out = tmp_path_factory.mktemp("devset") / "out"
     clean(DEVSET / "data", out, load_config())
     run = subprocess.run([sys.executable, str(DEVSET / "score.py"), str(out)], capture_output=True, text=True)
