@@ -40,6 +40,20 @@ def progress(description: str, total: int | None, *extra_fields: str, disable: b
         yield bar, task
 
 
+@contextmanager
+def staged_progress(command: str):
+    """One bar reused across a command's stages; yields track(stage, advance, total) for library callbacks."""
+    with progress(command, None, disable=not err.is_terminal) as (bar, task):
+        current = {"stage": None}
+
+        def track(stage: str, advance: int, total: int | None) -> None:
+            if stage != current["stage"]:
+                current["stage"] = stage
+                bar.reset(task, total=total, description=f"{command}: {stage}")
+            bar.advance(task, advance)
+        yield track
+
+
 def table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
     t = Table(title=title, title_justify="left")
     for i, name in enumerate(columns):

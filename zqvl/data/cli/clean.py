@@ -5,7 +5,7 @@ from pathlib import Path
 
 from zqvl.data.clean.codes import meaning
 from zqvl.data.clean.config import load_config
-from zqvl.ui import UsageError, err, out, progress, table
+from zqvl.ui import UsageError, out, staged_progress, table
 
 
 def add_arguments(p) -> None:
@@ -16,32 +16,21 @@ def add_arguments(p) -> None:
                                                   "writes nothing")
 
 
-def _tracker(bar, task):
-    state = {"stage": None}
-
-    def track(stage, advance, total):
-        if stage != state["stage"]:
-            state["stage"] = stage
-            bar.reset(task, total=total, description=f"clean: {stage}")
-        bar.advance(task, advance)
-    return track
-
-
 def run(args) -> int:
     from zqvl.data.clean.runner import clean, scan
     config = load_config(args.config)
     if args.explain is not None:
         from zqvl.data.clean.explain import explain
-        with progress("clean", None, disable=not err.is_terminal) as (bar, task):
-            result = scan(args.dir, config, _tracker(bar, task), explain_id=args.explain)
+        with staged_progress("clean") as track:
+            result = scan(args.dir, config, track, explain_id=args.explain)
         kept, rows = explain(result, args.explain)
         out.print(table(f"{args.explain}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
                         ["check", "verdict", "detail"], [list(r) for r in rows]))
         return 0
     if not args.out:
         raise UsageError("--out DIR is required (or --explain ID to inspect one record)")
-    with progress("clean", None, disable=not err.is_terminal) as (bar, task):
-        result = clean(args.dir, args.out, config, _tracker(bar, task))
+    with staged_progress("clean") as track:
+        result = clean(args.dir, args.out, config, track)
     counts = result.counts
     rows = [[code, n, meaning(code)] for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     total, kept = len(result.decisions), result.n_kept

@@ -6,7 +6,7 @@ import os
 from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import JsonlWriter
 from zqvl.data.validate import CODES, ERROR, TokenBudget, validate_dir
-from zqvl.ui import UsageError, err, out, progress, table
+from zqvl.ui import UsageError, out, staged_progress, table
 
 
 def add_arguments(p) -> None:
@@ -34,14 +34,7 @@ def run(args) -> int:
         raise UsageError("--tokenizer needs --max-len")
     limits = ImageLimits(args.max_pixels, args.min_side, not args.no_decode)
 
-    with progress("validate", None, disable=not err.is_terminal) as (bar, task):
-        state = {"stage": None}
-
-        def track(stage, advance, total):
-            if stage != state["stage"]:
-                state["stage"] = stage
-                bar.reset(task, total=total, description=f"validate: {stage}")
-            bar.advance(task, advance)
+    with staged_progress("validate") as track:
         result = validate_dir(args.dir, workers=args.workers, limits=limits, budget=budget, on_progress=track)
 
     if args.report:
