@@ -15,6 +15,7 @@ import yaml
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.train.presets import lora_targets, stage_preset, train_types
 from zqvl.ui import UsageError
+from zqvl.yamlfile import read_mapping
 
 SCHEDULES = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -121,15 +122,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_yaml_overrides(path: str | Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read config ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a mapping of option: value")
+    data = read_mapping(path)
     unknown = sorted(set(data) - set(FIELD_TYPES))
     if unknown:
         raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
