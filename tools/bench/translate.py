@@ -35,7 +35,9 @@ def start_server(latency: float) -> tuple[subprocess.Popen, str]:
 async def bare_client(base_url: str, n: int, concurrency: int) -> float:
     """Requests/s of the SDK alone: the same call the translator makes, nothing around it."""
     import openai
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    # The same transport the translator uses (aiohttp), so the ratio isolates zqvl's own work.
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0,
+                                http_client=openai.DefaultAioHttpClient())
     jobs = iter(range(n))
 
     async def worker():

@@ -55,6 +55,16 @@ class TranslationCache:
     def __contains__(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM translations WHERE key = ?", (key,)).fetchone() is not None
 
+    def cached(self, keys: list[str]) -> set[str]:
+        """Which of `keys` are cached, in one query (the request phase checks jobs in batches, not one by one)."""
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):   # stay under sqlite's bound-parameter limit
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self._db.execute(
+                f"SELECT key FROM translations WHERE key IN ({marks})", chunk))
+        return found
+
     def put(self, key: str, *, model: str, prompt_version: str, variant: int, source: str, translation: str,
             prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         """Commit one answer (autocommit: the row is in the WAL when this returns)."""

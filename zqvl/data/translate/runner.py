@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,13 +79,21 @@ async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOpt
                                     "cache_hits": stats.cache_hits})
 
         def pending():
-            for source, variant in plan.jobs():
-                key = cache_key(opts.model, PROMPT_VERSION, source, variant)
-                if key in cache:
-                    stats.cache_hits += 1
-                    bar.advance(task)
-                    continue
-                yield key, source, variant
+            # Jobs are checked against the cache a batch at a time: one sqlite query per 256 jobs, not one each.
+            batch: list[tuple[str, str, int]] = []
+            for source, variant in itertools.chain(plan.jobs(), [(None, 0)]):
+                if source is not None:
+                    batch.append((cache_key(opts.model, PROMPT_VERSION, source, variant), source, variant))
+                    if len(batch) < 256:
+                        continue
+                done = cache.cached([key for key, _, _ in batch])
+                for key, src, var in batch:
+                    if key in done:
+                        stats.cache_hits += 1
+                        bar.advance(task)
+                        continue
+                    yield key, src, var
+                batch = []
 
         jobs = pending()
 
