@@ -24,77 +24,128 @@ def answer_text(record: Record) -> str:
     return _NON_WORD.sub("", nfkc("\n".join(t.value for t in record.turns if t.role == GPT)).casefold())
 
 
-def _shingle_ids(text: str, n: int) -> list[int]:
+def _shingle_ids(text: str, n: int) -> np.ndarray:
     """Character n-grams as 32-bit integers (a polynomial hash of their code points), vectorised; repeats
     are harmless (a MinHash keeps minima)."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     h = np.zeros(len(codes) - n + 1, dtype=np.uint32)
-    for k in range(n):   # wrap-around uint32 arithmetic is the hash; datasketch mixes it further (fmix)
+    for k in range(n):   # wrap-around uint32 arithmetic is the hash; the MinHash mixes it further (fmix)
         h = h * np.uint32(16777619) + codes[k:len(codes) - n + 1 + k]
-    return h.tolist()
+    return h
 
 
-def _identity(x: int) -> int:
-    return x
+# MurmurHash3's 32-bit finalizer, the pre-mix datasketch's "affine32" scheme applies to every input.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    s1, m1, s2, m2, s3 = _FMIX32
+    h = h ^ (h >> s1)
+    h = h * m1
+    h = h ^ (h >> s2)
+    h = h * m2
+    return h ^ (h >> s3)
 
 
 class AnswerIndex:
-    """MinHash-LSH (datasketch) over character n-grams of the answers; candidates verified on the signatures."""
+    """MinHash-LSH over character n-grams of the answers; candidates verified on the signatures.
+
+    The signatures are datasketch's affine32 MinHash (its permutations, seed 1, identity hash over our
+    n-gram ids), computed here as one numpy expression per record: bit for bit what `MinHash.update_batch`
+    gives, without its per-call overhead. The LSH is datasketch's banding (21 bands of 6 rows for 128
+    permutations: exact equality of a band's values makes a candidate), kept as one dict per band.
+    """
 
     ROWS = 6    # per LSH band
 
     def __init__(self, threshold: float = 0.7, ngram: int = 3, num_perm: int = 128, min_chars: int = 15):
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHash
         if num_perm < self.ROWS * 4:
             raise ValueError(f"num_perm must be at least {self.ROWS * 4}")
         self.threshold, self.ngram, self.min_chars = threshold, ngram, min_chars
-        self._MinHash = MinHash
-        seed = MinHash(num_perm=num_perm, seed=1, hashfunc=_identity)
-        self._perms, self._scheme, self._num_perm = seed.permutations, seed.scheme, num_perm
+        perms = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
+        self._a, self._b = perms[0].astype(np.uint32), perms[1].astype(np.uint32)
+        self._num_perm = num_perm
         # 21 bands of 6 rows (128 perms): a pair at Jaccard 0.8 becomes a candidate with probability 0.998,
         # at 0.7 with 0.93, while template-alike answers (J ~ 0.4) rarely do; all values then verify it.
-        self._lsh = MinHashLSH(num_perm=num_perm, params=(num_perm // self.ROWS, self.ROWS))
+        self._band_bytes = self.ROWS * 4
+        self._bands_end = (num_perm // self.ROWS) * self._band_bytes
+        self._tables: list[dict[bytes, tuple[int, ...]]] = [dict() for _ in range(num_perm // self.ROWS)]
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._keys = np.zeros(1024, dtype=np.int64)       # row -> record key
         self._numbers = np.zeros(1024, dtype=np.int64)    # row -> hash of the answer's numbers
         self._n = 0
-        self._m = None
 
-    def signature(self, text: str):
-        """The MinHash of `text` (one reused object: LSH copies what it needs at insert time)."""
+    def signature(self, text: str) -> np.ndarray | None:
+        """The MinHash values of `text` (uint32, one per permutation); None when it is too short to judge."""
         if len(text) < self.min_chars:
             return None
-        if self._m is None:
-            self._m = self._MinHash(num_perm=self._num_perm, seed=1, hashfunc=_identity, permutations=self._perms,
-                                    scheme=self._scheme)
-        self._m.clear()
-        self._m.update_batch(_shingle_ids(text, self.ngram))
-        return self._m
+        ids = _shingle_ids(text, self.ngram)
+        if not len(ids):
+            return np.full(self._num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
+        mixed = _fmix32(ids)[:, None]
+        return (mixed * self._a + self._b).min(axis=0)
 
     def add(self, key: int, text: str) -> list[tuple[int, float]]:
         """Index `key`; return the earlier keys it nearly duplicates, with the estimated Jaccard.
 
         Answers whose numbers differ ("售价29.99美元" / "售价39.99美元") state different facts: never duplicates.
         """
-        m = self.signature(text)
-        if m is None:
+        sig = self.signature(text)
+        if sig is None:
             return []
         numbers = hash(tuple(_DIGITS.findall(text)))
+        row, raw, step = self._n, sig.tobytes(), self._band_bytes
+        # Buckets are tuples, not lists: a tuple of ints leaves the garbage collector's tracking, and with a
+        # list per band and record the collector's full passes come to cost more than the lookups.
+        candidates: set[int] = set()
+        one = (row,)
+        for table, lo in zip(self._tables, range(0, self._bands_end, step)):
+            band = raw[lo:lo + step]
+            bucket = table.get(band)
+            if bucket is None:
+                table[band] = one
+            else:
+                candidates.update(bucket)
+                table[band] = bucket + one
         found: list[tuple[int, float]] = []
-        rows = np.fromiter(self._lsh.query(m), dtype=np.int64)
-        if len(rows):
+        if candidates:
+            rows = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
             rows = rows[self._numbers[rows] == numbers]
-            sims = (self._signatures[rows] == m.hashvalues).mean(axis=1)
+            sims = (self._signatures[rows] == sig).mean(axis=1)
             found = sorted((int(self._keys[r]), float(j)) for r, j in zip(rows, sims) if j >= self.threshold)
-        row = self._n
         if row == len(self._keys):
             self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
             self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
             self._numbers = np.concatenate([self._numbers, np.zeros_like(self._numbers)])
-        self._lsh.insert(row, m, check_duplication=False)
-        self._signatures[row], self._keys[row], self._numbers[row] = m.hashvalues, key, numbers
+        self._signatures[row], self._keys[row], self._numbers[row] = sig, key, numbers
         self._n += 1
         return found
+
+
+# scipy's unnormalised DCT-II (what imagehash.phash applies along both axes of its 32x32 input), kept to
+# the 8 lowest frequencies: phash's 8x8 block is then C @ grey @ C.T, two small matrix products.
+_PHASH_N, _PHASH_LOW = 32, 8
+_DCT = 2.0 * np.cos(np.pi * np.arange(_PHASH_LOW)[:, None] * (2 * np.arange(_PHASH_N)[None, :] + 1) / (2 * _PHASH_N))
+_DCT_T = np.ascontiguousarray(_DCT.T)
+# 4x4 mean-colour grid as sums over 8x8 blocks: rows by _BLOCK_ROWS, (column, channel) pairs by _BLOCK_COLS.
+_BLOCK_ROWS = np.kron(np.eye(4), np.ones((1, 8)))                       # 4 x 32
+_BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))   # 96 x 12
+# Float error of the matrix DCT is ~1e-10 of the largest coefficient; a coefficient closer than this to the
+# median could fall on the other side of it than in scipy's FFT-based DCT, so such images take imagehash.
+_TIE_MARGIN = 1e-9
+
+
+def _phash_bits(small) -> np.ndarray:
+    """imagehash.phash(small) as 64 booleans (row-major), for a 32x32 RGB image; bit-identical to it."""
+    grey = np.frombuffer(small.convert("L").tobytes(), dtype=np.uint8).reshape(_PHASH_N, _PHASH_N)
+    low = (_DCT @ grey @ _DCT_T).ravel()
+    ordered = np.sort(low)
+    median = (ordered[31] + ordered[32]) / 2
+    if np.abs(low - median).min() <= _TIE_MARGIN * (1.0 + max(-ordered[0], ordered[-1])):
+        import imagehash
+        return imagehash.phash(small).hash.flatten()
+    return low > median
 
 
 def image_signature(path: str) -> tuple[int, np.ndarray]:
@@ -102,18 +153,18 @@ def image_signature(path: str) -> tuple[int, np.ndarray]:
 
     JPEGs decode at a reduced scale (DCT scaling, >= 32 px), then one antialiased resize makes pHash's 32x32
     input. Measured on re-encoded and rescaled copies: bilinear with a reducing gap keeps copies within 6
-    bits; a plain box filter from odd sizes does not.
+    bits; a plain box filter from odd sizes does not. The hash is imagehash.phash's, computed with a
+    precomputed DCT matrix; the grid is exact (sums of integers over 64, as float32).
     """
-    import imagehash
     from PIL import Image
     with Image.open(path) as im:
         im.draft("RGB", (32, 32))
         if im.mode != "RGB":
             im = im.convert("RGB")
         small = im.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    bits = imagehash.phash(small).hash.flatten()
-    value = int.from_bytes(np.packbits(bits).tobytes(), "big")
-    colours = np.asarray(small, dtype=np.float32).reshape(4, 8, 4, 8, 3).mean(axis=(1, 3))
+    value = int.from_bytes(np.packbits(_phash_bits(small)).tobytes(), "big")
+    rgb = np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(32, 96)
+    colours = ((_BLOCK_ROWS @ rgb @ _BLOCK_COLS) * (1 / 64)).astype(np.float32).reshape(4, 4, 3)
     return value, colours
 
 

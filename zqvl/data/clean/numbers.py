@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import CACHE, FENCE_BLOCK_RE, INLINE_CODE_RE, mask_urls, nfkc
+from zqvl.data.clean.text import CACHE, mask_urls, nfkc, strip_code
 from zqvl.data.clean.units import unit_mismatch, unit_of
 from zqvl.data.schema import Record
 
@@ -37,9 +37,19 @@ PLAIN_SUFFIXES = {"st", "nd", "rd", "th", "s", "am", "pm", "a", "p"}
 # Number words ("Three", "twenty-five", the "two" of "two-thirds") and month names, as whole words.
 WORDISH_RE = re.compile(r"(?<![\w-])(?:(?i:" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) +
                         r")(?:-[A-Za-z]+)?|" + "|".join(MONTHS) + r")(?![\w-])")
+# The maximal runs of word characters and hyphens: WORDISH_RE's matches are exactly those runs that
+# WORDISH_WORD_RE matches whole (its look-behind and look-ahead exclude [\w-] on both sides).
+WORD_RUN_RE = re.compile(r"[\w-]+")
+WORDISH_WORD_RE = re.compile(WORDISH_RE.pattern[len(r"(?<![\w-])"):-len(r"(?![\w-])")])
+# Lower-case spellings one of which a number word that yields an item contains ("one" and "zero" yield
+# none; "fourteen" contains "four", "ninety" "nine"): text without any of them has no number words.
+_WORD_HINT_RE = re.compile("two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fifteen|twenty|"
+                           "thirty|forty|fifty")
+_MONTH_HINT_RE = re.compile("|".join(MONTHS))
 DIGIT_RE = re.compile(r"\d")
 LIST_NUMBER_RE = re.compile(r"^[ \t]*\d{1,3}[.)](?=[ \t])", re.M)
 EXEMPT_RE = re.compile(r"\b24/7\b")
+_IDENTIFIER_DASH_RE = re.compile(r"[A-Za-z][-−]$")
 
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "双": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
              "八": 8, "九": 9}
@@ -82,6 +92,12 @@ def cn_value(s: str) -> float | None:
     return total + (digit or 0)
 
 
+@lru_cache(maxsize=CACHE)
+def _cn_run(run: str) -> tuple[float | None, frozenset[float]]:
+    """(value of a run of Chinese numerals, the values of its single digits): runs like 一 and 两 recur."""
+    return cn_value(run), frozenset(float(CN_DIGITS[c]) for c in run if c in CN_DIGITS)
+
+
 def _num(text: str) -> float:
     return float(text.replace(",", ""))
 
@@ -101,13 +117,12 @@ def target_values(value: str) -> frozenset[float]:
         if m.group("scale"):
             vals.add(_r(sign * v * TARGET_SCALES[m.group("scale")]))
     for m in CN_RUN_RE.finditer(text):
-        run = m.group(0)
-        whole = cn_value(run)
+        whole, digits = _cn_run(m.group(0))
         neg = text[max(0, m.start() - 2):m.start()] in ("零下",) or text[m.start() - 1:m.start()] == "负"
         if whole is not None:
             vals.add(_r(-whole if neg else whole))
-        vals.update(float(CN_DIGITS[c]) for c in run if c in CN_DIGITS)
-    for m in CN_FRACTION_RE.finditer(text):
+        vals |= digits
+    for m in (CN_FRACTION_RE.finditer(text) if "分之" in text else ()):
         den, numer = (cn_value(g) if not g[0].isdigit() else float(g) for g in m.groups())
         if den and numer is not None:
             vals.add(_r(numer / den))
@@ -125,8 +140,15 @@ def _accepted(alternatives: tuple[float, ...], values: frozenset[float], strict_
 
 def _word_items(text: str, items: list) -> None:
     """Number words (two … ninety, twenty-five) and month names, with what a translation must show."""
-    for m in WORDISH_RE.finditer(text):
+    if _WORD_HINT_RE.search(text.lower()) is None and _MONTH_HINT_RE.search(text) is None:
+        return
+    # Same matches as WORDISH_RE.finditer(text), found by tokens: only runs that are a month or start with
+    # a number word can add an item, and only those are checked against the pattern.
+    for m in WORD_RUN_RE.finditer(text):
         word = m.group(0)
+        if word not in MONTHS and word.lower().partition("-")[0] not in WORD_NUMBERS or \
+                not WORDISH_WORD_RE.fullmatch(word):
+            continue
         if word in MONTHS:
             if word == "May" and not re.match(r"\s+\d|,?\s+\d{4}", text[m.end():]) and \
                     not re.search(r"\d\s*$", text[:m.start()]):
@@ -145,16 +167,17 @@ def _word_items(text: str, items: list) -> None:
 @lru_cache(maxsize=CACHE)
 def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str | None], ...]:
     """(shown as, acceptable values, must keep its sign, unit) for each number in the English source."""
-    text = nfkc(source)
-    text = FENCE_BLOCK_RE.sub(" ", text)   # code is compared verbatim by `markdown`
-    text = INLINE_CODE_RE.sub(" ", text)
-    text = LIST_NUMBER_RE.sub(" ", text)   # "1." list markers: a translation may renumber or use bullets
+    text = strip_code(nfkc(source))        # code is compared verbatim by `markdown`
+    has_digit = DIGIT_RE.search(text) is not None
+    if has_digit:
+        text = LIST_NUMBER_RE.sub(" ", text)   # "1." list markers: a translation may renumber or use bullets
     text = mask_urls(text)
     items: list[tuple[str, tuple[float, ...], bool, str | None]] = []
     _word_items(text, items)
-    if not DIGIT_RE.search(text):
+    if not has_digit or not DIGIT_RE.search(text):
         return tuple(items)
-    text = EXEMPT_RE.sub(" ", text)
+    if "24/7" in text:
+        text = EXEMPT_RE.sub(" ", text)
 
     def time_sub(m: re.Match) -> str:
         h, mi, sec, ampm = int(m.group(1)), int(m.group(2)), m.group(3), (m.group(4) or "").lower()
@@ -165,10 +188,11 @@ def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str |
         if sec:
             items.append((m.group(0), (float(sec),), False, None))
         return " "
-    text = TIME_RE.sub(time_sub, text)
+    if ":" in text:
+        text = TIME_RE.sub(time_sub, text)
 
     for m in NUM_RE.finditer(text):
-        if re.search(r"[A-Za-z][-−]$", text[max(0, m.start() - 2):m.start()]):
+        if _IDENTIFIER_DASH_RE.search(text[max(0, m.start() - 2):m.start()]):
             continue   # part of an identifier: COVID-19, PG-13
         suf = (m.group("suf") or "").lower()
         unit = unit_of(text, m.end("frac") if m.group("frac") else m.end("num"))

@@ -15,11 +15,16 @@ MANGLED_RE = re.compile(
     r"|[\[【](?:image|img|图像|图片|圖像|圖片)[\]】]", re.I)
 
 
+def _may_have_tag(text: str) -> bool:
+    """Every MANGLED_RE match starts with one of these (a cheap test before the regex)."""
+    return "<" in text or "[" in text or "&" in text or "＜" in text or "〈" in text or "《" in text or "【" in text
+
+
 @register("placeholder")
 def check_placeholder(record: Record, params: dict) -> list[Reason]:
     """One exact `<image>` per image, in the same turns as the source, never a look-alike."""
     reasons: list[Reason] = []
-    mangled = [(i, m.group(0)) for i, t in enumerate(record.turns)
+    mangled = [(i, m.group(0)) for i, t in enumerate(record.turns) if _may_have_tag(t.value)
                for m in MANGLED_RE.finditer(t.value) if m.group(0) != IMAGE_TAG]
     if mangled:
         reasons.append(Reason("placeholder.mangled", "; ".join(f"turn {i}: {s!r}" for i, s in mangled)))

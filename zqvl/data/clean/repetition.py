@@ -10,10 +10,16 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
 from zqvl.data.clean.registry import Reason, register
 from zqvl.data.clean.text import CACHE, CJK_CLASS, nfkc, nonempty_lines, sentences, strip_image_tags
 
 TANDEM_RE = re.compile(r"(.{1,40}?)\1{2,}", re.S)
+_MAX_UNIT = 40                      # TANDEM_RE's longest unit
+_VECTOR_MAX_CHARS = 20_000          # longer texts use the regex itself (the arrays grow as chars x units)
+_PAD = np.uint32(0xFFFFFFFF)        # not a code point: never equal to a character
 HAS_WORD = re.compile(f"[A-Za-z{CJK_CLASS}]")
 HAS_DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
@@ -34,6 +40,40 @@ def _four_grams(text: str) -> tuple[int, int]:
     return (total, len({t[i:i + 4] for i in range(total)})) if total > 0 else (0, 0)
 
 
+def _tandem_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, unit length, copies) of each TANDEM_RE.finditer(text) match, found with array operations.
+
+    At each position the regex takes the shortest unit (1..40 characters) that two more copies follow, then
+    as many copies as there are, and goes on after them. Here `run[i, L-1]` is how far the text keeps
+    period L from position i (c[j] == c[j+L] for i <= j < i+run): three copies start at i iff run >= 2L,
+    and the copies are (L + run) // L. The scan over match starts then follows the regex exactly; only the
+    per-position search is vectorised (about half the regex's cost on texts that repeat something).
+    """
+    n = len(text)
+    units = min(_MAX_UNIT, n // 3)
+    if units < 1:
+        return []
+    if n > _VECTOR_MAX_CHARS:
+        return [(m.start(), len(m.group(1)), len(m.group(0)) // len(m.group(1))) for m in TANDEM_RE.finditer(text)]
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    window = sliding_window_view(np.concatenate([codes, np.full(units, _PAD, dtype=np.uint32)]), units + 1)
+    same = window[:, 1:] == window[:, :1]                   # same[i, L-1]: c[i] == c[i+L]
+    position = np.arange(n, dtype=np.int32)[:, None]
+    breaks = np.minimum.accumulate(np.where(same, np.int32(n), position)[::-1], axis=0)[::-1]
+    run = breaks - position                                 # next break of period L at or after i, minus i
+    three = run >= 2 * np.arange(1, units + 1, dtype=np.int32)
+    starts = np.flatnonzero(three.any(axis=1))
+    spans, end = [], 0
+    if len(starts):
+        for start, shortest in zip(starts.tolist(), three[starts].argmax(axis=1).tolist()):
+            if start >= end:
+                unit = shortest + 1
+                copies = (unit + int(run[start, shortest])) // unit
+                spans.append((start, unit, copies))
+                end = start + copies * unit
+    return spans
+
+
 @lru_cache(maxsize=CACHE)
 def tandems(text: str) -> tuple[tuple[str, int], ...]:
     """(unit, copies) for every stretch where one unit repeats back to back at least 3 times."""
@@ -43,11 +83,11 @@ def tandems(text: str) -> tuple[tuple[str, int], ...]:
     if total - distinct < 2:
         return ()
     found = []
-    for m in TANDEM_RE.finditer(text):
-        unit = m.group(1)
+    for start, length, copies in _tandem_spans(text):   # the matches of TANDEM_RE.finditer(text)
+        unit = text[start:start + length]
         # Rules and separators ("|---|---|", "……") repeat by design; a unit needs a letter, character or digit.
         if HAS_WORD.search(unit) or (HAS_DIGIT.search(unit) and len(unit) >= 2):
-            found.append((unit, len(m.group(0)) // len(unit)))
+            found.append((unit, copies))
     return tuple(found)
 
 

@@ -22,7 +22,7 @@ from zqvl.data.clean import load_filters
 from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signature
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats, robust_center
-from zqvl.data.io import JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path
+from zqvl.data.io import JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path, safe_relpath
 from zqvl.data.schema import Record, SchemaError, parse_record
 from zqvl.ui import UsageError
 
@@ -102,6 +102,22 @@ def _image_reasons(record: Record, images_dir: str, check_exists: bool) -> tuple
     return reasons, paths
 
 
+DEDUPE_CHUNK = 64   # records per round of near-duplicate indexing (divides the progress step, 256)
+
+
+def _add_images(decision: Decision, record: Record, image_paths: list[str], images: ImageIndex,
+                signatures: dict[str, tuple]) -> None:
+    """Hash a passing record's images (each file once) and find earlier near-duplicates of them."""
+    try:
+        sigs = [signatures[p] if p in signatures else signatures.setdefault(p, image_signature(p))
+                for p in image_paths]
+        decision.image_dups = images.add(decision.index, tuple(record.images), sigs)
+    except FileNotFoundError as e:
+        decision.reasons.append(Reason("image.missing", f"{e.filename} not found"))
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
+        decision.reasons.append(Reason("image.unreadable", f"{type(e).__name__}: {e}"))
+
+
 def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, explain_id: str | None = None) -> Scan:
     """Stages 1 and 2: per-record reasons, stats, dedupe candidates, then the set-level decisions."""
     path = chat_json(data_dir)
@@ -116,41 +132,51 @@ def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, e
                         dd["images"]["same_file_is_duplicate"]) if dd["images"]["enabled"] else None
     signatures: dict[str, tuple] = {}
     seen: dict[str, int] = {}
+    passed: list[tuple[Decision, Record, list[str]]] = []   # this chunk's records that passed so far
+
+    def dedupe_chunk() -> None:
+        # Each index sees its records in input order, exactly as if they came one at a time; grouping the
+        # work by kind (filters, then MinHash, then image decoding) keeps each one's code and data in the
+        # CPU caches and costs ~10% less CPU than switching kinds for every record.
+        if answers is not None:
+            for decision, record, _ in passed:
+                decision.answer_dups = answers.add(decision.index, answer_text(record))
+        if images is not None:
+            for decision, record, image_paths in passed:
+                if image_paths:
+                    _add_images(decision, record, image_paths, images, signatures)
+        passed.clear()
+
     for index, value in enumerate(iter_json_values(path)):
         try:
             record = parse_record(value, index)
         except SchemaError as e:
             result.decisions.append(Decision(index, _raw_id(value, index), [Reason(f"structure.{e.code}", str(e))]))
             result.stats.append(None)
-            continue
-        decision = Decision(index, record.id, images=tuple(record.images))
-        if record.id in seen:
-            decision.reasons.append(Reason("structure.duplicate_id", f"id already used by record #{seen[record.id]}"))
-        else:
-            seen[record.id] = index
-        decision.reasons += _run_filters(record, filters, result.filter_errors)
-        # Records that will be hashed find a missing image when they open it; the others check here.
-        will_hash = images is not None and not decision.reasons
-        image_problems, image_paths = _image_reasons(record, str(images_dir), check_exists=not will_hash)
-        decision.reasons += image_problems
-        result.stats.append(record_stats(record, outlier["min_source_units"]))
-        if decision.kept:
-            if answers is not None:
-                decision.answer_dups = answers.add(index, answer_text(record))
-            if images is not None and image_paths:
-                try:
-                    sigs = [signatures[p] if p in signatures else signatures.setdefault(p, image_signature(p))
-                            for p in image_paths]
-                    decision.image_dups = images.add(index, tuple(record.images), sigs)
-                except FileNotFoundError as e:
-                    decision.reasons.append(Reason("image.missing", f"{e.filename} not found"))
-                except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
-                    decision.reasons.append(Reason("image.unreadable", f"{type(e).__name__}: {e}"))
-        if explain_id is not None and record.id == explain_id and result.explained is None:
-            result.explained = record
-        result.decisions.append(decision)
+            record = None
+        if record is not None:
+            decision = Decision(index, record.id, images=tuple(record.images))
+            if record.id in seen:
+                decision.reasons.append(Reason("structure.duplicate_id",
+                                               f"id already used by record #{seen[record.id]}"))
+            else:
+                seen[record.id] = index
+            decision.reasons += _run_filters(record, filters, result.filter_errors)
+            # Records that will be hashed find a missing image when they open it; the others check here.
+            will_hash = images is not None and not decision.reasons
+            image_problems, image_paths = _image_reasons(record, str(images_dir), check_exists=not will_hash)
+            decision.reasons += image_problems
+            result.stats.append(record_stats(record, outlier["min_source_units"]))
+            if decision.kept:
+                passed.append((decision, record, image_paths))
+            if explain_id is not None and record.id == explain_id and result.explained is None:
+                result.explained = record
+            result.decisions.append(decision)
+        if index % DEDUPE_CHUNK == DEDUPE_CHUNK - 1:
+            dedupe_chunk()
         if progress and index % 256 == 255:
             progress("scan", 256, None)
+    dedupe_chunk()
     if progress:
         progress("scan", len(result.decisions) % 256, None)
     _length_outliers(result, outlier)
@@ -196,9 +222,14 @@ def _keep_first(result: Scan) -> None:
             kept.add(d.index)
 
 
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
+def _link(src: Path | str, dst: Path | str, made: set[str] | None = None) -> None:
+    """Hard-link (or copy) src to dst; `made` remembers the folders already created on the way."""
+    parent = os.path.dirname(dst)
+    if made is None or parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        if made is not None:
+            made.add(parent)
+    if os.path.exists(dst):
         return
     try:
         os.link(src, dst)
@@ -225,6 +256,7 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress | None =
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     out.mkdir(parents=True, exist_ok=True)
     tmp_images = Path(tempfile.mkdtemp(prefix=".images.tmp-", dir=out))
+    src_root, dst_root, made = str(result.images_dir), str(tmp_images), set()
     try:
         with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
             n = 0
@@ -235,7 +267,11 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress | None =
                 if d.kept:
                     kept_w.write(value)
                     for rel in d.images:
-                        _link(safe_image_path(result.images_dir, rel), safe_image_path(tmp_images, rel))
+                        clean_rel = safe_relpath(rel)   # as safe_image_path, on strings (cheaper per image)
+                        if clean_rel is None:
+                            _link(safe_image_path(result.images_dir, rel), safe_image_path(tmp_images, rel))
+                        else:
+                            _link(os.path.join(src_root, clean_rel), os.path.join(dst_root, clean_rel), made)
                 else:
                     codes = list(dict.fromkeys(d.reasons))
                     detail = {}

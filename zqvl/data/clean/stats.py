@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 
 from zqvl.data.clean.repetition import repetition_score
-from zqvl.data.clean.text import ALNUM_RE, CJK_RE, strip_image_tags
-from zqvl.data.clean.truncation import log_ratio, text_units
+from zqvl.data.clean.text import strip_image_tags
+from zqvl.data.clean.truncation import log_ratio, text_units, unit_counts
 from zqvl.data.schema import Record
 
 
@@ -28,8 +28,8 @@ def record_stats(record: Record, min_source_units: float) -> RecordStats:
     rep = 0.0
     turn_ratios = []
     for i, turn in enumerate(record.turns):
-        value = strip_image_tags(turn.value)
-        c, a = len(CJK_RE.findall(value)), len(ALNUM_RE.findall(value)) / 3.0
+        c, n_alnum = unit_counts(strip_image_tags(turn.value))
+        a = n_alnum / 3.0
         cjk += c
         latin += a
         rep = max(rep, repetition_score(turn.value))

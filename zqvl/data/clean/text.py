@@ -17,6 +17,9 @@ CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 CJK_RE = re.compile(f"[{CJK_CLASS}]")
 LATIN_RE = re.compile(r"[A-Za-z]")
 ALNUM_RE = re.compile(r"[A-Za-z0-9]")
+# Counting by deleting everything else is about twice as fast as len(findall()) (no list of 1-char strings).
+_NOT_CJK_RE = re.compile(f"[^{CJK_CLASS}]+")
+_ALNUM_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 IMAGE_TAG_RE = re.compile(r"<image>")
 
 FENCE_BLOCK_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})([^\n]*)\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
@@ -64,11 +67,39 @@ def nfkc(text: str) -> str:
 
 
 def cjk_count(text: str) -> int:
-    return len(CJK_RE.findall(text))
+    """len(CJK_RE.findall(text))."""
+    return 0 if text.isascii() else len(_NOT_CJK_RE.sub("", text))
+
+
+def alnum_count(text: str) -> int:
+    """len(ALNUM_RE.findall(text)), counted on UTF-8 bytes: ASCII bytes only ever encode ASCII characters."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw) - len(raw.translate(None, _ALNUM_BYTES))
 
 
 def strip_image_tags(text: str) -> str:
-    return IMAGE_TAG_RE.sub(" ", text)
+    return text.replace("<image>", " ")    # IMAGE_TAG_RE.sub(" ", text), without the regex call
+
+
+# Cheap exact pre-checks: each regex below needs these characters to match at all, and a substring test
+# costs a fraction of a regex call that finds nothing (most turns have no code, quotes or OCR labels).
+def has_fence(text: str) -> bool:
+    return "```" in text or "~~~" in text       # FENCE_BLOCK_RE / FENCE_LINE_RE need one
+
+
+def has_quote(text: str) -> bool:
+    return '"' in text or "“" in text or "「" in text or "『" in text or "‘" in text or "《" in text   # QUOTE_RE
+
+
+def has_colon(text: str) -> bool:
+    return ":" in text or "：" in text           # OCR_LABEL_RE / TARGET_OCR_LABEL_RE
+
+
+def strip_code(text: str, fill: str = " ") -> str:
+    """FENCE_BLOCK_RE.sub(fill, ...) then INLINE_CODE_RE.sub(" ", ...), skipping either when it cannot match."""
+    if has_fence(text):
+        text = FENCE_BLOCK_RE.sub(fill, text)
+    return INLINE_CODE_RE.sub(" ", text) if "`" in text else text
 
 
 def _quote_text(m: re.Match) -> str:
@@ -77,20 +108,27 @@ def _quote_text(m: re.Match) -> str:
 
 @lru_cache(maxsize=CACHE)
 def code_blocks(text: str) -> tuple[str, ...]:
+    if not has_fence(text):
+        return ()
     return tuple(m.group(3) for m in FENCE_BLOCK_RE.finditer(text))
 
 
 @lru_cache(maxsize=CACHE)
 def inline_codes(text: str) -> tuple[str, ...]:
-    no_blocks = FENCE_BLOCK_RE.sub(" ", text)
+    if "`" not in text:
+        return ()
+    no_blocks = FENCE_BLOCK_RE.sub(" ", text) if has_fence(text) else text
     return tuple(m.group(1) for m in INLINE_CODE_RE.finditer(no_blocks))
 
 
 @lru_cache(maxsize=CACHE)
 def quotes(text: str, source_style: bool = False) -> tuple[tuple[str, str, str], ...]:
     """(quoted text, up to 40 chars before it, up to 30 after) for each quote outside code."""
-    masked = INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), FENCE_BLOCK_RE.sub(
-        lambda m: " " * len(m.group(0)), text))
+    if not ('"' in text or "“" in text if source_style else has_quote(text)):
+        return ()
+    masked = FENCE_BLOCK_RE.sub(lambda m: " " * len(m.group(0)), text) if has_fence(text) else text
+    if "`" in masked:
+        masked = INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), masked)
     regex = SOURCE_QUOTE_RE if source_style else QUOTE_RE
     return tuple((_quote_text(m).strip(), masked[max(0, m.start() - 40):m.start()], masked[m.end():m.end() + 30])
                  for m in regex.finditer(masked) if _quote_text(m).strip())
@@ -99,6 +137,8 @@ def quotes(text: str, source_style: bool = False) -> tuple[tuple[str, str, str],
 @lru_cache(maxsize=CACHE)
 def ocr_components(text: str) -> tuple[str, ...]:
     """The pieces of a `TEXT:` transcription ("A / B / C" or one per line), minus bracketed annotations."""
+    if not has_colon(text):
+        return ()
     parts: list[str] = []
     lines = text.split("\n")
     for m in OCR_LABEL_RE.finditer(text):
@@ -125,10 +165,8 @@ def mask_urls(text: str) -> str:
 @lru_cache(maxsize=CACHE)
 def mask_protected(text: str) -> str:
     """The text with code, URLs, e-mails and quotes blanked out (lengths are not preserved)."""
-    text = FENCE_BLOCK_RE.sub(" \n", text)
-    text = INLINE_CODE_RE.sub(" ", text)
-    text = mask_urls(text)
-    return QUOTE_RE.sub(" ", text)
+    text = mask_urls(strip_code(text, " \n"))
+    return QUOTE_RE.sub(" ", text) if has_quote(text) else text
 
 
 @lru_cache(maxsize=CACHE)
@@ -136,7 +174,8 @@ def source_verbatim(source: str) -> tuple[str, ...]:
     """Strings in the English source that a translation keeps as they are (longest first)."""
     keep = set(ocr_components(source)) | set(inline_codes(source))
     keep |= {q for q, _, _ in quotes(source, True)}
-    keep |= {b for b in BOLD_RE.findall(source)}
+    if "**" in source:
+        keep |= {b for b in BOLD_RE.findall(source)}
     keep |= {c.strip() for c in code_blocks(source)}
     return tuple(sorted((k for k in keep if ALNUM_RE.search(k)), key=len, reverse=True))
 
@@ -148,10 +187,11 @@ def mask_target(value: str, source: str | None) -> str:
         for s in source_verbatim(source):
             if s in text:
                 text = text.replace(s, " ")
-        if OCR_LABEL_RE.search(source):
+        if has_colon(source) and has_colon(text) and OCR_LABEL_RE.search(source):
             text = TARGET_OCR_LABEL_RE.sub(" ", text)
         # A gloss is the translator helping the reader, unless the source had the same bracketed English.
-        text = GLOSS_RE.sub(lambda m: m.group(0) if f"({m.group(1)})" in source else " ", text)
+        if "（" in text or "(" in text:
+            text = GLOSS_RE.sub(lambda m: m.group(0) if f"({m.group(1)})" in source else " ", text)
     return mask_protected(text)
 
 

@@ -12,14 +12,20 @@ import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import (ALNUM_RE, CACHE, CJK_RE, CONTINUATION, TARGET_OCR_LABEL_RE, TERMINAL, last_visible,
-                                  ocr_components, strip_image_tags, unclosed_quote)
+from zqvl.data.clean.text import (CACHE, CJK_RE, CONTINUATION, TARGET_OCR_LABEL_RE, TERMINAL, alnum_count, cjk_count,
+                                  last_visible, ocr_components, strip_image_tags, unclosed_quote)
 from zqvl.data.schema import GPT, Record
 
 
 @lru_cache(maxsize=CACHE)
+def unit_counts(text: str) -> tuple[int, int]:
+    """(Chinese characters, Latin letters and digits) in the text; the stats reuse them."""
+    return cjk_count(text), alnum_count(text)
+
+
 def text_units(text: str) -> float:
-    return len(CJK_RE.findall(text)) + len(ALNUM_RE.findall(text)) / 3.0
+    cjk, alnum = unit_counts(text)
+    return cjk + alnum / 3.0
 
 
 def length_ratio(source: str, value: str, min_source_units: float) -> float | None:
