@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from zqvl.ui import UsageError
+from zqvl.yamlfile import read_mapping
 
 DEFAULT_NAME = "default.yaml"
 
@@ -43,14 +44,7 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None) -
     """Defaults, then the file at `path`, then `overrides` (a dict of the same shape)."""
     config = copy.deepcopy(default_config())
     if path is not None:
-        try:
-            user = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as e:
-            raise UsageError(f"{path}: cannot read config ({e.strerror or e})") from None
-        except yaml.YAMLError as e:
-            raise UsageError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(user, dict):
-            raise UsageError(f"{path}: config must be a mapping at the top level")
+        user = read_mapping(path)
         _merge(config, user, "", str(path))
     if overrides:
         _merge(config, overrides, "", "overrides")
