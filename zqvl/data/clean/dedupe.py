@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 
+from zqvl.data.clean.imagesig import image_signature, image_signatures  # noqa: F401 - part of this API
 from zqvl.data.clean.text import nfkc
 from zqvl.data.schema import GPT, Record
 
@@ -47,6 +48,21 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> s3)
 
 
+def _pairs_within_groups(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) row pairs with group[earlier] == group[later] and earlier < later, all of them."""
+    n = len(group)
+    order = np.argsort(group, kind="stable")             # rows ascending within each group
+    sorted_group = group[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_group[1:] != sorted_group[:-1]
+    start = np.maximum.accumulate(np.where(first, np.arange(n), 0))   # where each one's group starts
+    rank = np.arange(n) - start                           # earlier members of the same group
+    later = np.repeat(order, rank)
+    offset = np.arange(len(later)) - np.repeat(np.cumsum(rank) - rank, rank)
+    earlier = order[np.repeat(start, rank) + offset]
+    return earlier, later
+
+
 class AnswerIndex:
     """MinHash-LSH over character n-grams of the answers; candidates verified on the signatures.
 
@@ -54,9 +70,14 @@ class AnswerIndex:
     n-gram ids), computed here as one numpy expression per record: bit for bit what `MinHash.update_batch`
     gives, without its per-call overhead. The LSH is datasketch's banding (21 bands of 6 rows for 128
     permutations: exact equality of a band's values makes a candidate), kept as one dict per band.
+
+    `add` answers at once; `defer` + `resolve` give the same answers for a whole set in one pass of array
+    operations (the runner only needs them once the scan is over). Use one style per index.
     """
 
-    ROWS = 6    # per LSH band
+    ROWS = 6                # per LSH band
+    BATCH_GRAMS = 16_384    # characters per batch of signatures() (x num_perm x 4 bytes of scratch)
+    MAX_PAIRS = 5_000_000   # candidate pairs resolve() handles with arrays; beyond, it replays add()
 
     def __init__(self, threshold: float = 0.7, ngram: int = 3, num_perm: int = 128, min_chars: int = 15):
         from datasketch import MinHash
@@ -75,6 +96,7 @@ class AnswerIndex:
         self._keys = np.zeros(1024, dtype=np.int64)       # row -> record key
         self._numbers = np.zeros(1024, dtype=np.int64)    # row -> hash of the answer's numbers
         self._n = 0
+        self._deferred = False
 
     def signature(self, text: str) -> np.ndarray | None:
         """The MinHash values of `text` (uint32, one per permutation); None when it is too short to judge."""
@@ -91,10 +113,14 @@ class AnswerIndex:
 
         Answers whose numbers differ ("售价29.99美元" / "售价39.99美元") state different facts: never duplicates.
         """
+        if self._deferred:
+            raise RuntimeError("AnswerIndex: add() after defer(); use one style per index")
         sig = self.signature(text)
         if sig is None:
             return []
-        numbers = hash(tuple(_DIGITS.findall(text)))
+        return self._add_signature(key, sig, hash(tuple(_DIGITS.findall(text))))
+
+    def _add_signature(self, key: int, sig: np.ndarray, numbers: int) -> list[tuple[int, float]]:
         row, raw, step = self._n, sig.tobytes(), self._band_bytes
         # Buckets are tuples, not lists: a tuple of ints leaves the garbage collector's tracking, and with a
         # list per band and record the collector's full passes come to cost more than the lookups.
@@ -114,58 +140,107 @@ class AnswerIndex:
             rows = rows[self._numbers[rows] == numbers]
             sims = (self._signatures[rows] == sig).mean(axis=1)
             found = sorted((int(self._keys[r]), float(j)) for r, j in zip(rows, sims) if j >= self.threshold)
+        self._store(key, sig, numbers)
+        return found
+
+    def _store(self, key: int, sig: np.ndarray, numbers: int) -> None:
+        row = self._n
         if row == len(self._keys):
             self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
             self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
             self._numbers = np.concatenate([self._numbers, np.zeros_like(self._numbers)])
         self._signatures[row], self._keys[row], self._numbers[row] = sig, key, numbers
         self._n += 1
+
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        """signature() of each text (all at least min_chars long), as rows: a few array operations for the
+        lot instead of a dozen per text. The n-grams of all texts are hashed in one pass over their
+        concatenation (those that straddle two texts are dropped), then the minima are taken per text."""
+        n, out = self.ngram, np.empty((len(texts), self._num_perm), dtype=np.uint32)
+        if any(len(t) < n - 1 for t in texts):    # what signature() does then (it raises)
+            return np.stack([self.signature(t) for t in texts])
+        lo = 0
+        while lo < len(texts):                    # bounded groups: the n-gram x permutation array stays small
+            hi, grams = lo, 0
+            while hi < len(texts) and (hi == lo or grams + len(texts[hi]) <= self.BATCH_GRAMS):
+                grams += len(texts[hi])
+                hi += 1
+            out[lo:hi] = self._signature_rows(texts[lo:hi])
+            lo = hi
+        return out
+
+    def _signature_rows(self, texts: list[str]) -> np.ndarray:
+        n = self.ngram
+        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        m = len(codes) - n + 1
+        h = codes[:m]
+        for k in range(1, n):                     # _shingle_ids' polynomial hash, Horner form
+            h = h * np.uint32(16777619) + codes[k:k + m]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        counts = lengths - n + 1                  # n-grams per text (0 when a text has n-1 characters)
+        first = np.cumsum(counts) - counts        # where each text's n-grams start among the kept ones
+        keep = np.arange(int(counts.sum())) + np.repeat(np.cumsum(lengths) - lengths - first, counts)
+        values = _fmix32(h[keep])[:, None] * self._a + self._b
+        rows = np.full((len(texts), self._num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+        some = counts > 0
+        if some.any():
+            rows[some] = np.minimum.reduceat(values, first[some], axis=0)
+        return rows
+
+    def defer(self, key: int, text: str) -> None:
+        """Index `key` now; its near-duplicates among the earlier keys come from resolve()."""
+        self.defer_many([key], [text])
+
+    def defer_many(self, keys: list[int], texts: list[str]) -> None:
+        """defer() each (key, text) in order."""
+        if any(self._tables):
+            raise RuntimeError("AnswerIndex: defer() after add(); use one style per index")
+        judged = [(k, t) for k, t in zip(keys, texts) if len(t) >= self.min_chars]
+        if not judged:
+            return
+        self._deferred = True
+        for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
+            self._store(key, sig, hash(tuple(_DIGITS.findall(text))))
+
+    def resolve(self) -> dict[int, list[tuple[int, float]]]:
+        """For every deferred key with near-duplicates: what add() would have returned for it, in order."""
+        n, rows, step = self._n, self.ROWS, self._band_bytes
+        if n < 2:
+            return {}
+        bands = self._signatures[:n, :self._bands_end // 4].reshape(n, -1, rows)
+        pairs, count = [], 0
+        for b in range(bands.shape[1]):
+            band = np.ascontiguousarray(bands[:, b]).view(np.dtype((np.void, step))).ravel()
+            group = np.unique(band, return_inverse=True)[1].ravel()
+            earlier, later = _pairs_within_groups(group)
+            count += len(later)
+            if count > self.MAX_PAIRS:   # huge groups of equal answers: the row-by-row index needs less memory
+                return self._replay()
+            pairs.append(earlier * n + later)
+        code = np.unique(np.concatenate(pairs))
+        earlier, later = code // n, code % n
+        same_numbers = self._numbers[earlier] == self._numbers[later]
+        earlier, later = earlier[same_numbers], later[same_numbers]
+        found: dict[int, list[tuple[int, float]]] = {}
+        for lo in range(0, len(later), 1 << 16):
+            e, l_ = earlier[lo:lo + (1 << 16)], later[lo:lo + (1 << 16)]
+            sims = (self._signatures[e] == self._signatures[l_]).mean(axis=1)
+            for i, j, sim in zip(e.tolist(), l_.tolist(), sims.tolist()):
+                if sim >= self.threshold:
+                    found.setdefault(int(self._keys[j]), []).append((int(self._keys[i]), sim))
+        return {key: sorted(hits) for key, hits in found.items()}
+
+    def _replay(self) -> dict[int, list[tuple[int, float]]]:
+        """resolve() by adding the stored rows one by one to a fresh index (same results, less memory)."""
+        fresh = AnswerIndex(self.threshold, self.ngram, self._num_perm, self.min_chars)
+        fresh._a, fresh._b = self._a, self._b
+        found = {}
+        for row in range(self._n):
+            sig, numbers, key = self._signatures[row], int(self._numbers[row]), int(self._keys[row])
+            hits = fresh._add_signature(key, sig, numbers)
+            if hits:
+                found[key] = hits
         return found
-
-
-# scipy's unnormalised DCT-II (what imagehash.phash applies along both axes of its 32x32 input), kept to
-# the 8 lowest frequencies: phash's 8x8 block is then C @ grey @ C.T, two small matrix products.
-_PHASH_N, _PHASH_LOW = 32, 8
-_DCT = 2.0 * np.cos(np.pi * np.arange(_PHASH_LOW)[:, None] * (2 * np.arange(_PHASH_N)[None, :] + 1) / (2 * _PHASH_N))
-_DCT_T = np.ascontiguousarray(_DCT.T)
-# 4x4 mean-colour grid as sums over 8x8 blocks: rows by _BLOCK_ROWS, (column, channel) pairs by _BLOCK_COLS.
-_BLOCK_ROWS = np.kron(np.eye(4), np.ones((1, 8)))                       # 4 x 32
-_BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))   # 96 x 12
-# Float error of the matrix DCT is ~1e-10 of the largest coefficient; a coefficient closer than this to the
-# median could fall on the other side of it than in scipy's FFT-based DCT, so such images take imagehash.
-_TIE_MARGIN = 1e-9
-
-
-def _phash_bits(small) -> np.ndarray:
-    """imagehash.phash(small) as 64 booleans (row-major), for a 32x32 RGB image; bit-identical to it."""
-    grey = np.frombuffer(small.convert("L").tobytes(), dtype=np.uint8).reshape(_PHASH_N, _PHASH_N)
-    low = (_DCT @ grey @ _DCT_T).ravel()
-    ordered = np.sort(low)
-    median = (ordered[31] + ordered[32]) / 2
-    if np.abs(low - median).min() <= _TIE_MARGIN * (1.0 + max(-ordered[0], ordered[-1])):
-        import imagehash
-        return imagehash.phash(small).hash.flatten()
-    return low > median
-
-
-def image_signature(path: str) -> tuple[int, np.ndarray]:
-    """(64-bit pHash, 4x4 RGB mean-colour grid) of an image.
-
-    JPEGs decode at a reduced scale (DCT scaling, >= 32 px), then one antialiased resize makes pHash's 32x32
-    input. Measured on re-encoded and rescaled copies: bilinear with a reducing gap keeps copies within 6
-    bits; a plain box filter from odd sizes does not. The hash is imagehash.phash's, computed with a
-    precomputed DCT matrix; the grid is exact (sums of integers over 64, as float32).
-    """
-    from PIL import Image
-    with Image.open(path) as im:
-        im.draft("RGB", (32, 32))
-        if im.mode != "RGB":
-            im = im.convert("RGB")
-        small = im.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    value = int.from_bytes(np.packbits(_phash_bits(small)).tobytes(), "big")
-    rgb = np.frombuffer(small.tobytes(), dtype=np.uint8).reshape(32, 96)
-    colours = ((_BLOCK_ROWS @ rgb @ _BLOCK_COLS) * (1 / 64)).astype(np.float32).reshape(4, 4, 3)
-    return value, colours
 
 
 class ImageIndex:

@@ -107,7 +107,7 @@ def target_values(value: str) -> frozenset[float]:
     """Every number the translated text expresses, signed, in digits, Chinese numerals or scaled (6600万)."""
     text = nfkc(value)
     vals: set[float] = set()
-    for m in TARGET_NUM_RE.finditer(text):
+    for m in (TARGET_NUM_RE.finditer(text) if DIGIT_RE.search(text) else ()):   # every match has a digit
         v = _num(m.group("num"))
         sign = -1.0 if m.group("neg") else 1.0
         vals.add(_r(sign * v))
@@ -138,20 +138,38 @@ def _accepted(alternatives: tuple[float, ...], values: frozenset[float], strict_
     return False
 
 
+def _word_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the maximal runs of [\\w-] that may be a month or start with a number word, in order.
+
+    The same matches as WORDISH_RE.finditer(text) once _word_items has checked them, found from where a
+    month or a number-word hint occurs rather than by looking at every word of the text.
+    """
+    lowered = text.lower()
+    hints = [m.start() for m in _WORD_HINT_RE.finditer(lowered)] + [m.start() for m in _MONTH_HINT_RE.finditer(text)]
+    if not hints:
+        return []
+    if len(lowered) != len(text):   # lower() changed the length (e.g. "İ"): positions differ, take every run
+        return [m.span() for m in WORD_RUN_RE.finditer(text)]
+    runs = {}
+    for pos in hints:
+        start = pos
+        while start and (text[start - 1] == "-" or text[start - 1].isalnum() or text[start - 1] == "_"):
+            start -= 1          # [\w-] is exactly str.isalnum(), "_" and "-"
+        if start not in runs:
+            runs[start] = WORD_RUN_RE.match(text, start).end()
+    return sorted(runs.items())
+
+
 def _word_items(text: str, items: list) -> None:
     """Number words (two … ninety, twenty-five) and month names, with what a translation must show."""
-    if _WORD_HINT_RE.search(text.lower()) is None and _MONTH_HINT_RE.search(text) is None:
-        return
-    # Same matches as WORDISH_RE.finditer(text), found by tokens: only runs that are a month or start with
-    # a number word can add an item, and only those are checked against the pattern.
-    for m in WORD_RUN_RE.finditer(text):
-        word = m.group(0)
+    for start, end in _word_runs(text):
+        word = text[start:end]
         if word not in MONTHS and word.lower().partition("-")[0] not in WORD_NUMBERS or \
                 not WORDISH_WORD_RE.fullmatch(word):
             continue
         if word in MONTHS:
-            if word == "May" and not re.match(r"\s+\d|,?\s+\d{4}", text[m.end():]) and \
-                    not re.search(r"\d\s*$", text[:m.start()]):
+            if word == "May" and not re.match(r"\s+\d|,?\s+\d{4}", text[end:]) and \
+                    not re.search(r"\d\s*$", text[:start]):
                 continue    # "it may rain"
             items.append((word, (float(MONTHS[word]),), False, "month:" + word))
             continue

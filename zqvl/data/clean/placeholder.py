@@ -6,8 +6,10 @@ ordinary text and the image is never attended to (or the tag count no longer mat
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.text import CACHE
 from zqvl.data.schema import GPT, IMAGE_TAG, Record
 
 MANGLED_RE = re.compile(
@@ -20,12 +22,17 @@ def _may_have_tag(text: str) -> bool:
     return "<" in text or "[" in text or "&" in text or "＜" in text or "〈" in text or "《" in text or "【" in text
 
 
+@lru_cache(maxsize=CACHE)
+def _look_alikes(text: str) -> tuple[str, ...]:
+    """Tag look-alikes in the text (questions recur, so cached)."""
+    return tuple(s for m in MANGLED_RE.finditer(text) if (s := m.group(0)) != IMAGE_TAG)
+
+
 @register("placeholder")
 def check_placeholder(record: Record, params: dict) -> list[Reason]:
     """One exact `<image>` per image, in the same turns as the source, never a look-alike."""
     reasons: list[Reason] = []
-    mangled = [(i, m.group(0)) for i, t in enumerate(record.turns) if _may_have_tag(t.value)
-               for m in MANGLED_RE.finditer(t.value) if m.group(0) != IMAGE_TAG]
+    mangled = [(i, s) for i, t in enumerate(record.turns) if _may_have_tag(t.value) for s in _look_alikes(t.value)]
     if mangled:
         reasons.append(Reason("placeholder.mangled", "; ".join(f"turn {i}: {s!r}" for i, s in mangled)))
     counts = [t.value.count(IMAGE_TAG) for t in record.turns]

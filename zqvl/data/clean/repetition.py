@@ -35,7 +35,7 @@ def _min_copies(unit: str) -> int:
 @lru_cache(maxsize=CACHE)
 def _four_grams(text: str) -> tuple[int, int]:
     """(total, distinct) character 4-grams of the text with whitespace removed."""
-    t = _SPACE.sub("", text)
+    t = "".join(text.split())   # _SPACE.sub("", text): \s is exactly str.isspace()
     total = len(t) - 3
     return (total, len({t[i:i + 4] for i in range(total)})) if total > 0 else (0, 0)
 

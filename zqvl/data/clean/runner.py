@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from zqvl.data.clean import load_filters
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signature
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signatures
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats, robust_center
 from zqvl.data.io import JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path, safe_relpath
@@ -106,11 +106,15 @@ DEDUPE_CHUNK = 64   # records per round of near-duplicate indexing (divides the 
 
 
 def _add_images(decision: Decision, record: Record, image_paths: list[str], images: ImageIndex,
-                signatures: dict[str, tuple]) -> None:
-    """Hash a passing record's images (each file once) and find earlier near-duplicates of them."""
+                signatures: dict[str, tuple], failed: dict[str, Exception]) -> None:
+    """Find earlier near-duplicates of a passing record's images (hashed by the chunk, each file once);
+    the first image that could not be read makes the record's reason, as if it were opened here."""
     try:
-        sigs = [signatures[p] if p in signatures else signatures.setdefault(p, image_signature(p))
-                for p in image_paths]
+        sigs = []
+        for p in image_paths:
+            if p in failed:
+                raise failed[p]
+            sigs.append(signatures[p])
         decision.image_dups = images.add(decision.index, tuple(record.images), sigs)
     except FileNotFoundError as e:
         decision.reasons.append(Reason("image.missing", f"{e.filename} not found"))
@@ -138,13 +142,19 @@ def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, e
         # Each index sees its records in input order, exactly as if they came one at a time; grouping the
         # work by kind (filters, then MinHash, then image decoding) keeps each one's code and data in the
         # CPU caches and costs ~10% less CPU than switching kinds for every record.
-        if answers is not None:
-            for decision, record, _ in passed:
-                decision.answer_dups = answers.add(decision.index, answer_text(record))
+        if answers is not None:   # near-duplicate answers are resolved for the whole set after the scan
+            answers.defer_many([d.index for d, _, _ in passed], [answer_text(r) for _, r, _ in passed])
         if images is not None:
+            todo = list(dict.fromkeys(p for _, _, paths in passed for p in paths if p not in signatures))
+            failed = {}
+            for p, sig in zip(todo, image_signatures(todo)):
+                if isinstance(sig, Exception):
+                    failed[p] = sig
+                else:
+                    signatures[p] = sig
             for decision, record, image_paths in passed:
                 if image_paths:
-                    _add_images(decision, record, image_paths, images, signatures)
+                    _add_images(decision, record, image_paths, images, signatures, failed)
         passed.clear()
 
     for index, value in enumerate(iter_json_values(path)):
@@ -177,6 +187,9 @@ def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, e
         if progress and index % 256 == 255:
             progress("scan", 256, None)
     dedupe_chunk()
+    if answers is not None:
+        for index, dups in answers.resolve().items():
+            result.decisions[index].answer_dups = dups
     if progress:
         progress("scan", len(result.decisions) % 256, None)
     _length_outliers(result, outlier)

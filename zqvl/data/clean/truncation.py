@@ -56,9 +56,9 @@ def _section_dropped(source: str, value: str) -> str | None:
 
 def _items_dropped(source: str, value: str) -> str | None:
     """List items or table rows lost while the rest of the list / table survived."""
-    from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE
+    from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE, _count
     for regex, what in ((LIST_ITEM_RE, "list items"), (TABLE_ROW_RE, "table rows")):
-        src, tgt = len(regex.findall(source)), len(regex.findall(value))
+        src, tgt = _count(regex, source), _count(regex, value)
         if tgt >= 2 and tgt < src:
             return f"{src} {what} in the source, {tgt} here"
     return None
