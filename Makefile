@@ -7,7 +7,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test venv bench clean-venv system-deps
+.PHONY: demo test test-fast lint venv bench clean-venv system-deps
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,18 @@ system-deps:
 demo: $(VENV)/.installed
 	$(PY) tools/demo.py
 
-test: $(VENV)/.installed system-deps
+test: $(VENV)/.installed system-deps lint
 	$(PY) -m pytest
+
+# The quick loop while editing: everything but the DeepSpeed, chat, kill and report tests.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow"
+
+# ruff (lint + format check) and the import-layer contract in pyproject.toml.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check zqvl tests tools
+	$(VENV)/bin/ruff format --check zqvl tests tools
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	for b in tools/bench/*.py; do $(PY) $$b || exit 1; done

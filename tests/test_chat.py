@@ -8,8 +8,8 @@ import pytest
 
 from tests.train_helpers import memorised_run, workspace
 from zqvl.data.schema import parse_record
-from zqvl.train import chat as chat_cli
-from zqvl.train.chat import Chat, Conversation, open_image
+from zqvl.cli import chat as chat_cli
+from zqvl.infer.chat import Chat, Conversation, open_image
 from zqvl.train.collate import IGNORE, build_samples
 
 IM_END = 151645

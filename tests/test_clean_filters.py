@@ -13,7 +13,7 @@ from test_clean_cases import CLEAN, DEFECTS, rec
 from zqvl.data.clean import REGISTRY, Reason, check_record, load_filters
 from zqvl.data.clean.numbers import cn_value, turn_problems
 from zqvl.data.schema import parse_record
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 FILTERS = load_filters()
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from test_clean_cases import CLEAN, DEFECTS, rec
-from zqvl.data.cli import main
+from zqvl.cli.data import main
 
 NEAR_DUP_ANSWER = ("一只橘色的猫蜷缩在蓝色毯子上睡觉，尾巴绕在鼻子前面，阳光洒在它的背上。",
                    "An orange cat is curled up asleep on a blue blanket, its tail around its nose and sunlight on "

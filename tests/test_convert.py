@@ -4,11 +4,12 @@ import json
 import pytest
 
 from datadir import jpeg_bytes
-from zqvl.data.cli import _main as data_main
+from zqvl.cli.data import _main as data_main
 from zqvl.data.convert import convert, split_textocr_caption
 from zqvl.data.io import load_records
 from zqvl.data.validate import validate_dir
-from zqvl.ui import UsageError, run_cli
+from zqvl.errors import UsageError
+from zqvl.ui import run_cli
 
 
 @pytest.fixture

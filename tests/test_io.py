@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from zqvl.data import io as zio
 from zqvl.data.schema import SchemaError, parse_record
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 def test_stream_list_across_chunk_boundaries(tmp_path, monkeypatch):

@@ -11,8 +11,9 @@ from PIL import Image
 
 from zqvl.data.template import generation_prompt
 from zqvl.model.build import build_model, calibration_image, load_model, parameter_groups
-from zqvl.model.cli import _main
-from zqvl.ui import UsageError, run_cli
+from zqvl.cli.model import _main
+from zqvl.errors import UsageError
+from zqvl.ui import run_cli
 
 PRESETS = ["tiny-qwen-vl", "tiny-clip", "tiny-siglip"]
 

@@ -8,9 +8,10 @@ from PIL import Image
 
 from zqvl.data.template import generation_prompt
 from zqvl.model.build import build_model, load_model
-from zqvl.model.cli import _main
+from zqvl.cli.model import _main
 from zqvl.model.export import export_model
-from zqvl.ui import UsageError, run_cli
+from zqvl.errors import UsageError
+from zqvl.ui import run_cli
 
 
 def photo(seed: int, size=(57, 41)) -> Image.Image:

@@ -14,7 +14,7 @@ from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_MEAN, SIGLIP_STD
 from zqvl.model.processor import ZqvlProcessor
 from zqvl.model.tokenizer import CHAT_TEMPLATE, image_token_id
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 CLIP_CROP = ImageProcessor(32, 32, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, "CLIPImageProcessor")
 SIGLIP_PLAIN = ImageProcessor(48, 48, "plain", SIGLIP_MEAN, SIGLIP_STD, "SiglipImageProcessor")

@@ -14,7 +14,7 @@ from zqvl.model.testing import TINY_VISUAL, write_fake_qwen_vl_chat
 from zqvl.model.towers import load_vision
 from zqvl.model.towers.qwen_vl import QwenVLAttention, QwenVLVisionModel, resize_positions
 from zqvl.model.towers.qwen_vl_checkpoint import PREFIX, config_from_visual, load_qwen_vl_tower
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 def documented_keys(layers: int) -> set[str]:

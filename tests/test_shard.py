@@ -17,10 +17,11 @@ import webdataset as wds
 from PIL import Image
 
 from shardkit import make_dataset, tree
-from zqvl.data.cli import _main as zqvl_data
+from zqvl.cli.data import _main as zqvl_data
 from zqvl.data.shard import ShardOptions, parse_size, shard_dir
 from zqvl.data.shard_prepare import in_val_split
 from zqvl.data.tario import image_members, iter_samples
+from zqvl.progress import Progress
 from zqvl.ui import run_cli
 
 
@@ -186,7 +187,7 @@ def test_kill_9_mid_run_then_resume_is_identical(tmp_path, capsys):
     assert cli("shard", str(root), "--out", str(reference), *args) == 0
 
     out = tmp_path / "run" / "demo"
-    exe = [sys.executable, "-m", "zqvl.data.cli", "shard", str(root), "--out", str(out), *args]
+    exe = [sys.executable, "-m", "zqvl.cli.data", "shard", str(root), "--out", str(out), *args]
     proc = subprocess.Popen(exe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while len(list(out.glob("*.tar"))) < 10 and time.time() < deadline and proc.poll() is None:
@@ -216,14 +217,16 @@ def test_interrupted_twice_then_resumed_is_identical(tmp_path):
     shard_dir(root, reference, options)
     out = tmp_path / "run" / "demo"
 
-    def stop_at(n):
-        def hook(done, total, info):
-            if done >= n:
+    class stop_at(Progress):
+        def __init__(self, n):
+            self.n = n
+
+        def update(self, done=None, total=None, **fields):
+            if done >= self.n:
                 raise KeyboardInterrupt
-        return hook
     for stop in (128, 256):
         with pytest.raises(KeyboardInterrupt):
-            shard_dir(root, out, options, workers=2, resume=True, on_progress=stop_at(stop))
+            shard_dir(root, out, options, workers=2, resume=True, progress=stop_at(stop))
         assert not (out / "manifest.json").exists() and not list(out.rglob(".*.tmp"))
     result = shard_dir(root, out, options, resume=True)
     assert 0 < result.resumed_at < 256

@@ -99,7 +99,7 @@ def test_torchrun_two_processes_zero2_lora(tmp_path_factory):
     base = workspace(tmp_path_factory)
     run = base / "torchrun"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "zqvl.train.cli", "--stage", "2", "--train-type", "lora", "--lora-r", "4", "--lr", "1e-3",
+           "-m", "zqvl.cli.train", "--stage", "2", "--train-type", "lora", "--lora-r", "4", "--lr", "1e-3",
            "--model", base / "model", "--shards", base / "shards", "--out", run, "--max-steps", "4",
            "--batch-size", "2", "--num-workers", "0", "--save-every", "2"]
     done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=600)

@@ -9,7 +9,7 @@ from zqvl.model.build import load_model, parameter_groups
 from zqvl.train.config import TrainConfig, load_yaml_overrides, resolve
 from zqvl.train.parts import apply_train_type
 from zqvl.train.presets import stage_preset, trainable_parts
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 @pytest.fixture(scope="module")

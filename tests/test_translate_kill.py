@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
 
-from zqvl.data.cli import _main
+from zqvl.cli.data import _main
 from zqvl.data.translate.cache import TranslationCache
 from zqvl.data.translate.runner import CACHE_NAME
 from zqvl.data.translate.spans import mask
@@ -23,7 +23,7 @@ FAULTS = {"zebra": ["429"], "poison": ["lost_placeholder"] * 99}   # 429 with Re
 
 def zqvl_data_command() -> list[str]:
     script = Path(sys.executable).parent / "zqvl-data"
-    return [str(script)] if script.exists() else [sys.executable, "-c", "from zqvl.data.cli import main; main()"]
+    return [str(script)] if script.exists() else [sys.executable, "-c", "from zqvl.cli.data import main; main()"]
 
 
 def translate_args(src: Path, out: Path, base_url: str) -> list[str]:

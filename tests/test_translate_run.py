@@ -8,10 +8,11 @@ from collections import Counter
 import pytest
 from fake_openai_server import FakeOpenAI, fake_translate, sample_records, write_chat_dir
 
-from zqvl.data.cli import _main
+from zqvl.cli.data import _main
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
 from zqvl.data.translate.spans import mask
-from zqvl.ui import UsageError, run_cli
+from zqvl.errors import UsageError
+from zqvl.ui import run_cli
 
 KEY = "sk-test-0123456789abcdef-SECRET"
 FAST = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.05)
@@ -23,7 +24,7 @@ def zqvl_data(argv: list[str]) -> int:
 
 
 def options(srv: FakeOpenAI, **kw) -> TranslateOptions:
-    kw = {"concurrency": 8, "retry": FAST, "timeout": 5.0, "show_progress": False, **kw}
+    kw = {"concurrency": 8, "retry": FAST, "timeout": 5.0, **kw}
     return TranslateOptions(base_url=srv.base_url, model="fake-mt", api_key=KEY, **kw)
 
 
@@ -212,7 +213,7 @@ def test_an_endpoint_that_never_answers_stops_the_run(tmp_path):
     src = write_chat_dir(tmp_path / "in", sample_records(50))
     with FakeOpenAI() as srv:
         dead_url = srv.base_url            # the port is closed once the server stops
-    opts = TranslateOptions(base_url=dead_url, model="m", api_key=KEY, concurrency=4, show_progress=False,
+    opts = TranslateOptions(base_url=dead_url, model="m", api_key=KEY, concurrency=4, 
                             retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
     with pytest.raises(UsageError, match="never answered"):
         translate_dir(src, tmp_path / "out", opts)

@@ -56,7 +56,7 @@ MEMORISE = ["--stage", "2", "--max-steps", "30", "--batch-size", "4", "--num-wor
 
 def train_cmd(*args) -> list[str]:
     import sys
-    return [sys.executable, "-m", "zqvl.train.cli", *map(str, args)]
+    return [sys.executable, "-m", "zqvl.cli.train", *map(str, args)]
 
 
 def workspace(tmp_path_factory) -> Path:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 def read_mapping(path: str | Path) -> dict:

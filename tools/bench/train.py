@@ -78,7 +78,7 @@ def run_baseline(model_dir: Path, data: Path, args) -> dict:
     from zqvl.model.build import load_model
     from zqvl.train.collate import Dropped, Tokenizer, build_samples, collate
     from zqvl.train.parts import apply_train_type
-    from zqvl.train.chat import open_image
+    from zqvl.infer.chat import open_image
 
     model, processor = load_model(model_dir)
     model, _ = apply_train_type(model, "freeze_vision")
@@ -126,7 +126,7 @@ def main() -> None:
 
     from zqvl.data.shard import ShardOptions, shard_dir
     from zqvl.model.build import build_model
-    from zqvl.train.cli import single_process_env
+    from zqvl.cli.train import single_process_env
     from zqvl.ui import out, table
 
     single_process_env()

@@ -58,7 +58,7 @@ def pipeline_run(base_url: str, n: int, concurrency: int, work: Path) -> float:
     # n - 5 records -> n - 5 distinct answers + 5 repeated questions; --dedupe sends each string once.
     src = write_chat_dir(work / "in", sample_records(n - 5))
     opts = TranslateOptions(base_url=base_url, model="bench", api_key="bench", dedupe=True,
-                            concurrency=concurrency, show_progress=False)
+                            concurrency=concurrency)
     cpu = time.process_time()
     stats = translate_dir(src, work / "out", opts)
     cpu = time.process_time() - cpu

@@ -58,7 +58,7 @@ def baseline(root: Path) -> float:
 
 def peak_rss_of_cli(root: Path, workers: int) -> float:
     """Peak RSS (MiB) of a validate process and its workers, sampled every 20 ms."""
-    proc = psutil.Popen([sys.executable, "-m", "zqvl.data.cli", "validate", str(root), "--workers", str(workers),
+    proc = psutil.Popen([sys.executable, "-m", "zqvl.cli.data", "validate", str(root), "--workers", str(workers),
                          "--show", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak = 0
     while proc.poll() is None:

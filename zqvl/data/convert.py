@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from zqvl.data.io import JsonlWriter, RecordListWriter, iter_json_values, make_temp_dir, safe_image_path
 from zqvl.data.schema import IMAGE_TAG, SchemaError, parse_record
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 
 
 class Skip(Exception):
@@ -165,7 +166,7 @@ def place_image(src: Path, dst: Path, copy: bool) -> None:
 
 
 def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Path | None = None,
-            copy: bool = False, overwrite: bool = False, on_record=None) -> ConvertStats:
+            copy: bool = False, overwrite: bool = False, progress: Progress = NULL) -> ConvertStats:
     if fmt not in READERS:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(READERS)}")
     src, out = Path(src), Path(out)
@@ -196,8 +197,7 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
                     rid = raw.get("id") if isinstance(raw, dict) else None
                     skipped.write({"index": index, "id": rid, "code": e.code, "message": str(e)})
                     stats.skipped[e.code] = stats.skipped.get(e.code, 0) + 1
-                if on_record:
-                    on_record()
+                progress.advance()
         stats.images = sum(1 for p in (tmp / "images").rglob("*") if p.is_file()) if (tmp / "images").exists() else 0
         (tmp / "images").mkdir(exist_ok=True)
         if out.exists():  # --overwrite: swap the finished dir in, then drop the old one

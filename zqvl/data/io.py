@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from zqvl.data.schema import Record, SchemaError, parse_record
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"

@@ -82,6 +82,19 @@ def _parse_turn(obj: Any, record_label: str, i: int) -> Turn:
     return Turn(role=role, value=value, source=source, extra=obj, raw_role=raw_role if raw_role != role else None)
 
 
+def printable_id(rid: str) -> str:
+    """An id as it may appear in a one-line message: itself, or its repr when it holds newlines or controls."""
+    return rid if rid.isprintable() else repr(rid)
+
+
+def record_label(obj: Any, index: int) -> str:
+    """How messages name a raw record: its id when it has a usable one, else `#index` (its position)."""
+    rid = obj.get("id") if isinstance(obj, dict) else None
+    if isinstance(rid, int) and not isinstance(rid, bool):
+        rid = str(rid)
+    return printable_id(rid) if isinstance(rid, str) and rid.strip() else f"#{index}"
+
+
 def parse_record(obj: Any, index: int = -1) -> Record:
     """One JSON value -> Record, or SchemaError naming the record and the problem."""
     if not isinstance(obj, dict):
@@ -92,7 +105,7 @@ def parse_record(obj: Any, index: int = -1) -> Record:
         rid = str(rid)
     if not isinstance(rid, str) or not rid.strip():
         raise SchemaError("missing_id", f"#{index}: record has no usable 'id' (got {rid!r:.40})")
-    label = rid
+    label = printable_id(rid)
     image_is_list = False
     images_raw = obj.pop("image", None) if "image" in obj else obj.pop("images", None)
     if images_raw is None:

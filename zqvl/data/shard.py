@@ -24,12 +24,13 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 from zqvl.data.io import atomic_open, chat_json, iter_json_values
 from zqvl.data.shard_prepare import PrepareOptions, Skipped, prepare_chunk
 from zqvl.data.tario import ShardFile
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 
 FORMAT = "zqvl-shards/1"
 PROGRESS, MANIFEST, SKIPPED = ".progress.json", "manifest.json", "skipped.jsonl"
@@ -241,8 +242,8 @@ def _prepare_out_dir(out: Path, resume: bool, options: ShardOptions, fp: dict) -
 
 def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = ShardOptions(), *,
               name: str | None = None, workers: int = 0, resume: bool = False,
-              on_progress: Callable[[int, int, dict], None] | None = None) -> ShardResult:
-    """Shard canonical `source` into `out`. on_progress(done, total, {"shards", "skipped"}) is called every 64
+              progress: Progress = NULL) -> ShardResult:
+    """Shard canonical `source` into `out`. `progress` is updated (done, total, shards, skipped) every 64
     records and at the end."""
     started = time.perf_counter()
     options.check()
@@ -323,9 +324,9 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
                     reencoded += item.reencoded
                     if split.open.count >= options.max_count:
                         close(split, item.index + 1)
-            if on_progress and (done % 64 == 0 or done == total):
-                on_progress(done, total, {"shards": sum(len(s.shards) for s in splits.values()),
-                                          "skipped": len(skipped_at)})
+            if done % 64 == 0 or done == total:
+                progress.update(done, total, shards=sum(len(s.shards) for s in splits.values()),
+                                skipped=len(skipped_at))
         if first:
             finisher.start()
         for split in splits.values():

@@ -13,14 +13,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
 
 from PIL import Image
 
 from zqvl.data.schema import SchemaError, parse_record
 from zqvl.data.shard import FORMAT, MANIFEST, PROGRESS
 from zqvl.data.tario import image_members, iter_samples
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _check_star(args) -> ShardCheck:
 
 
 def verify_shards(directory: str | Path, *, decode: bool = False, workers: int = 0,
-                  on_progress: Callable[[ShardCheck], None] | None = None) -> VerifyResult:
+                  progress: Progress = NULL) -> VerifyResult:
     root = Path(directory)
     mpath = root / MANIFEST
     if not mpath.is_file():
@@ -107,16 +108,17 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
         raise UsageError(f"{mpath}: not a zqvl shard manifest ({e})") from None
 
     checks: list[ShardCheck] = []
+    progress.stage("shards", len(jobs))
     if workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
         with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for c in pool.imap(_check_star, jobs):
                 checks.append(c)
-                on_progress and on_progress(c)
+                progress.advance()
     else:
         for job in jobs:
             checks.append(check_shard(*job))
-            on_progress and on_progress(checks[-1])
+            progress.advance()
 
     problems = [p for c in checks for p in c.problems]
     seen: dict[str, str] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from zqvl.data.imagecheck import ImageLimits, check_images
 from zqvl.data.io import chat_json, iter_json_values, safe_relpath
 from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, SchemaError, parse_record
+from zqvl.progress import NULL, Progress
 
 ERROR, WARNING = "error", "warning"
 CODES: dict[str, tuple[str, str]] = {
@@ -132,8 +133,8 @@ def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
 
 
 def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits = ImageLimits(),
-                 budget: TokenBudget | None = None, on_progress=None) -> ValidationResult:
-    """Run every check on DIR. `on_progress(stage, advance, total)` feeds a progress bar."""
+                 budget: TokenBudget | None = None, progress: Progress = NULL) -> ValidationResult:
+    """Run every check on DIR, reporting to `progress` by stage (records, images)."""
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
     images_dir = (data_dir if data_dir.is_dir() else data_dir.parent) / "images"
@@ -141,11 +142,11 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     result = ValidationResult()
     seen_ids: set[str] = set()
     refs: dict[str, list[str]] = defaultdict(list)   # image file -> ids of records using it
-    progress = on_progress or (lambda *a: None)
 
+    progress.stage("records")
     for index, value in enumerate(iter_json_values(path)):
         result.records += 1
-        progress("records", 1, None)
+        progress.advance()
         try:
             rec = parse_record(value, index)
         except SchemaError as e:
@@ -172,8 +173,9 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     result.images = len(refs)
     by_digest: dict[str, str] = {}
     checked = []
+    progress.stage("images", len(refs))
     for res in check_images(list(refs), limits, workers):
-        progress("images", 1, len(refs))
+        progress.advance()
         checked.append(res)
     for res in sorted(checked, key=lambda r: r.path):  # sorted: the first of duplicate files is stable
         rel = os.path.relpath(res.path, images_dir)

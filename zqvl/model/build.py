@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
 from zqvl.model.presets import DEFAULT_PROJECTOR, GENERATION_DEFAULTS, LLM_PRESETS, PARTS
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 BUILD_INFO = "zqvl_build.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16")

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 FORMATS = ("hf-llava",)
 

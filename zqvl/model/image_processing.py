@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 FILE_NAME = "preprocessor_config.json"
 BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, also the value HF stores as "resample"

@@ -1,8 +1,7 @@
 """`zqvl-model info`: what a model directory holds, read from config and safetensors headers (no weights loaded).
 
-Parameters per part (vision / projector / llm) and, for each stage preset and each train type of the trainer's
-presets (zqvl/train/presets.yaml, the one source of truth), which parts train and how many parameters that is
-(LoRA: adapters of the default rank on the LLM's target linears).
+Parameters per part (vision / projector / llm). What each stage and train type trains is the trainer's business
+(`zqvl.train.presets.trainable`); the CLI puts both tables side by side.
 """
 from __future__ import annotations
 
@@ -10,9 +9,7 @@ import json
 from pathlib import Path
 
 from zqvl.model.presets import PARTS
-from zqvl.train.config import TrainConfig
-from zqvl.train.presets import lora_targets, stages, train_types
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 _PART_PREFIX = (("vision_tower.", "vision"), ("projector.", "projector"), ("language_model.", "llm"))
 
@@ -54,17 +51,6 @@ def part_counts(shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     return counts
 
 
-def lora_count(shapes: dict[str, tuple[int, ...]], rank: int = TrainConfig.lora_r) -> int:
-    """Adapter parameters for LoRA on the LLM's target linears: rank * (in + out) each."""
-    total = 0
-    for key, shape in shapes.items():
-        parts = key.split(".")
-        if (key.startswith("language_model.") and parts[-1] == "weight" and len(shape) == 2
-                and parts[-2] in lora_targets()):
-            total += rank * (shape[0] + shape[1])
-    return total
-
-
 def describe(directory: str | Path) -> dict:
     directory = Path(directory)
     try:
@@ -74,19 +60,9 @@ def describe(directory: str | Path) -> dict:
     if config.get("model_type") != "zqvl":
         raise UsageError(f"{directory}: model_type {config.get('model_type')!r} is not a zqvl model")
     shapes = weight_shapes(directory)
-    counts, lora = part_counts(shapes), lora_count(shapes)
-    types = []
-    for name, parts in train_types().items():
-        modes = {"vision": "full" if "vision" in parts else "frozen",
-                 "projector": "full" if "projector" in parts else "frozen",
-                 "llm": "full" if "llm" in parts else "lora" if "llm_lora" in parts else "frozen"}
-        trainable = sum(counts[p] for p, m in modes.items() if m == "full") + (lora if "llm_lora" in parts else 0)
-        types.append({"train_type": name, **modes, "trainable": trainable})
-    by_type = {t["train_type"]: t for t in types}
-    stage_rows = [{"stage": s, "name": p["name"], **by_type[p["train_type"]]}
-                  for s, p in sorted(stages().items())]
+    counts = part_counts(shapes)
     build = directory / "zqvl_build.json"
-    return {"config": config, "counts": counts, "lora": lora, "stages": stage_rows, "train_types": types,
+    return {"config": config, "counts": counts, "shapes": shapes,
             "build": json.loads(build.read_text(encoding="utf-8")) if build.is_file() else {}}
 
 
@@ -95,30 +71,3 @@ def human(n: int) -> str:
         if n >= size:
             return f"{n / size:.2f}{unit}"
     return str(n)
-
-
-def render(directory: str | Path, info: dict) -> list:
-    """rich tables: model summary, parameters per part, trainable parts per stage."""
-    from zqvl.ui import table
-
-    cfg, build = info["config"], info["build"]
-    vision, text = cfg["vision_config"], cfg["text_config"]
-    summary = [["vision tower", f"{vision['model_type']} ({build.get('vision', '?')})"],
-               ["image", f"{vision['image_size']} px, {build.get('image_preprocessing', '?')}"],
-               ["image tokens", f"{cfg['num_image_tokens']} per image, id {cfg['image_token_id']}"],
-               ["projector", cfg["projector_type"]],
-               ["language model", f"{text['model_type']} ({build.get('llm', '?')}), vocab {text['vocab_size']}"],
-               ["dtype", cfg.get("dtype", "?")]]
-    total = sum(info["counts"].values()) or 1
-    parts = [[p, f"{n:,}", human(n), f"{100 * n / total:.1f}%"] for p, n in info["counts"].items()]
-    parts.append(["total", f"{total:,}", human(total), "100%"])
-    stages = [[f"{s['stage']} {s['name']}", s["train_type"], s["vision"], s["projector"], s["llm"],
-               human(s["trainable"])] for s in info["stages"]]
-    types = [[t["train_type"], t["vision"], t["projector"], t["llm"], human(t["trainable"])]
-             for t in info["train_types"]]
-    return [table(f"model {directory}", ["", ""], summary),
-            table("parameters per part", ["part", "parameters", "", "share"], parts),
-            table("trainable by stage (preset train type; zqvl-train --train-type overrides)",
-                  ["stage", "train type", "vision", "projector", "llm", "trainable"], stages),
-            table(f"train types (LoRA r={TrainConfig.lora_r} on the LLM only)",
-                  ["train type", "vision", "projector", "llm", "trainable"], types)]

@@ -12,7 +12,7 @@ from pathlib import Path
 from zqvl.data.schema import IMAGE_TAG
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.tokenizer import image_token_id, load_tokenizer
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 PROCESSOR_FILE = "processor_config.json"
 

@@ -9,7 +9,7 @@ import importlib.util
 from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 # Qwen2-style ChatML, no think tags; default system prompt matches zqvl.data.template.DEFAULT_SYSTEM.
 CHAT_TEMPLATE = (

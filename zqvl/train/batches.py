@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from zqvl.train.collate import SampleBuilder, collate, group_by_length
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 def _flatten(items: list) -> list:

@@ -85,7 +85,7 @@ def load(engine, ckpt_dir: Path, tag: str) -> tuple[dict, dict]:
     world = dist.get_world_size()
     if meta["world_size"] != world:
         # the data position is per rank: a different world size cannot continue at the exact next sample
-        from zqvl.ui import UsageError
+        from zqvl.errors import UsageError
         raise UsageError(f"checkpoint {path} was written by {meta['world_size']} processes, this run has {world}; "
                          "resume with the same number of processes")
     _, shared = engine.load_checkpoint(str(ckpt_dir), tag=tag, load_optimizer_states=True,

@@ -14,7 +14,7 @@ import yaml
 
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.train.presets import lora_targets, stage_preset, train_types
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 from zqvl.yamlfile import read_mapping
 
 SCHEDULES = ("cosine", "linear", "constant")

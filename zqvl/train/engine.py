@@ -7,7 +7,7 @@ import signal
 import torch
 
 from zqvl.train.config import TrainConfig
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 class StopFlag:

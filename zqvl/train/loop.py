@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from zqvl.train.config import TrainConfig
 from zqvl.train.engine import (Schedule, StopFlag, deepspeed_config, optimizer_groups, resolve_precision,
                                total_steps)
 from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
-from zqvl.ui import UsageError, progress, warn
+from zqvl.errors import UsageError
+from zqvl.progress import open_progress
 
 EXIT_OK, EXIT_NAN, EXIT_SIGNAL = 0, 3, 130
 # one all-reduce per micro-batch carries these, summed over ranks
@@ -125,7 +127,8 @@ class Trainer:
         tag = checkpoint.latest(self.ckpt_dir) if resume else None
         if tag is None:
             if resume and self.rank == 0:
-                warn(f"{self.ckpt_dir}: no complete checkpoint yet; starting {self.run_dir} from step 0")
+                print(f"warning: {self.ckpt_dir}: no complete checkpoint yet; starting {self.run_dir} from step 0",
+                      file=sys.stderr)
             return 0, {}
         rank_state, shared = checkpoint.load(self.engine, self.ckpt_dir, tag)
         self.batches.load_state_dict(rank_state["data"])
@@ -145,9 +148,9 @@ class Trainer:
         device = self.engine.device
         step, code, message = start, EXIT_OK, ""
         fields = ["loss", "lr", "samples_s", "tokens_s", "wait"] + (["mfu"] if self.telemetry.peak else [])
-        with StopFlag() as stop, progress(f"stage {self.cfg.stage}", self.steps, *fields,
-                                          disable=self.rank != 0) as (bar, task):
-            bar.update(task, completed=start)
+        with StopFlag() as stop, open_progress(f"stage {self.cfg.stage}", self.steps, *fields,
+                                               enabled=self.rank == 0) as progress:
+            progress.update(start)
             while step < self.steps:
                 at_step_start = self.batches.state_dict()
                 t0, wait = time.perf_counter(), 0.0
@@ -175,7 +178,7 @@ class Trainer:
                 if code:
                     break
                 step += 1
-                self._after_step(step, sums, lr, time.perf_counter() - t0, wait, seen.hexdigest()[:12], bar, task)
+                self._after_step(step, sums, lr, time.perf_counter() - t0, wait, seen.hexdigest()[:12], progress)
                 if self.cfg.save_every and step % self.cfg.save_every == 0 and step < self.steps:
                     self._save(step)
         self.telemetry.meter.stop()
@@ -190,7 +193,7 @@ class Trainer:
             inputs["pixel_values"] = batch["pixel_values"].to(device, self.dtype)
         return inputs
 
-    def _after_step(self, step, sums, lr, step_time, wait, data_hash, bar, task) -> None:
+    def _after_step(self, step, sums, lr, step_time, wait, data_hash, progress) -> None:
         s = dict(zip(FIELDS, sums.tolist()))
         loss = s["loss"] / (self.cfg.grad_accum * self.world)
         seq = s["padded"] / max(1.0, s["samples"])        # padded length: what attention really costs
@@ -215,7 +218,7 @@ class Trainer:
                  "tokens_s": fmt_rate(rates["tokens_s"]), "wait": f"{rates['wait']:.0%}"}
         if mfu is not None:
             shown["mfu"] = f"{mfu:.1%}"
-        bar.update(task, completed=step, **shown)
+        progress.update(step, **shown)
 
     def _interrupt(self, step, at_step_start, agreed, loss, batch, signum) -> tuple[int, str]:
         """Save the state after the last finished step (this step's partial gradients are discarded)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from zqvl.train.presets import trainable_parts
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 PARTS = ("vision", "projector", "llm", "llm_lora")
@@ -51,3 +51,30 @@ def trainable_parts(train_type: str) -> list[str]:
 
 def lora_targets() -> list[str]:
     return list(_presets()["lora_targets"])
+
+
+def lora_param_count(shapes: dict[str, tuple[int, ...]], rank: int) -> int:
+    """Adapter parameters for LoRA on the LLM's target linears: rank * (in + out) each."""
+    targets = set(lora_targets())
+    total = 0
+    for key, shape in shapes.items():
+        parts = key.split(".")
+        if key.startswith("language_model.") and parts[-1] == "weight" and len(shape) == 2 and parts[-2] in targets:
+            total += rank * (shape[0] + shape[1])
+    return total
+
+
+def trainable(counts: dict[str, int], shapes: dict[str, tuple[int, ...]], lora_rank: int) -> dict:
+    """For each train type and each stage preset: which parts train (full / lora / frozen) and how many
+    parameters that is, given a model's parameter counts per part (`zqvl.model.info.describe`)."""
+    lora = lora_param_count(shapes, lora_rank)
+    types = []
+    for name, parts in train_types().items():
+        modes = {"vision": "full" if "vision" in parts else "frozen",
+                 "projector": "full" if "projector" in parts else "frozen",
+                 "llm": "full" if "llm" in parts else "lora" if "llm_lora" in parts else "frozen"}
+        n = sum(counts[p] for p, m in modes.items() if m == "full") + (lora if "llm_lora" in parts else 0)
+        types.append({"train_type": name, **modes, "trainable": n})
+    by_type = {t["train_type"]: t for t in types}
+    stage_rows = [{"stage": s, "name": p["name"], **by_type[p["train_type"]]} for s, p in sorted(stages().items())]
+    return {"lora": lora, "stages": stage_rows, "train_types": types}

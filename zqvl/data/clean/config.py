@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 from zqvl.yamlfile import read_mapping
 
 DEFAULT_NAME = "default.yaml"

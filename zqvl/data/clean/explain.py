@@ -6,7 +6,7 @@ import math
 from zqvl.data.clean.config import filter_params
 from zqvl.data.clean.registry import REGISTRY, bind
 from zqvl.data.clean.runner import Scan
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 
 def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]]]:

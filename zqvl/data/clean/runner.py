@@ -24,9 +24,9 @@ from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats, robust_center
 from zqvl.data.io import JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path, safe_relpath
 from zqvl.data.schema import Record, SchemaError, parse_record
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 
-Progress = Callable[[str, int, "int | None"], None]
 
 
 @dataclass(slots=True)
@@ -122,11 +122,12 @@ def _add_images(decision: Decision, record: Record, image_paths: list[str], imag
         decision.reasons.append(Reason("image.unreadable", f"{type(e).__name__}: {e}"))
 
 
-def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, explain_id: str | None = None) -> Scan:
+def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_id: str | None = None) -> Scan:
     """Stages 1 and 2: per-record reasons, stats, dedupe candidates, then the set-level decisions."""
     path = chat_json(data_dir)
     images_dir = (path.parent / "images")
     result = Scan(path, images_dir, config)
+    progress.stage("scan")
     filters = load_filters(config=config)
     outlier = config["set_checks"]["length_outlier"]
     dd = config["dedupe"]
@@ -184,14 +185,13 @@ def scan(data_dir: str | Path, config: dict, progress: Progress | None = None, e
             result.decisions.append(decision)
         if index % DEDUPE_CHUNK == DEDUPE_CHUNK - 1:
             dedupe_chunk()
-        if progress and index % 256 == 255:
-            progress("scan", 256, None)
+        if index % 256 == 255:
+            progress.advance(256)
     dedupe_chunk()
     if answers is not None:
         for index, dups in answers.resolve().items():
             result.decisions[index].answer_dups = dups
-    if progress:
-        progress("scan", len(result.decisions) % 256, None)
+    progress.advance(len(result.decisions) % 256)
     _length_outliers(result, outlier)
     _keep_first(result)
     return result
@@ -261,13 +261,14 @@ def _swap_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def write_outputs(result: Scan, out_dir: str | Path, progress: Progress | None = None,
+def write_outputs(result: Scan, out_dir: str | Path, progress: Progress = NULL,
                   sample_hook: Callable[[Decision, dict], None] | None = None) -> None:
     """Stage 3: stream the input again; kept records → chat.json (+ images), the rest → rejected.jsonl."""
     out = Path(out_dir)
     if out.resolve() == result.path.parent.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     out.mkdir(parents=True, exist_ok=True)
+    progress.stage("write", len(result.decisions))
     tmp_images = Path(tempfile.mkdtemp(prefix=".images.tmp-", dir=out))
     src_root, dst_root, made = str(result.images_dir), str(tmp_images), set()
     try:
@@ -294,20 +295,19 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress | None =
                     if sample_hook:
                         sample_hook(d, value)
                 n += 1
-                if progress and n % 256 == 0:
-                    progress("write", 256, len(result.decisions))
+                if n % 256 == 0:
+                    progress.advance(256)
             if n != len(result.decisions):
                 raise UsageError(f"{result.path} changed while clean was running ({n} records now, "
                                  f"{len(result.decisions)} before)")
-            if progress:
-                progress("write", n % 256, len(result.decisions))
+            progress.advance(n % 256)
         _swap_dir(tmp_images, out / "images")
     finally:
         if tmp_images.exists():
             shutil.rmtree(tmp_images, ignore_errors=True)
 
 
-def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress | None = None) -> Scan:
+def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL) -> Scan:
     """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}."""
     from zqvl.data.clean.reporting import SampleCollector, write_report
     out = Path(out_dir)

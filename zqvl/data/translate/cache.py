@@ -16,7 +16,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS translations (

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zqvl import ui
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 from zqvl.data.io import atomic_open, chat_json, dumps
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.client import CallError, Endpoint, public_url
@@ -45,7 +46,6 @@ class TranslateOptions:
     temperature: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_path: Path | None = None
-    show_progress: bool = True
 
 
 @contextmanager
@@ -55,87 +55,87 @@ def _exclusive(out_dir: Path):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ui.UsageError(f"{out_dir}: another zqvl-data translate is writing here") from None
+            raise UsageError(f"{out_dir}: another zqvl-data translate is writing here") from None
         yield
 
 
 async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOptions,
-                         stats: Stats) -> dict[str, Outcome]:
+                         stats: Stats, progress: Progress) -> dict[str, Outcome]:
     endpoint = Endpoint(opts.base_url, opts.model, opts.api_key, opts.timeout)
     translator = Translator(endpoint, RateLimiter(opts.rpm, opts.tpm), stats, policy=opts.retry,
                             max_tokens=opts.max_tokens, temperature=opts.temperature)
     failures: dict[str, Outcome] = {}
     started = time.monotonic()
-    with ui.progress("translate", plan.n_jobs, "req/s", "tokens", "cache_hits",
-                     disable=not opts.show_progress) as (bar, task):
-        shown = [0.0]
+    progress.stage("requests", plan.n_jobs)
+    shown = [0.0]
 
-        def refresh(force: bool = False) -> None:
-            now = time.monotonic()
-            if force or now - shown[0] > 0.25:
-                shown[0] = now
-                bar.update(task, **{"req/s": f"{stats.requests / max(now - started, 1e-9):.1f}",
-                                    "tokens": stats.prompt_tokens + stats.completion_tokens,
-                                    "cache_hits": stats.cache_hits})
+    def refresh(force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - shown[0] > 0.25:
+            shown[0] = now
+            progress.update(**{"req/s": f"{stats.requests / max(now - started, 1e-9):.1f}",
+                               "tokens": stats.prompt_tokens + stats.completion_tokens,
+                               "cache_hits": stats.cache_hits})
 
-        def pending():
-            # Jobs are checked against the cache a batch at a time: one sqlite query per 256 jobs, not one each.
-            batch: list[tuple[str, str, int]] = []
-            for source, variant in itertools.chain(plan.jobs(), [(None, 0)]):
-                if source is not None:
-                    batch.append((cache_key(opts.model, PROMPT_VERSION, source, variant), source, variant))
-                    if len(batch) < 256:
-                        continue
-                done = cache.cached([key for key, _, _ in batch])
-                for key, src, var in batch:
-                    if key in done:
-                        stats.cache_hits += 1
-                        bar.advance(task)
-                        continue
-                    yield key, src, var
-                batch = []
+    def pending():
+        # Jobs are checked against the cache a batch at a time: one sqlite query per 256 jobs, not one each.
+        batch: list[tuple[str, str, int]] = []
+        for source, variant in itertools.chain(plan.jobs(), [(None, 0)]):
+            if source is not None:
+                batch.append((cache_key(opts.model, PROMPT_VERSION, source, variant), source, variant))
+                if len(batch) < 256:
+                    continue
+            done = cache.cached([key for key, _, _ in batch])
+            for key, src, var in batch:
+                if key in done:
+                    stats.cache_hits += 1
+                    progress.advance()
+                    continue
+                yield key, src, var
+            batch = []
 
-        jobs = pending()
+    jobs = pending()
 
-        async def worker() -> None:
-            for key, source, variant in jobs:
-                out = await translator.translate(source)
-                if out.translation is not None:
-                    cache.put(key, model=opts.model, prompt_version=PROMPT_VERSION, variant=variant,
-                              source=source, translation=out.translation, prompt_tokens=out.prompt_tokens,
-                              completion_tokens=out.completion_tokens)
-                    stats.translated += 1
-                else:
-                    failures[key] = out
-                    stats.failed_strings += 1
-                bar.advance(task)
-                refresh()
+    async def worker() -> None:
+        for key, source, variant in jobs:
+            out = await translator.translate(source)
+            if out.translation is not None:
+                cache.put(key, model=opts.model, prompt_version=PROMPT_VERSION, variant=variant,
+                          source=source, translation=out.translation, prompt_tokens=out.prompt_tokens,
+                          completion_tokens=out.completion_tokens)
+                stats.translated += 1
+            else:
+                failures[key] = out
+                stats.failed_strings += 1
+            progress.advance()
+            refresh()
 
-        tasks = [asyncio.create_task(worker()) for _ in range(max(1, opts.concurrency))]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                t.result()
-        except CallError as e:
-            raise ui.UsageError(e.detail) from None
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await endpoint.close()
-            stats.request_seconds = time.monotonic() - started
-            refresh(force=True)
+    tasks = [asyncio.create_task(worker()) for _ in range(max(1, opts.concurrency))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            t.result()
+    except CallError as e:
+        raise UsageError(e.detail) from None
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await endpoint.close()
+        stats.request_seconds = time.monotonic() - started
+        refresh(force=True)
     return failures
 
 
-def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions) -> Stats:
+def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions,
+                  progress: Progress = NULL) -> Stats:
     """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError."""
     started = time.monotonic()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     source = chat_json(in_dir)
     in_dir = source.parent
     if out_dir.resolve() == in_dir.resolve():
-        raise ui.UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
+        raise UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = Stats(dedupe=opts.dedupe)
     with _exclusive(out_dir):
@@ -144,7 +144,7 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
         try:
             plan = build_plan(source, opts.dedupe, stats)
-            failures = asyncio.run(_request_phase(plan, cache, opts, stats)) if plan.n_jobs else {}
+            failures = asyncio.run(_request_phase(plan, cache, opts, stats, progress)) if plan.n_jobs else {}
             write_outputs(source, in_dir, out_dir, plan, cache, failures, opts.model, PROMPT_VERSION, stats)
         finally:
             cache.close()

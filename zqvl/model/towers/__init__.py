@@ -14,7 +14,7 @@ from pathlib import Path
 from zqvl.model.image_processing import FILE_NAME as PREPROCESSOR_FILE
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import VISION_FAMILIES, VISION_PRESETS
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 FAMILY_BY_MODEL_TYPE = {spec["model_type"]: name for name, spec in VISION_FAMILIES.items()}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 HAS_CLS = {"clip_vision_model": True, "siglip_vision_model": False}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from zqvl.ui import UsageError
+from zqvl.errors import UsageError
 
 PREFIX = "transformer.visual."
 INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")

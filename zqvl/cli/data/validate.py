@@ -6,7 +6,9 @@ import os
 from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import JsonlWriter
 from zqvl.data.validate import CODES, ERROR, TokenBudget, validate_dir
-from zqvl.ui import UsageError, out, staged_progress, table
+from zqvl.errors import UsageError
+from zqvl.progress import open_progress
+from zqvl.ui import out, table
 
 
 def add_arguments(p) -> None:
@@ -34,8 +36,8 @@ def run(args) -> int:
         raise UsageError("--tokenizer needs --max-len")
     limits = ImageLimits(args.max_pixels, args.min_side, not args.no_decode)
 
-    with staged_progress("validate") as track:
-        result = validate_dir(args.dir, workers=args.workers, limits=limits, budget=budget, on_progress=track)
+    with open_progress("validate") as progress:
+        result = validate_dir(args.dir, workers=args.workers, limits=limits, budget=budget, progress=progress)
 
     if args.report:
         with JsonlWriter(args.report) as w:

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 from zqvl import ui
+from zqvl.errors import UsageError
+from zqvl.progress import open_progress
 
 
 def _positive(kind):
@@ -58,22 +60,22 @@ def run(args: argparse.Namespace) -> int:
     from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
 
     if not args.base_url.startswith(("http://", "https://")):
-        raise ui.UsageError(f"--base-url must start with http:// or https:// (got {args.base_url!r})")
+        raise UsageError(f"--base-url must start with http:// or https:// (got {args.base_url!r})")
     if not 0.0 <= args.temperature <= 2.0:
-        raise ui.UsageError(f"--temperature must be between 0 and 2 (got {args.temperature})")
+        raise UsageError(f"--temperature must be between 0 and 2 (got {args.temperature})")
     api_key = os.environ.get(args.api_key_env)
     if not api_key:
         if args.api_key_env != "OPENAI_API_KEY":
-            raise ui.UsageError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+            raise UsageError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
         ui.warn("OPENAI_API_KEY is not set: sending no key (fine for a local vLLM server)")
         api_key = ""
     opts = TranslateOptions(
         base_url=args.base_url, model=args.model, api_key=api_key, dedupe=args.dedupe,
         concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
         max_tokens=args.max_tokens, temperature=args.temperature,
-        retry=RetryPolicy(max_attempts=args.max_attempts), cache_path=args.cache,
-        show_progress=not args.no_progress)
-    stats = translate_dir(args.dir, args.out, opts)
+        retry=RetryPolicy(max_attempts=args.max_attempts), cache_path=args.cache)
+    with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
+        stats = translate_dir(args.dir, args.out, opts, progress)
     ui.out.print(ui.table("translate summary", ["", "count"], stats.rows()))
     if stats.records_failed:
         failed = Path(args.out) / "failed.jsonl"

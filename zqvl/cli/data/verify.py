@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 
 from zqvl.data.shard_verify import verify_shards
-from zqvl.ui import err, out, progress, table
+from zqvl.progress import open_progress
+from zqvl.ui import out, table
 
 
 def add_arguments(p) -> None:
@@ -15,9 +16,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    with progress("verify", None, disable=not err.is_terminal) as (bar, task):
-        result = verify_shards(args.dir, decode=args.decode, workers=args.workers,
-                               on_progress=lambda check: bar.advance(task))
+    with open_progress("verify") as progress:
+        result = verify_shards(args.dir, decode=args.decode, workers=args.workers, progress=progress)
     rows = []
     for split, part in result.manifest["splits"].items():
         checks = [c for c in result.shards if c.split == split]

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from zqvl.data.convert import READERS, convert
-from zqvl.ui import err, out, progress, table
+from zqvl.progress import open_progress
+from zqvl.ui import out, table
 
 
 def add_arguments(p) -> None:
@@ -15,9 +16,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    with progress(f"convert {args.format}", None, disable=not err.is_terminal) as (bar, task):
+    with open_progress(f"convert {args.format}") as progress:
         stats = convert(args.format, args.input, args.out, image_root=args.images, copy=args.copy,
-                        overwrite=args.overwrite, on_record=lambda: bar.advance(task))
+                        overwrite=args.overwrite, progress=progress)
     rows = [["records read", stats.read], ["records written", stats.written], ["images placed", stats.images]]
     rows += [[f"skipped: {code}", n] for code, n in sorted(stats.skipped.items())]
     out.print(table(f"zqvl-data convert -> {args.out}", ["", "count"], rows))

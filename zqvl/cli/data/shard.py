@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 
 from zqvl.data.shard import ShardOptions, parse_size, shard_dir
-from zqvl.ui import UsageError, err, error, out, progress, table, warn
+from zqvl.errors import UsageError
+from zqvl.progress import open_progress
+from zqvl.ui import error, out, table, warn
 
 
 def _human(n: int) -> str:
@@ -40,12 +42,10 @@ def run(args) -> int:
         raise UsageError("--workers must be >= 0")
     options = ShardOptions(args.max_count, parse_size(args.max_size), args.resize, args.jpeg_quality,
                            args.val_fraction, args.image_check, args.image_format)
-    with progress("shard", None, "shards", "skipped", disable=not err.is_terminal) as (bar, task):
-        def track(done: int, total: int, info: dict) -> None:
-            bar.update(task, completed=done, total=total, **info)
+    with open_progress("shard", None, "shards", "skipped") as progress:
         try:
             result = shard_dir(args.dir, args.out, options, name=args.name, workers=args.workers,
-                               resume=args.resume, on_progress=track)
+                               resume=args.resume, progress=progress)
         except KeyboardInterrupt:
             error("interrupted; finished shards are kept: rerun with --resume to continue")
             return 130

@@ -41,33 +41,65 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args) -> int:
     from pathlib import Path
 
-    from zqvl.ui import UsageError, out, progress
+    from zqvl.errors import UsageError
+    from zqvl.progress import open_progress
 
     if Path(args.out).exists():     # before paying for the torch import
         raise UsageError(f"--out {args.out} already exists; choose a new directory (nothing is overwritten)")
     from zqvl.model.build import build_model
-    from zqvl.model.info import describe, render
 
-    with progress("build", len(BUILD_STEPS), "step") as (bar, task):
+    with open_progress("build", len(BUILD_STEPS), "step") as progress:
         def on_step(name: str) -> None:
-            done = BUILD_STEPS.index(name)
-            bar.update(task, completed=done, step=name)
+            progress.update(BUILD_STEPS.index(name), step=name)
 
         path = build_model(args.vision, args.llm, args.out, tokenizer=args.tokenizer, projector=args.projector,
                            feature_layer=args.feature_layer, cls=args.cls, resize=args.resize, dtype=args.dtype,
                            seed=args.seed, on_step=on_step)
-        bar.update(task, completed=len(BUILD_STEPS), step="done")
-    for t in render(path, describe(path)):
-        out.print(t)
+        progress.update(len(BUILD_STEPS), step="done")
+    _print_info(path)
     return 0
 
 
-def _info(args) -> int:
-    from zqvl.model.info import describe, render
-    from zqvl.ui import out
+def _print_info(directory) -> None:
+    """The model's own tables, then what each stage preset and train type of the trainer would train."""
+    from zqvl.model.info import describe, human
+    from zqvl.train.config import TrainConfig
+    from zqvl.train.presets import trainable
+    from zqvl.ui import out, table
 
-    for t in render(args.dir, describe(args.dir)):
+    info = describe(directory)
+    for t in _model_tables(directory, info, human, table):
         out.print(t)
+    plan = trainable(info["counts"], info["shapes"], TrainConfig.lora_r)
+    stages = [[f"{s['stage']} {s['name']}", s["train_type"], s["vision"], s["projector"], s["llm"],
+               human(s["trainable"])] for s in plan["stages"]]
+    types = [[t["train_type"], t["vision"], t["projector"], t["llm"], human(t["trainable"])]
+             for t in plan["train_types"]]
+    out.print(table("trainable by stage (preset train type; zqvl-train --train-type overrides)",
+                    ["stage", "train type", "vision", "projector", "llm", "trainable"], stages))
+    out.print(table(f"train types (LoRA r={TrainConfig.lora_r} on the LLM only)",
+                    ["train type", "vision", "projector", "llm", "trainable"], types))
+
+
+def _model_tables(directory, info: dict, human, table) -> list:
+    """rich tables: model summary, parameters per part."""
+    cfg, build = info["config"], info["build"]
+    vision, text = cfg["vision_config"], cfg["text_config"]
+    summary = [["vision tower", f"{vision['model_type']} ({build.get('vision', '?')})"],
+               ["image", f"{vision['image_size']} px, {build.get('image_preprocessing', '?')}"],
+               ["image tokens", f"{cfg['num_image_tokens']} per image, id {cfg['image_token_id']}"],
+               ["projector", cfg["projector_type"]],
+               ["language model", f"{text['model_type']} ({build.get('llm', '?')}), vocab {text['vocab_size']}"],
+               ["dtype", cfg.get("dtype", "?")]]
+    total = sum(info["counts"].values()) or 1
+    parts = [[p, f"{n:,}", human(n), f"{100 * n / total:.1f}%"] for p, n in info["counts"].items()]
+    parts.append(["total", f"{total:,}", human(total), "100%"])
+    return [table(f"model {directory}", ["", ""], summary),
+            table("parameters per part", ["part", "parameters", "", "share"], parts)]
+
+
+def _info(args) -> int:
+    _print_info(args.dir)
     return 0
 
 

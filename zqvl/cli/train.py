@@ -15,7 +15,8 @@ from pathlib import Path
 
 from zqvl.train.config import (TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve,
                                validate)
-from zqvl.ui import UsageError, err, out, run_cli, table
+from zqvl.errors import UsageError
+from zqvl.ui import err, out, run_cli, table
 
 # what may differ on --resume without breaking "losses equal an uninterrupted run"
 RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard", "num_workers"}

@@ -21,7 +21,7 @@ COMMANDS = {
 
 
 def _module(name: str):
-    return importlib.import_module(f"zqvl.data.cli.{name}")
+    return importlib.import_module(f"zqvl.cli.data.{name}")
 
 
 def _main(argv=None) -> int:
@@ -40,7 +40,7 @@ def _main(argv=None) -> int:
     try:
         module = _module(argv[0])
     except ModuleNotFoundError as e:
-        if e.name != f"zqvl.data.cli.{argv[0]}":
+        if e.name != f"zqvl.cli.data.{argv[0]}":
             raise
         print(f"zqvl-data {argv[0]}: not yet available", file=sys.stderr)
         return 2

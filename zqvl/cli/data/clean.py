@@ -5,7 +5,11 @@ from pathlib import Path
 
 from zqvl.data.clean.codes import meaning
 from zqvl.data.clean.config import load_config
-from zqvl.ui import UsageError, out, staged_progress, table
+from zqvl.errors import UsageError
+from rich.markup import escape
+
+from zqvl.progress import open_progress
+from zqvl.ui import out, table
 
 
 def add_arguments(p) -> None:
@@ -21,16 +25,16 @@ def run(args) -> int:
     config = load_config(args.config)
     if args.explain is not None:
         from zqvl.data.clean.explain import explain
-        with staged_progress("clean") as track:
-            result = scan(args.dir, config, track, explain_id=args.explain)
+        with open_progress("clean") as progress:
+            result = scan(args.dir, config, progress, explain_id=args.explain)
         kept, rows = explain(result, args.explain)
-        out.print(table(f"{args.explain}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
+        out.print(table(f"{escape(args.explain)}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
                         ["check", "verdict", "detail"], [list(r) for r in rows]))
         return 0
     if not args.out:
         raise UsageError("--out DIR is required (or --explain ID to inspect one record)")
-    with staged_progress("clean") as track:
-        result = clean(args.dir, args.out, config, track)
+    with open_progress("clean") as progress:
+        result = clean(args.dir, args.out, config, progress)
     counts = result.counts
     rows = [[code, n, meaning(code)] for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     total, kept = len(result.decisions), result.n_kept

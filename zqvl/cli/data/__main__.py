@@ -1,0 +1,3 @@
+from zqvl.cli.data import main
+
+main()

@@ -1,3 +1,0 @@
-from zqvl.data.cli import main
-
-main()

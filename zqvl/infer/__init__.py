@@ -1,0 +1,1 @@
+"""Inference on trained models: chat (generation) and eval (measured answers). Imports data, model, train."""
