@@ -7,6 +7,7 @@ to RUN/config.yaml, and `--resume` reads it back (only run-length and logging op
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from zqvl.train.config import (TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve,
                                validate)
+from zqvl.data.lock import exclusive_dir, is_only_lock
 from zqvl.errors import UsageError
 from zqvl.ui import err, out, run_cli, table
 
@@ -58,7 +60,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         return cfg
     if args.stage is None or not args.model or not args.shards:
         raise UsageError("--stage, --model and --shards are required (unless --resume)")
-    if run.exists() and any(run.iterdir()):
+    if run.exists() and not is_only_lock(run):
         raise UsageError(f"--out {run} exists and is not empty: pass --resume to continue it or choose a new --out")
     file_overrides = load_yaml_overrides(args.config) if args.config else {}
     cfg = resolve(args.stage, file_overrides, overrides)
@@ -113,6 +115,14 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
 
 def _main(argv=None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    # Rank 0 holds RUN's lock for the whole run: a second zqvl-train (or --resume) into RUN is refused.
+    first_rank = os.environ.get("RANK", "0") == "0"
+    locking = first_rank and (not args.resume or Path(args.out).is_dir())
+    with exclusive_dir(args.out, "zqvl-train") if locking else nullcontext():
+        return _train(args)
+
+
+def _train(args) -> int:
     cfg = resolve_config(args)
     single_process_env()
     from zqvl.train.loop import setup_distributed, train

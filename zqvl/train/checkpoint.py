@@ -70,6 +70,9 @@ def save(engine, ckpt_dir: Path, step: int, rank_state: dict, shared_state: dict
 
 
 def prune(ckpt_dir: Path, keep_last: int) -> None:
+    """Keep the newest `keep_last` complete checkpoints; drop older ones and any a crash left incomplete."""
+    if keep_last < 1:
+        raise ValueError("keep_last must be >= 1: the newest checkpoint is what --resume needs")
     keep = set(complete_tags(ckpt_dir)[-keep_last:])
     for p in ckpt_dir.iterdir():
         if p.name.startswith("step-") and p.name not in keep:

@@ -9,13 +9,12 @@ exits 2; everything answered so far stays cached.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import itertools
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zqvl.data.lock import exclusive_dir
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 from zqvl.data.io import atomic_open, chat_json, dumps
@@ -47,16 +46,6 @@ class TranslateOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_path: Path | None = None
 
-
-@contextmanager
-def _exclusive(out_dir: Path):
-    """One translate per DIR2 at a time; the OS drops the lock when the process dies, even on SIGKILL."""
-    with open(out_dir / ".translate.lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(f"{out_dir}: another zqvl-data translate is writing here") from None
-        yield
 
 
 async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOptions,
@@ -138,7 +127,7 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
         raise UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = Stats(dedupe=opts.dedupe)
-    with _exclusive(out_dir):
+    with exclusive_dir(out_dir, "zqvl-data translate"):
         for stale in [p for name in OUTPUTS for p in out_dir.glob(f".{name}.*.tmp")]:
             stale.unlink()   # left by a killed run; we hold the lock, so no live run owns them
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
