@@ -48,6 +48,12 @@ _PLACEHOLDER = re.compile(r"⟦\d+⟧")
 _S2T = opencc.OpenCC("s2t")
 FAULTS = {"429", "500", "503", "timeout", "drop", "length", "preamble", "commentary", "refusal",
           "lost_placeholder", "dup_placeholder", "traditional", "english", "empty"}
+# Hostile 200 responses: the body itself is broken, or the answer carries the caller's API key.
+BROKEN_BODIES = {"bad_json": b'{"choices": [', "empty_body": b"",
+                 "deep_body": b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                 "content_list": json.dumps({"choices": [{"message": {"content": [{"text": "x"}]}}]}).encode(),
+                 "content_int": json.dumps({"choices": [{"message": {"content": 7}}]}).encode()}
+FAULTS |= set(BROKEN_BODIES) | {"echo_key"}
 
 
 def fake_translate(text: str) -> str:
@@ -185,6 +191,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_raw(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self):
         fake = self.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -223,7 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
                               {"Retry-After": fake.retry_after})
         if status >= 500:
             return self._send(status, {"error": {"message": "internal error", "type": "server_error"}})
-        content, finish = fake.answer(text, fault)
+        if fault in BROKEN_BODIES:
+            return self._send_raw(200, BROKEN_BODIES[fault])
+        content, finish = fake.answer(text, None if fault == "echo_key" else fault)
+        if fault == "echo_key":
+            content += f" (key {auth[7:]})"
         if max_tokens is not None and len(content) > max_tokens:
             content, finish = content[:max_tokens], "length"
         prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from zqvl import ui
+from zqvl.data.translate.client import public_url
 from zqvl.errors import UsageError
 from zqvl.progress import open_progress
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
 
     if not args.base_url.startswith(("http://", "https://")):
-        raise UsageError(f"--base-url must start with http:// or https:// (got {args.base_url!r})")
+        raise UsageError(f"--base-url must start with http:// or https:// (got {public_url(args.base_url)!r})")
     if not 0.0 <= args.temperature <= 2.0:
         raise UsageError(f"--temperature must be between 0 and 2 (got {args.temperature})")
     api_key = os.environ.get(args.api_key_env)

@@ -61,10 +61,19 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _cause_named(error: BaseException, fragment: str) -> BaseException | None:
-    """The first exception in `error`'s cause chain whose class name contains `fragment`."""
+def url_secrets(url: str) -> list[str]:
+    """What a --base-url may carry that must never be printed: user:password@ and the query string."""
+    parts = urlsplit(url)
+    found = [s for s in (parts.password, parts.username, parts.query) if s]
+    if parts.username and parts.password:
+        found.insert(0, f"{parts.username}:{parts.password}")
+    return found
+
+
+def _cause_named(error: BaseException, *fragments: str) -> BaseException | None:
+    """The first exception in `error`'s cause chain whose class name contains one of `fragments`."""
     while error is not None:
-        if fragment in type(error).__name__:
+        if any(f in type(error).__name__ for f in fragments):
             return error
         error = error.__cause__ or error.__context__
     return None
@@ -73,10 +82,18 @@ def _cause_named(error: BaseException, fragment: str) -> BaseException | None:
 class Endpoint:
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float):
         import openai  # heavy import, only when translating
+        if urlsplit(base_url).username is not None:
+            # aiohttp refuses a URL's user:password@ beside the API key's Authorization header (at request time,
+            # as a ValueError indistinguishable from a broken body); say so now, without echoing either secret
+            from zqvl.errors import UsageError
+            raise UsageError(f"--base-url {public_url(base_url)} carries user:password@; an OpenAI-compatible "
+                             "endpoint takes the key from --api-key-env instead")
         self._openai = openai
         self.model = model
         self.base_url = public_url(base_url)   # for messages
-        self._secret = api_key
+        # longest first, so a secret that contains another is scrubbed whole
+        self._secrets = sorted({s for s in [api_key, *url_secrets(base_url)] if s and len(s) >= 4}, key=len,
+                               reverse=True)
         # The aiohttp transport (openai[aiohttp]) costs ~30% less CPU per request than the default httpx one:
         # at high concurrency against a fast endpoint the client, not the server, is the limit.
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0,
@@ -84,9 +101,12 @@ class Endpoint:
         self._budget_param = "max_tokens"
 
     def redact(self, text: str) -> str:
-        if self._secret and len(self._secret) >= 4:
-            text = text.replace(self._secret, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         return text
+
+    def leaks_secret(self, text: str) -> bool:
+        return any(secret in text for secret in self._secrets)
 
     def _status_error(self, e) -> CallError:
         status = e.status_code
@@ -117,8 +137,9 @@ class Endpoint:
                 return await self.complete(messages, max_tokens, temperature)
             raise err from None
         except openai.APITimeoutError as e:
-            # The aiohttp transport reports a server that hung up as a (connect) timeout; name it for what it is.
-            dropped = _cause_named(e, "Disconnected")
+            # The aiohttp transport reports a server that hung up, and a refused connection, as a timeout; name
+            # them for what they are.
+            dropped = _cause_named(e, "Disconnected", "ConnectionRefused", "ClientConnector", "ConnectionReset")
             if dropped is not None:
                 raise CallError("connection", f"connection error: {type(dropped).__name__}", retryable=True) from None
             raise CallError("timeout", "request timed out", retryable=True) from None
@@ -128,15 +149,31 @@ class Endpoint:
                             retryable=True) from None
         except openai.APIError as e:
             raise CallError("bad_response", self.redact(str(e))[:300], retryable=True) from None
+        except (ValueError, RecursionError, TypeError, UnicodeError) as e:
+            # a 200 whose body is not JSON, is empty, or nests too deep to parse: the server's fault, retry it
+            raise CallError("bad_response", f"unreadable response body ({type(e).__name__})", retryable=True) from None
+        completion = self._completion(data)
+        if self.leaks_secret(completion.content):
+            # an endpoint that echoes the key into an answer must not get it stored in chat.json or the cache
+            raise CallError("bad_response", "the answer contains the API key or a URL credential; not stored",
+                            retryable=True)
+        return completion
+
+    def _completion(self, data: Any) -> Completion:
+        """The answer of a parsed body, or a retryable CallError for any shape that is not a chat completion."""
         try:
             choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
+            content = choice["message"].get("content")
+            content = "" if content is None else content
             usage = data.get("usage") or {}
-            return Completion(content, choice.get("finish_reason") or "stop",
+            if not isinstance(content, str):
+                raise TypeError(f"content is {type(content).__name__}")
+            return Completion(content, str(choice.get("finish_reason") or "stop"),
                               int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-            raise CallError("bad_response", self.redact(f"malformed completion: {str(data)[:120]!r}"),
-                            retryable=True) from None
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as e:
+            shown = f"{type(data).__name__}" if isinstance(data, (dict, list)) else repr(str(data)[:80])
+            raise CallError("bad_response", self.redact(f"malformed completion ({e.__class__.__name__}: "
+                                                        f"{str(e)[:80]}; body {shown})"), retryable=True) from None
 
     async def close(self) -> None:
         await self._client.close()
