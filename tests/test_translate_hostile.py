@@ -73,3 +73,15 @@ def test_a_refused_connection_is_named_a_connection_error(tmp_path):
     with pytest.raises(UsageError, match="never answered") as caught:
         translate_dir(src, tmp_path / "out", options(dead_url))
     assert "connection error" in str(caught.value) and "timed out" not in str(caught.value)
+
+
+def test_a_full_disk_is_not_called_a_damaged_cache(tmp_path):
+    from zqvl.data.translate.cache import TranslationCache
+    cache = TranslationCache(tmp_path / "cache.sqlite")
+    cache.put("k0", model="m", prompt_version="v", variant=0, source="a", translation="甲")
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")        # sqlite answers SQLITE_FULL, as a full disk does
+    with pytest.raises(UsageError, match="cannot write the translation cache .*full.*rerun to continue"):
+        cache.put("k1", model="m", prompt_version="v", variant=0, source="b" * 50_000, translation="乙" * 50_000)
+    assert cache.get("k0") == "甲"
+    cache.close()

@@ -226,7 +226,8 @@ class Trainer:
         if agreed[0] > 0:
             where = f"ids {', '.join(batch['ids'][:8])}" if not math.isfinite(loss.item()) else "another rank"
             return EXIT_NAN, (f"loss is {loss.item()} at step {step + 1} (batch {where}); stopped with a "
-                              f"checkpoint of step {step} in {path}. Lower --lr, check those records, then --resume")
+                              f"checkpoint of step {step} in {path}. Check those records and --resume (the same settings: "
+                              "--resume never changes --lr), or start a new run with a lower --lr")
         name = {2: "SIGINT", 15: "SIGTERM"}.get(signum or 0, "a signal")
         return EXIT_SIGNAL, (f"stopped by {name if signum else 'a signal on another rank'} after step {step}; "
                              f"checkpoint {path}; continue with --resume")

@@ -46,7 +46,7 @@ class TranslationCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise UsageError(f"{self.path}: not a usable translation cache ({e})") from None
+            raise _cache_error(self.path, e) from None
 
     def get(self, key: str) -> str | None:
         row = self._db.execute("SELECT translation FROM translations WHERE key = ?", (key,)).fetchone()
@@ -68,10 +68,13 @@ class TranslationCache:
     def put(self, key: str, *, model: str, prompt_version: str, variant: int, source: str, translation: str,
             prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         """Commit one answer (autocommit: the row is in the WAL when this returns)."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, model, prompt_version, variant, source, translation, prompt_tokens, completion_tokens,
-             time.time()))
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, model, prompt_version, variant, source, translation, prompt_tokens, completion_tokens,
+                 time.time()))
+        except sqlite3.DatabaseError as e:
+            raise _cache_error(self.path, e) from None
 
     def sources(self) -> set[str]:
         """Every cached source string (tests use it to prove nothing cached is requested again)."""
@@ -82,3 +85,13 @@ class TranslationCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _cache_error(path: Path, error: sqlite3.DatabaseError) -> UsageError:
+    """A full disk or an I/O error is not a damaged cache: say which, so the user frees space and reruns."""
+    text = str(error).lower()
+    if "full" in text or "i/o" in text or "readonly" in text or "unable to open" in text:
+        return UsageError(f"{path}: cannot write the translation cache ({error}); answers already cached are "
+                          "kept: free space (or fix permissions) and rerun to continue")
+    return UsageError(f"{path}: not a usable translation cache ({error})")
+
