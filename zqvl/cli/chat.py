@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from zqvl.cli.parser import ArgumentParser
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.errors import UsageError
 from zqvl.infer.chat import DEFAULT_MAX_NEW_TOKENS, Chat, Conversation, compare, open_image, run_label
@@ -42,7 +43,7 @@ def interactive(chat: Chat, first_images: list, gen: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="zqvl-chat", description="Chat with a zqvl model (or compare several).")
+    p = ArgumentParser(prog="zqvl-chat", description="Chat with a zqvl model (or compare several).")
     p.add_argument("model", nargs="?", help="model dir or run dir (uses RUN/final)")
     p.add_argument("question", nargs="?", help="the question; <image> tags optional (images go in front)")
     p.add_argument("--image", action="append", default=[], help="image file (repeatable)")

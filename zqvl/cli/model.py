@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from zqvl.cli.parser import ArgumentParser
 from zqvl.ui import run_cli
 
 BUILD_STEPS = ("vision tower", "language model", "tokenizer", "assemble", "save")
@@ -12,7 +13,7 @@ BUILD_STEPS = ("vision tower", "language model", "tokenizer", "assemble", "save"
 def _parser() -> argparse.ArgumentParser:
     from zqvl.model.presets import DEFAULT_PROJECTOR, LLM_PRESETS, VISION_PRESETS
 
-    parser = argparse.ArgumentParser(prog="zqvl-model", description="build, inspect and export zqvl models")
+    parser = ArgumentParser(prog="zqvl-model", description="build, inspect and export zqvl models")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     b = sub.add_parser("build", help="vision tower + projector + Qwen2 LLM -> one HF model directory")
     b.add_argument("--vision", required=True,

@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
+from zqvl.cli.parser import ArgumentParser
 from zqvl.train.config import (TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve,
                                validate)
 from zqvl.data.lock import exclusive_dir, is_only_lock
@@ -25,7 +26,7 @@ RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_ever
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="zqvl-train", description="Train a zqvl model stage on shards with DeepSpeed.")
+    p = ArgumentParser(prog="zqvl-train", description="Train a zqvl model stage on shards with DeepSpeed.")
     p.add_argument("--stage", type=int, choices=(1, 2, 3), help="1 align (projector), 2 instruct, 3 cleaned zh")
     p.add_argument("--model", help="model dir: `zqvl-model build` output or a previous stage's RUN/final")
     p.add_argument("--shards", nargs="+", metavar="SHARDS",

@@ -14,7 +14,7 @@ import yaml
 
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.train.presets import lora_targets, stage_preset, train_types
-from zqvl.errors import UsageError
+from zqvl.errors import UsageError, unknown_keys_message
 from zqvl.yamlfile import read_mapping
 
 SCHEDULES = ("cosine", "linear", "constant")
@@ -125,7 +125,7 @@ def load_yaml_overrides(path: str | Path) -> dict:
     data = read_mapping(path)
     unknown = sorted(set(data) - set(FIELD_TYPES))
     if unknown:
-        raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+        raise UsageError(unknown_keys_message(str(path), unknown, FIELD_TYPES))
     return data
 
 
@@ -138,7 +138,7 @@ def resolve(stage: int, file_overrides: dict | None = None, cli_overrides: dict 
     values["stage"] = stage
     unknown = sorted(set(values) - set(FIELD_TYPES))
     if unknown:
-        raise UsageError(f"unknown option(s) {', '.join(unknown)}")
+        raise UsageError(unknown_keys_message("config", unknown, FIELD_TYPES))
     cfg = TrainConfig(**{k: _coerce(k, v) for k, v in values.items()})
     validate(cfg)
     return cfg

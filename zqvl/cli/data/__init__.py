@@ -8,6 +8,8 @@ import argparse
 import importlib
 import sys
 
+from zqvl.cli.parser import ArgumentParser
+from zqvl.errors import did_you_mean
 from zqvl.ui import run_cli
 
 COMMANDS = {
@@ -26,14 +28,14 @@ def _module(name: str):
 
 def _main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="zqvl-data", description="zqvl data tools")
+    parser = ArgumentParser(prog="zqvl-data", description="zqvl data tools")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         if argv and argv[0] not in ("-h", "--help"):
             parser.print_usage(sys.stderr)
-            print(f"zqvl-data: error: unknown command {argv[0]!r}", file=sys.stderr)
+            print(f"zqvl-data: error: unknown command {argv[0]!r}{did_you_mean(argv[0], COMMANDS)}", file=sys.stderr)
             return 2
         parser.print_help()
         return 0 if argv else 2
@@ -44,7 +46,7 @@ def _main(argv=None) -> int:
             raise
         print(f"zqvl-data {argv[0]}: not yet available", file=sys.stderr)
         return 2
-    cmd_parser = argparse.ArgumentParser(prog=f"zqvl-data {argv[0]}", description=COMMANDS[argv[0]])
+    cmd_parser = ArgumentParser(prog=f"zqvl-data {argv[0]}", description=COMMANDS[argv[0]])
     module.add_arguments(cmd_parser)
     try:
         args = cmd_parser.parse_args(argv[1:])
