@@ -37,3 +37,12 @@ def test_mistyped_yaml_key(tmp_path, capsys):
 def test_did_you_mean(word, expected):
     from zqvl.errors import did_you_mean
     assert did_you_mean(word, ["max_steps", "epochs"]) == expected
+
+
+def test_train_help_describes_every_option(capsys):
+    from zqvl.cli.train import build_parser
+    text = " ".join(build_parser().format_help().split())
+    assert "--lr FLOAT peak learning rate (default 2e-05; preset stage 1: 0.001, stages 2-3: 2e-05)" in text
+    assert "--schedule {cosine,linear,constant}" in text and "--zero-stage {0,1,2,3}" in text
+    for action in build_parser()._actions:
+        assert action.help, f"{action.option_strings} has no help"

@@ -17,47 +17,56 @@ from zqvl.train.presets import lora_targets, stage_preset, train_types
 from zqvl.errors import UsageError, unknown_keys_message
 from zqvl.yamlfile import read_mapping
 
-SCHEDULES = ("cosine", "linear", "constant")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+def option(default, help: str, choices: tuple | None = None, factory=None):
+    """A config field with its --help text (and allowed values): the one place an option is described."""
+    meta = {"help": help, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class TrainConfig:
-    stage: int = 2
-    model: str = ""                      # HF-style dir from `zqvl-model build` or a previous stage's final/
-    shards: list[str] = field(default_factory=list)   # shard dirs (zqvl-data shard output), .tar files or globs
-    out: str = ""                        # run dir: config.yaml, metrics.jsonl, tb/, checkpoints/, final/
-    train_type: str = "freeze_vision"    # projector | freeze_vision | lora | full
-    lr: float = 2e-5
-    min_lr_ratio: float = 0.0            # the schedule decays to lr * min_lr_ratio
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    warmup_ratio: float = 0.03
-    schedule: str = "cosine"             # cosine | linear | constant (all after linear warmup)
-    batch_size: int = 4                  # micro-batch per process
-    grad_accum: int = 1
-    max_steps: int = 0                   # optimizer steps; 0 = derive from --epochs and the shard manifest
-    epochs: float = 1.0
-    max_len: int = 2048                  # tokens incl. image tokens; longer chats are split at turn boundaries
-    grad_clip: float = 1.0
-    zero_stage: int = 2
-    precision: str = "auto"              # auto = bf16 on GPU, fp32 on CPU
-    grad_checkpointing: bool = False
-    save_every: int = 500                # steps between checkpoints (0 = only on signal / end)
-    keep_last: int = 2                   # checkpoints kept
-    log_every: int = 1
-    seed: int = 42
-    num_workers: int = 2
-    shuffle_buffer: int = 1000
-    group_batches: int = 16              # length-grouping window, in micro-batches
-    system_prompt: str = DEFAULT_SYSTEM
-    filters: list[str] = field(default_factory=list)  # on-the-fly zqvl.data.clean filters by name, or "all"
-    lora_r: int = 64
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_targets: list[str] = field(default_factory=lora_targets)
-    tensorboard: bool = True
+    stage: int = option(2, "1 align (projector), 2 instruct, 3 instruct on cleaned Chinese data")
+    model: str = option("", "HF-style dir from `zqvl-model build` or a previous stage's RUN/final")
+    shards: list[str] = option(None, "shard dirs (zqvl-data shard output), .tar files or globs", factory=list)
+    out: str = option("", "run dir: config.yaml, metrics.jsonl, tb/, checkpoints/, final/")
+    train_type: str = option("freeze_vision", "what learns (see zqvl/train/presets.yaml)",
+                             choices=("projector", "freeze_vision", "lora", "full"))
+    lr: float = option(2e-5, "peak learning rate")
+    min_lr_ratio: float = option(0.0, "the schedule decays to lr * this")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    adam_beta1: float = option(0.9, "AdamW beta1")
+    adam_beta2: float = option(0.999, "AdamW beta2")
+    warmup_ratio: float = option(0.03, "share of the steps spent in linear warmup")
+    schedule: str = option("cosine", "learning-rate schedule after warmup", choices=("cosine", "linear", "constant"))
+    batch_size: int = option(4, "micro-batch per process")
+    grad_accum: int = option(1, "micro-batches per optimizer step")
+    max_steps: int = option(0, "optimizer steps; 0 = derive from --epochs and the shard manifest")
+    epochs: float = option(1.0, "passes over the shards when --max-steps is 0")
+    max_len: int = option(2048, "tokens per sample incl. image tokens; longer chats are split at turn boundaries")
+    grad_clip: float = option(1.0, "gradient-norm clip (0 = off)")
+    zero_stage: int = option(2, "DeepSpeed ZeRO stage", choices=(0, 1, 2, 3))
+    precision: str = option("auto", "auto = bf16 on GPU, fp32 on CPU", choices=("auto", "bf16", "fp16", "fp32"))
+    grad_checkpointing: bool = option(False, "recompute activations in backward (less memory, ~30%% slower)")
+    save_every: int = option(500, "steps between checkpoints (0 = only on a signal and at the end)")
+    keep_last: int = option(2, "complete checkpoints kept")
+    log_every: int = option(1, "steps between metrics.jsonl/tensorboard records")
+    seed: int = option(42, "seed for data order and initialisation")
+    num_workers: int = option(2, "DataLoader workers per process (part of the resume state)")
+    shuffle_buffer: int = option(1000, "samples in each worker's shuffle buffer")
+    group_batches: int = option(16, "length-grouping window, in micro-batches")
+    system_prompt: str = option(DEFAULT_SYSTEM, "system prompt of every sample without its own")
+    filters: list[str] = option(None, "zqvl.data.clean filters applied on the fly, by family name, or 'all'",
+                                factory=list)
+    lora_r: int = option(64, "LoRA rank")
+    lora_alpha: int = option(16, "LoRA alpha")
+    lora_dropout: float = option(0.05, "LoRA dropout")
+    lora_targets: list[str] = option(None, "LoRA target leaf names, matched only inside the LLM",
+                                     factory=lora_targets)
+    tensorboard: bool = option(True, "write tensorboard events to RUN/tb")
 
     @property
     def run_dir(self) -> Path:
@@ -73,6 +82,8 @@ class TrainConfig:
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+SCHEDULES = TrainConfig.__dataclass_fields__["schedule"].metadata["choices"]
+PRECISIONS = TrainConfig.__dataclass_fields__["precision"].metadata["choices"]
 CLI_ONLY = {"stage", "model", "shards", "out"}   # the CLI's own required arguments, not preset values
 
 
@@ -105,20 +116,45 @@ def _coerce(name: str, value):
     return value
 
 
+def _preset_note(name: str) -> str:
+    """'stage 1: 0.001, stages 2-3: 2e-05' when the stage presets set this option, else ''."""
+    from zqvl.train.presets import stages
+    by_value: dict = {}
+    for number, preset in sorted(stages().items()):
+        if name in preset:
+            by_value.setdefault(preset[name], []).append(str(number))
+    if not by_value:
+        return ""
+    def span(numbers: list[str]) -> str:
+        ints = list(map(int, numbers))
+        if len(ints) == 1:
+            return f"stage {ints[0]}"
+        consecutive = ints == list(range(ints[0], ints[-1] + 1))
+        return f"stages {ints[0]}-{ints[-1]}" if consecutive else "stages " + ",".join(numbers)
+    parts = [f"{span(n)}: {v}" for v, n in by_value.items()]
+    return "; preset " + ", ".join(parts)
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field; defaults are None so only flags the user gives override."""
-    group = parser.add_argument_group("training options (override the stage preset and --config)")
+    """One flag per config field, its help from the field; defaults are None so only given flags override."""
+    group = parser.add_argument_group("training options (override the stage preset, then --config)")
     for f in fields(TrainConfig):
         if f.name in CLI_ONLY:
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = _field_kind(f.name)
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        choices = f.metadata.get("choices")
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        text = (f"{f.metadata['help']} (default {shown!r}" if isinstance(shown, str) and shown else
+                f"{f.metadata['help']} (default {shown}") + _preset_note(f.name) + ")"
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif typing.get_origin(kind) is list:
-            group.add_argument(flag, dest=f.name, nargs="*", default=None, metavar="X")
+            group.add_argument(flag, dest=f.name, nargs="*", default=None, metavar="X", help=text)
         else:
-            group.add_argument(flag, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper())
+            group.add_argument(flag, dest=f.name, type=kind, default=None, choices=choices, help=text,
+                               metavar=None if choices else kind.__name__.upper())
 
 
 def load_yaml_overrides(path: str | Path) -> dict:
