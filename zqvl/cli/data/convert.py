@@ -1,7 +1,11 @@
 """zqvl-data convert --format {llava,linksoul,sharegpt-4o,textocr-gpt4o} IN --out DIR"""
 from __future__ import annotations
 
+from collections import Counter
+
 from zqvl.data.convert import READERS, convert
+from zqvl.cli.drops import add_max_drop_argument, guard
+from zqvl.data.dropguard import Drops
 from zqvl.progress import open_progress
 from zqvl.ui import out, table
 
@@ -13,6 +17,7 @@ def add_arguments(p) -> None:
     p.add_argument("--images", help="dir the raw image paths are relative to (default: IN/images or IN's dir)")
     p.add_argument("--copy", action="store_true", help="copy images instead of hard-linking them")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out (swapped in atomically)")
+    add_max_drop_argument(p)
 
 
 def run(args) -> int:
@@ -23,5 +28,5 @@ def run(args) -> int:
     rows += [[f"skipped: {code}", n] for code, n in sorted(stats.skipped.items())]
     out.print(table(f"zqvl-data convert -> {args.out}", ["", "count"], rows))
     if stats.skipped:
-        out.print(f"skipped records are listed in {args.out}/skipped.jsonl")
-    return 0
+        out.print(f"skipped records are listed in {args.out}/skipped.jsonl", markup=False)
+    return guard(Drops("convert", stats.read, Counter(stats.skipped)), args.max_drop)
