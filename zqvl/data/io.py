@@ -6,18 +6,22 @@ Writers put everything under a temporary name and rename on success: a reader ne
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from zqvl.data.schema import Record, SchemaError, parse_record
+from zqvl.data.schema import Record, SchemaError, Unparsable, parse_record
 from zqvl.errors import UsageError
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"
+MAX_DEPTH = 64          # records nest ~4 levels; far deeper input only breaks recursion in parsers and pickling
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _skip(buf: str, pos: int, chars: str) -> int:
@@ -27,36 +31,124 @@ def _skip(buf: str, pos: int, chars: str) -> int:
     return pos
 
 
+def _no_duplicate_keys(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {repeated!r}: a later value would silently replace the first")
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
+def _value_end(buf: str, pos: int) -> int | None:
+    """Index just past the JSON value starting at `pos`, found without parsing (for values the parser refuses:
+    too deep, huge integers); None when the buffer ends first."""
+    depth, i, n = 0, pos, len(buf)
+    while i < n:
+        c = buf[i]
+        if c == '"':
+            i += 1
+            while i < n and buf[i] != '"':
+                i += 2 if buf[i] == "\\" else 1
+            if i >= n:
+                return None
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth <= 0:
+                return i + 1
+        elif depth == 0 and c in ",\n":
+            return i
+        i += 1
+    return None
+
+
+def _problem(value: Any, text: str) -> str | None:
+    """Why a parsed value cannot be a record although it is JSON: nesting beyond MAX_DEPTH, a lone surrogate."""
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        return f"nests deeper than {MAX_DEPTH} levels"
+    if _SURROGATE_ESCAPE.search(text):
+        bad = _lone_surrogate(value)
+        if bad:
+            return f"a string holds the lone surrogate {bad!r}, which no UTF-8 file can store"
+    return None
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                return v[e.start:e.end]
+    return None
+
+
 def iter_json_values(path: str | Path) -> Iterator[Any]:
     """Yield each element of a top-level JSON list, or each object of a JSONL / concatenated-JSON file.
 
-    Raises UsageError (one line, with the element number and file offset) on malformed JSON.
+    Malformed JSON raises UsageError (one line, with the element number and file offset): past a syntax
+    error the file cannot be resynchronised. An element that is JSON but cannot be a record — nesting too
+    deep, an integer beyond Python's digit limit, a duplicate key, a lone surrogate — is yielded as
+    `Unparsable` at its position, so each command skips and names that one record and goes on.
     """
     path = Path(path)
     try:
-        fh = open(path, encoding="utf-8-sig")
+        fh = open(path, "rb")
     except OSError as e:
         raise UsageError(f"{path}: cannot open ({e.strerror or e})") from None
-    decoder = json.JSONDecoder()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     with fh:
-        buf, pos, eof, consumed = "", 0, False, 0
+        buf, pos, eof, consumed, bytes_read = "", 0, False, 0, 0
 
         def fill() -> bool:
-            nonlocal buf, pos, eof, consumed
+            nonlocal buf, pos, eof, consumed, bytes_read
+            raw = b"" if eof else fh.read(CHUNK)
             try:
-                chunk = fh.read(CHUNK)
+                text = utf8.decode(raw, final=not raw)
             except UnicodeDecodeError as e:
-                raise UsageError(f"{path}: not UTF-8 text near byte {consumed + pos} ({e.reason})") from None
-            if not chunk:
+                at = bytes_read - (len(e.object) - len(raw)) + e.start
+                raise UsageError(f"{path}: not UTF-8 text at byte {max(at, 0)} ({e.reason})") from None
+            bytes_read += len(raw)
+            if not raw:
                 eof = True
+            if not text:
                 return False
             consumed += pos
-            buf, pos = buf[pos:] + chunk, 0
+            buf, pos = buf[pos:] + text, 0
             return True
 
-        fill()
-        pos = _skip(buf, pos, _WS)
-        if pos >= len(buf) and eof:
+        def next_start() -> int:
+            nonlocal pos
+            while True:
+                pos = _skip(buf, pos, _WS)
+                if pos < len(buf) or not fill():
+                    return pos
+
+        if next_start() >= len(buf):
             raise UsageError(f"{path}: empty file, expected a JSON list of records")
         in_list = buf[pos] == "["
         if in_list:
@@ -64,42 +156,45 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
         index = 0
         after_comma = False
         while True:
-            # Find the start of the next value, pulling more text as needed.
-            while True:
-                pos = _skip(buf, pos, _WS)
-                if pos < len(buf) or not fill():
-                    break
-            if pos >= len(buf):
+            if next_start() >= len(buf):
                 if in_list:
                     raise UsageError(f"{path}: truncated file, the top-level list is never closed "
                                      f"(after {index} records)")
                 return
             if in_list and buf[pos] == "]" and not after_comma:
-                rest = buf[pos + 1:].strip() + ("" if eof else fh.read().strip())
-                if rest:
+                pos += 1
+                if next_start() < len(buf):
                     raise UsageError(f"{path}: unexpected data after the closing ']'")
                 return
             while True:
                 try:
-                    value, end = decoder.raw_decode(buf, pos)
+                    value, end = _DECODER.raw_decode(buf, pos)
                     # A number or literal at the buffer's end may continue in the next chunk.
                     if end == len(buf) and not eof and fill():
                         continue
+                    problem = _problem(value, buf[pos:end])
                     break
                 except json.JSONDecodeError as e:
                     if not eof and fill():
                         continue
                     raise UsageError(f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: "
                                      f"{e.msg}") from None
-            yield value
+                except (RecursionError, ValueError) as e:   # too deep to parse, a huge integer, a duplicate key
+                    end = _value_end(buf, pos)
+                    if end is None and not eof and fill():
+                        continue
+                    if end is None:
+                        raise UsageError(f"{path}: truncated file inside record #{index}") from None
+                    problem = ("nests deeper than Python's parser can follow" if isinstance(e, RecursionError)
+                               else str(e).splitlines()[0][:160])
+                    value = None
+                    break
+            yield Unparsable(problem) if problem else value
             index += 1
             pos = end
             if in_list:
                 # Exactly one ',' (then another value) or the closing ']' must follow a value.
-                while True:
-                    pos = _skip(buf, pos, _WS)
-                    if pos < len(buf) or not fill():
-                        break
+                next_start()
                 if pos < len(buf) and buf[pos] not in ",]":
                     raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} "
                                      f"at byte ~{consumed + pos}")

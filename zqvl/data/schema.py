@@ -82,6 +82,13 @@ def _parse_turn(obj: Any, record_label: str, i: int) -> Turn:
     return Turn(role=role, value=value, source=source, extra=obj, raw_role=raw_role if raw_role != role else None)
 
 
+@dataclass(frozen=True)
+class Unparsable:
+    """A chat.json element that is JSON but cannot be a record (io.iter_json_values says why): parse_record
+    raises SchemaError('bad_json') for it, so every record loop skips and names it like any bad record."""
+    problem: str
+
+
 def printable_id(rid: str) -> str:
     """An id as it may appear in a one-line message: itself, or its repr when it holds newlines or controls."""
     return rid if rid.isprintable() else repr(rid)
@@ -97,6 +104,8 @@ def record_label(obj: Any, index: int) -> str:
 
 def parse_record(obj: Any, index: int = -1) -> Record:
     """One JSON value -> Record, or SchemaError naming the record and the problem."""
+    if isinstance(obj, Unparsable):
+        raise SchemaError("bad_json", f"#{index}: {obj.problem}")
     if not isinstance(obj, dict):
         raise SchemaError("not_object", f"#{index}: record is {type(obj).__name__}, expected an object")
     obj = dict(obj)

@@ -18,6 +18,7 @@ from zqvl.progress import NULL, Progress
 ERROR, WARNING = "error", "warning"
 CODES: dict[str, tuple[str, str]] = {
     "not_object": (ERROR, "record is not a JSON object"),
+    "bad_json": (ERROR, "JSON that cannot be a record (too deep, huge integer, duplicate key, lone surrogate)"),
     "missing_id": (ERROR, "record has no usable id"),
     "bad_image_field": (ERROR, "'image' is not a string or list of strings"),
     "missing_conversations": (ERROR, "no conversations list"),

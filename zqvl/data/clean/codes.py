@@ -9,6 +9,7 @@ MEANINGS = {
     "structure.source_missing": "some turns of a translated record have no source",
     "structure.duplicate_id": "the id was already used by an earlier record",
     "structure.not_object": "the record is not a JSON object",
+    "structure.bad_json": "JSON that cannot be a record (too deep, huge integer, duplicate key, lone surrogate)",
     "structure.missing_id": "the record has no usable id",
     "structure.bad_image_field": "'image' is neither a string nor a list of strings",
     "structure.missing_conversations": "'conversations' is missing, empty or not a list",
