@@ -17,20 +17,29 @@ LOCK_NAME = ".zqvl.lock"
 
 
 @contextmanager
-def exclusive_dir(directory: str | Path, command: str) -> Iterator[Path]:
-    """Hold the lock of `directory` (created if needed) for the block; UsageError if another process holds it."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / LOCK_NAME
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)   # empty: output stays byte-identical
+def exclusive_file(path: str | Path, busy: str) -> Iterator[Path]:
+    """Hold an exclusive lock on `path` (created, empty) for the block; UsageError(busy) if another process holds
+    it."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)   # empty: outputs holding it stay byte-identical
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(f"{directory}: another {command} is writing here; wait for it to finish") from None
+            raise UsageError(busy) from None
         yield path
     finally:
         os.close(fd)
+
+
+@contextmanager
+def exclusive_dir(directory: str | Path, command: str) -> Iterator[Path]:
+    """Hold the lock of `directory` (created if needed) for the block: for outputs written in place."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with exclusive_file(directory / LOCK_NAME,
+                        f"{directory}: another {command} is writing here; wait for it to finish") as path:
+        yield path
 
 
 def is_only_lock(directory: Path) -> bool:
