@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from zqvl.data.schema import IMAGE_TAG
 
