@@ -19,6 +19,7 @@ COMMANDS = {
     "clean": "drop translation defects: DIR -> DIR2/chat.json + rejected.jsonl + report.html",
     "shard": "canonical DIR -> WebDataset tars + manifest.json",
     "verify": "re-read every shard of shards/NAME and check it against manifest.json",
+    "synth": "write a learnable synthetic world (shapes, colours, counts, signs) as a canonical DIR",
 }
 
 
