@@ -89,7 +89,7 @@ def test_kill_9_then_resume_is_byte_identical_and_resends_nothing_cached(tmp_pat
     # The key is in no output stream and no file: chat, failed list, summary, cache (and its WAL).
     secret = KEY.encode()
     assert all(secret not in stream for stream in outputs)
-    assert b"translate" in outputs[-1] and b"requests" in outputs[-2]
+    assert b"failed.jsonl" in outputs[-1] and b"requests" in outputs[-2]   # the warning; the summary table
     for files in (ref_files, out_files):
         assert any(name.startswith(CACHE_NAME) for name in files)
         assert [name for name, data in files.items() if secret in data] == []
