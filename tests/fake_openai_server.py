@@ -39,7 +39,7 @@ WORDS = {
     "does": "", "show": "显示", "shows": "显示", "describe": "描述", "there": "那里", "are": "是",
     "how": "怎么", "many": "多少", "people": "人们", "color": "颜色", "red": "红色", "blue": "蓝色",
     "reads": "写着", "says": "说", "text": "文字", "at": "在", "to": "到", "it": "它", "you": "你",
-    "can": "能", "see": "看见", "beach": "海滩", "plays": "玩", "young": "年轻的", "her": "她的",
+    "can": "能", "see": "看见", "beach": "海滩", "plays": "玩", "young": "年轻的", "her": "她的", "two": "两",
 }
 LETTERS = "这个图说马车门书鸟鱼龙东长风云为开关时间问题电话气学习语言"[:26]
 PUNCT = {"?": "？", ",": "，", ".": "。", "!": "！", ":": "：", ";": "；"}
@@ -122,7 +122,7 @@ class FakeOpenAI:
             "timeout": good,   # too late: the client has given up by now
             "preamble": "以下是翻译：\n" + good,
             "commentary": good + "\n（注：这是直译。）",
-            "refusal": "抱歉，我无法翻译这段内容。",
+            "refusal": "抱歉，我无法协助完成这个请求。",
             "lost_placeholder": _PLACEHOLDER.sub("", good, count=1),
             "dup_placeholder": good + "".join(_PLACEHOLDER.findall(good)[:1]),
             "traditional": _S2T.convert(good),
