@@ -8,7 +8,8 @@ deterministic word table plus a letter-by-letter transliteration into Chinese ch
 
 Fault names: 429 (with Retry-After), 500, 503, timeout (sleeps past the client's timeout), drop (closes the
 connection without answering), length (cut-off answer, finish_reason "length"), preamble, commentary, refusal,
-lost_placeholder, dup_placeholder, traditional (the right answer in Traditional script), english (echo), empty.
+lost_placeholder, dup_placeholder, traditional (the right answer in Traditional script), english (echo), empty;
+and "=TEXT" answers TEXT itself (a planted answer, e.g. one defect that only clean's checks see).
 An answer longer than the request's max_tokens (1 token = 1 character here) is cut with finish_reason "length",
 as a real server does. Every request is logged (time, text, fault, status) for tests that count requests.
 
@@ -87,7 +88,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         for seq in self.faults.values():
-            unknown = set(seq) - FAULTS
+            unknown = {f for f in seq if not f.startswith("=")} - FAULTS
             assert not unknown, f"unknown faults {unknown}"
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
@@ -115,6 +116,8 @@ class FakeOpenAI:
     # -- answers -------------------------------------------------------------------------------------------
     def answer(self, text: str, fault: str | None) -> tuple[str, str]:
         good = fake_translate(text)
+        if fault and fault.startswith("="):
+            return fault[1:], "stop"
         if fault == "length":
             return good[: max(1, len(good) // 2)], "length"
         content = {
