@@ -97,7 +97,7 @@ def test_planted_defects_are_retried_end_to_end(tmp_path):
             retry=RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)))
     chat = {r["id"]: r for r in json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))}
     assert stats.records_failed == 0
-    for family, source, _, code, good in PER_FAMILY:
+    for family, source, _, _, good in PER_FAMILY:
         m = mask(source)
         assert srv.requests_for(m.body) == 2, family
         assert chat[family]["conversations"][1] == {"from": "gpt", "value": m.restore(good), "source": source}

@@ -11,7 +11,7 @@ class Reason(str):
 
     detail: str
 
-    def __new__(cls, code: str, detail: str = "") -> "Reason":
+    def __new__(cls, code: str, detail: str = "") -> Reason:
         obj = super().__new__(cls, code)
         obj.detail = detail
         return obj
