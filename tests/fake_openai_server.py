@@ -8,7 +8,8 @@ deterministic word table plus a letter-by-letter transliteration into Chinese ch
 
 Fault names: 429 (with Retry-After), 500, 503, timeout (sleeps past the client's timeout), drop (closes the
 connection without answering), length (cut-off answer, finish_reason "length"), preamble, commentary, refusal,
-lost_placeholder, dup_placeholder, traditional (the right answer in Traditional script), english (echo), empty.
+lost_placeholder, dup_placeholder, traditional (the right answer in Traditional script), english (echo), empty;
+and "=TEXT" answers TEXT itself (a planted answer, e.g. one defect that only clean's checks see).
 An answer longer than the request's max_tokens (1 token = 1 character here) is cut with finish_reason "length",
 as a real server does. Every request is logged (time, text, fault, status) for tests that count requests.
 
@@ -39,7 +40,7 @@ WORDS = {
     "does": "", "show": "显示", "shows": "显示", "describe": "描述", "there": "那里", "are": "是",
     "how": "怎么", "many": "多少", "people": "人们", "color": "颜色", "red": "红色", "blue": "蓝色",
     "reads": "写着", "says": "说", "text": "文字", "at": "在", "to": "到", "it": "它", "you": "你",
-    "can": "能", "see": "看见", "beach": "海滩", "plays": "玩", "young": "年轻的", "her": "她的",
+    "can": "能", "see": "看见", "beach": "海滩", "plays": "玩", "young": "年轻的", "her": "她的", "two": "两",
 }
 LETTERS = "这个图说马车门书鸟鱼龙东长风云为开关时间问题电话气学习语言"[:26]
 PUNCT = {"?": "？", ",": "，", ".": "。", "!": "！", ":": "：", ";": "；"}
@@ -93,7 +94,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         for seq in self.faults.values():
-            unknown = set(seq) - FAULTS
+            unknown = {f for f in seq if not f.startswith("=")} - FAULTS
             assert not unknown, f"unknown faults {unknown}"
         self.retry_after = retry_after
         self.timeout_sleep = timeout_sleep
@@ -121,6 +122,8 @@ class FakeOpenAI:
     # -- answers -------------------------------------------------------------------------------------------
     def answer(self, text: str, fault: str | None) -> tuple[str, str]:
         good = fake_translate(text)
+        if fault and fault.startswith("="):
+            return fault[1:], "stop"
         if fault == "length":
             return good[: max(1, len(good) // 2)], "length"
         content = {
@@ -128,7 +131,7 @@ class FakeOpenAI:
             "timeout": good,   # too late: the client has given up by now
             "preamble": "以下是翻译：\n" + good,
             "commentary": good + "\n（注：这是直译。）",
-            "refusal": "抱歉，我无法翻译这段内容。",
+            "refusal": "抱歉，我无法协助完成这个请求。",
             "lost_placeholder": _PLACEHOLDER.sub("", good, count=1),
             "dup_placeholder": good + "".join(_PLACEHOLDER.findall(good)[:1]),
             "traditional": _S2T.convert(good),

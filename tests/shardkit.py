@@ -72,7 +72,7 @@ def make_dataset(root: Path, n: int = 40, *, seed: int = 0, broken: bool = True,
             ({"id": "bad_html", "image": "notes.jpg", "conversations": _turns(rng, 1)}, "image_corrupt"),
             ({"id": "bad_empty", "image": "empty.jpg", "conversations": _turns(rng, 1)}, "image_empty"),
             ({"id": "bad_escape", "image": "../chat.json", "conversations": _turns(rng, 1)}, "path_escape"),
-            ({"id": "bad_tags", "image": ok, "conversations": _turns(rng, 2)}, "image_tag_count"),
+            ({"id": "bad_tags", "image": ok, "conversations": _turns(rng, 2)}, "placeholder.count"),
             ({"id": "bad_schema", "image": ok}, "missing_conversations"),
         ]
         for k, (value, reason) in enumerate(cases):

@@ -49,7 +49,7 @@ def test_every_command_skips_and_names_it(tmp_path, kind, capsys):
     src = hostile_dir(tmp_path / "d", kind)
     assert run_cli(data_main, ["validate", str(src), "--report", str(tmp_path / "v.jsonl")]) == 1
     issues = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
-    assert [(i["id"], i["code"]) for i in issues] == [("#1", "bad_json")]
+    assert [(i["id"], i["code"]) for i in issues] == [("#1", "structure.bad_json")]
 
     assert run_cli(data_main, ["clean", str(src), "--out", str(tmp_path / "c")]) == 0
     rejected = [json.loads(line) for line in (tmp_path / "c" / "rejected.jsonl").read_text().splitlines()]

@@ -5,10 +5,10 @@ import sys
 
 from zqvl.data.validate import validate_dir
 
-SAMPLE_BROKEN = {"bad_missing_image": "image_missing", "bad_path_escape": "path_escape",
-                 "bad_tag_count": "image_tag_count", "bad_role_order": "role_order",
-                 "bad_empty_answer": "empty_value", "bad_truncated_jpeg": "image_corrupt",
-                 "bad_tiny_image": "image_tiny", "sample_000": "duplicate_id"}
+SAMPLE_BROKEN = {"bad_missing_image": "image.missing", "bad_path_escape": "image.unsafe_path",
+                 "bad_tag_count": "placeholder.count", "bad_role_order": "structure.order",
+                 "bad_empty_answer": "structure.empty_turn", "bad_truncated_jpeg": "image.unreadable",
+                 "bad_tiny_image": "image.tiny", "sample_000": "structure.duplicate_id"}
 
 
 def test_generator_is_deterministic_and_matches_bundled_copy(repo, tmp_path):
@@ -31,5 +31,5 @@ def test_validate_catches_the_planted_breakage(repo):
         if issue.level == "error":
             errors.setdefault(issue.id, set()).add(issue.code)
     assert {rid: codes for rid, codes in errors.items()} == {
-        rid: {code} | ({"image_tag_in_answer"} if rid == "bad_role_order" else set())
+        rid: {code} | ({"placeholder.in_answer"} if rid == "bad_role_order" else set())
         for rid, code in SAMPLE_BROKEN.items()}

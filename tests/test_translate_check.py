@@ -1,12 +1,16 @@
-"""Answer checks: reject what LLMs add around a translation, repair only what is safe to repair."""
+"""Answer checks: reject what clean would drop, and what LLMs add around a translation; repair only what is safe."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
+from fake_openai_server import FakeOpenAI, write_chat_dir
 
-from zqvl.data.translate.check import check_answer, feedback
+from zqvl.data.clean import REGISTRY
+from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
+from zqvl.data.translate.check import TURN_FAMILIES, check_answer, clean_reasons, feedback
 from zqvl.data.translate.client import parse_retry_after
 from zqvl.data.translate.ratelimit import RateLimiter
 from zqvl.data.translate.spans import mask
@@ -21,24 +25,83 @@ def test_clean_answer_is_accepted_unchanged():
     assert v.ok and v.text == "这张图片显示了什么？" and not v.script_converted
 
 
+# One planted defect per clean family that judges a single turn: (family, source, bad answer, clean's code,
+# a faithful answer). Answers are masked bodies, as the model sees and returns them (⟦n⟧ = protected spans).
+PER_FAMILY = [
+    ("preamble", "What does this image show?", "以下是翻译：\n这张图片显示了什么？", "preamble.lead_in",
+     "这张图片显示了什么？"),
+    ("refusal", "Describe the picture in detail.", "抱歉，我无法协助完成这个请求。", "refusal.apology",
+     "请详细描述这张图片。"),
+    ("truncation", "The dog is sitting on the red sofa next to the window, looking outside.",
+     "这只狗坐在窗边的红色沙发上，", "truncation.mid_sentence", "这只狗坐在窗边的红色沙发上，望着外面。"),
+    ("repetition", "The puppy sleeps on the sofa.", "小狗在沙发上睡觉。" * 4, "repetition.loop", "小狗在沙发上睡觉。"),
+    ("untranslated", "The cat is sitting on the red sofa next to the window.",
+     "这只猫 is sitting on the red sofa，在窗边。", "untranslated.residue", "这只猫坐在窗边的红色沙发上。"),
+    ("ocr", "DESCRIPTION: A bakery shop front.\nTEXT: Fresh Bread Daily", "⟦1⟧：一家面包店的店面。\n⟦2⟧：每日新鲜面包",
+     "ocr.not_verbatim", "⟦1⟧：一家面包店的店面。\n⟦2⟧：Fresh Bread Daily"),
+    ("numbers", "There are three cats on the bed.", "床上有两只猫。", "numbers.missing", "床上有三只猫。"),
+    ("markdown", "Steps:\n1. Open the box.\n2. Remove the phone.\n3. Charge it.",
+     "步骤：1. 打开盒子。2. 取出手机。3. 给它充电。", "markdown.list_collapsed",
+     "步骤：\n1. 打开盒子。\n2. 取出手机。\n3. 给它充电。"),
+    ("placeholder", "What is in this picture?", "这张<图像>里有什么？", "placeholder.mangled", "这张图片里有什么？"),
+]
+
+
+def test_every_per_turn_family_is_covered():
+    assert set(TURN_FAMILIES) == set(REGISTRY) - {"structure"}
+    assert {f for f, *_ in PER_FAMILY} | {"script"} == set(TURN_FAMILIES)   # script: repaired, see below
+
+
+@pytest.mark.parametrize("family, source, bad, code, good", PER_FAMILY, ids=[c[0] for c in PER_FAMILY])
+def test_what_clean_drops_is_rejected_with_clean_s_code(family, source, bad, code, good):
+    v = verdict(source, bad)
+    assert not v.ok and v.code == code and v.detail
+    assert verdict(source, good).ok
+
+
+def test_traditional_script_is_what_clean_drops_and_is_repaired_not_retried():
+    source = "The weather is nice today, good for a walk."
+    assert clean_reasons(source, "今天天氣很好，適合散步。") == ["script.traditional"]
+    v = verdict(source, "今天天氣很好，適合散步。")
+    assert v.ok and v.script_converted and v.text == "今天天气很好，适合散步。"
+
+
 @pytest.mark.parametrize("answer, code", [
-    ("以下是翻译：\n这张图片显示了什么？", "preamble"),
-    ("翻译：这张图片显示了什么？", "preamble"),
-    ("Here is the translation: 这张图片显示了什么？", "preamble"),
-    ("好的，这张图片显示了什么？", "preamble"),
-    ("抱歉，我无法翻译这段内容。", "refusal"),
-    ("作为一个AI语言模型，我不能这样做。", "refusal"),
-    ("这张图片显示了什么？\n（注：这是直译。）", "commentary"),
-    ("这张图片显示了什么？\n\n这句话是在询问图片内容。", "commentary"),
+    ("翻译：这张图片显示了什么？", "preamble.lead_in"),
+    ("Here is the translation: 这张图片显示了什么？", "preamble.lead_in"),
+    ("好的，这张图片显示了什么？", "preamble.lead_in"),
+    ("作为一个AI语言模型，我不能这样做。", "refusal.ai_self"),
+    ("这张图片显示了什么？\n（注：这是直译。）", "preamble.note"),
+    ("这张图片显示了什么？\n\n这句话是在询问图片内容。", "extra_paragraph"),
     ("", "empty"),
     ("What does this image show?", "not_chinese"),
     ("この画像は何を示していますか？", "not_chinese"),
     ("这张图片显示了什么？" * 20, "too_long"),
-    ("这张图片显示了什么？(What does this image show?)", "echoes_source"),
 ])
 def test_additions_are_rejected(answer, code):
     v = verdict("What does this image show?", answer)
     assert not v.ok and v.code == code
+
+
+def test_planted_defects_are_retried_end_to_end(tmp_path):
+    """Through the real client against the fake server: each planted answer costs one retry, with clean's code
+    as the reason, and the faithful second answer is what gets written."""
+    records = [{"id": family, "conversations": [{"from": "human", "value": "Describe it."},
+                                                {"from": "gpt", "value": source}]}
+               for family, source, *_ in PER_FAMILY]
+    faults = {mask(source).body: ["=" + bad, "=" + good] for _, source, bad, _, good in PER_FAMILY}
+    src = write_chat_dir(tmp_path / "in", records)
+    with FakeOpenAI(faults=faults) as srv:
+        stats = translate_dir(src, tmp_path / "out", TranslateOptions(
+            base_url=srv.base_url, model="fake", concurrency=4,
+            retry=RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)))
+    chat = {r["id"]: r for r in json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))}
+    assert stats.records_failed == 0
+    for family, source, _, _, good in PER_FAMILY:
+        m = mask(source)
+        assert srv.requests_for(m.body) == 2, family
+        assert chat[family]["conversations"][1] == {"from": "gpt", "value": m.restore(good), "source": source}
+    assert {c: stats.problems[c] for *_, c, _ in PER_FAMILY} == {c: 1 for *_, c, _ in PER_FAMILY}
 
 
 def test_checks_are_source_aware():
@@ -76,7 +139,8 @@ def test_traditional_conversion_never_touches_protected_text():
 
 
 def test_feedback_names_the_problem():
-    assert "preamble" in feedback("preamble", "")
+    assert "a lead-in the source does not have" in feedback("preamble.lead_in", "")
+    assert "paragraph" in feedback("extra_paragraph", "")
     assert "⟦2⟧" in feedback("placeholder_lost", "missing ⟦2⟧")
 
 

@@ -120,8 +120,11 @@ def test_faults_are_survived_and_every_record_is_accounted_for(tmp_path):
     assert parrot[1] == 2 * parrot[0]                    # cut off -> retried with twice the room
     assert stats.script_converted == 4                   # the otter answers, repaired with opencc
     p = stats.problems
-    assert (p["rate_limited"], p["server_error"], p["truncated"], p["preamble"]) == (4, 8, 4, 4)
-    assert (p["timeout"], p["connection"], p["refusal"]) == (4, 4, 4)
+    assert (p["rate_limited"], p["server_error"], p["truncated"], p["preamble.lead_in"]) == (4, 8, 4, 4)
+    assert (p["timeout"], p["connection"]) == (4, 4)
+    # A refusal also drops the answer's placeholders, which is checked first: 4 poison strings x 4 tries,
+    # 4 lemur answers, 4 heron refusals.
+    assert p["placeholder_lost"] == 16 + 4 + 4
 
     # Images are linked (same inode), never escaping images/.
     assert os.path.samefile(out / "images" / "img1.png", src / "images" / "img1.png")

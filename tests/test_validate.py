@@ -35,24 +35,25 @@ def test_clean_dir_has_no_findings(tmp_path):
 
 
 @pytest.mark.parametrize("rec, code", [
-    ([1, 2], "not_object"),
-    ({"conversations": qa()}, "missing_id"),
-    ({"id": "x", "image": 5, "conversations": qa()}, "bad_image_field"),
-    ({"id": "x", "image": "a.jpg"}, "missing_conversations"),
-    ({"id": "x", "image": "a.jpg", "conversations": [{"from": "human"}]}, "bad_turn"),
+    ([1, 2], "structure.not_object"),
+    ({"conversations": qa()}, "structure.missing_id"),
+    ({"id": "x", "image": 5, "conversations": qa()}, "structure.bad_image_field"),
+    ({"id": "x", "image": "a.jpg"}, "structure.missing_conversations"),
+    ({"id": "x", "image": "a.jpg", "conversations": [{"from": "human"}]}, "structure.bad_turn"),
     (record("x", conversations=[{"from": "system", "value": "<image>hi"}, {"from": "gpt", "value": "a"}]),
-     "unknown_role"),
-    (record("x", conversations=[{"from": "gpt", "value": "<image>a"}, {"from": "human", "value": "q"}]), "role_order"),
-    (record("x", conversations=qa() + [{"from": "human", "value": "还有吗？"}]), "role_order"),
-    (record("x", conversations=qa(answer="   ")), "empty_value"),
-    (record("x", conversations=qa(question="<image>两个标签")), "image_tag_count"),
-    (record("x", conversations=qa(image=False)), "image_tag_count"),
-    (record("x", conversations=qa(answer="见<image>")), "image_tag_in_answer"),
-    (record("x", conversations=qa(answer="图中<图像>是猫。")), "image_tag_mangled"),
-    (record("x", conversations=qa(answer="图中 < image > 是猫。")), "image_tag_mangled"),
-    (record("x", "../a.jpg"), "path_escape"),
-    (record("x", "/etc/passwd"), "path_escape"),
-    (record("x", "nope.jpg"), "image_missing"),
+     "structure.role_name"),
+    (record("x", conversations=[{"from": "gpt", "value": "<image>a"}, {"from": "human", "value": "q"}]),
+     "structure.order"),
+    (record("x", conversations=qa() + [{"from": "human", "value": "还有吗？"}]), "structure.ends_on_human"),
+    (record("x", conversations=qa(answer="   ")), "structure.empty_turn"),
+    (record("x", conversations=qa(question="<image>两个标签")), "placeholder.count"),
+    (record("x", conversations=qa(image=False)), "placeholder.count"),
+    (record("x", conversations=qa(answer="见<image>")), "placeholder.in_answer"),
+    (record("x", conversations=qa(answer="图中<图像>是猫。")), "placeholder.mangled"),
+    (record("x", conversations=qa(answer="图中 < image > 是猫。")), "placeholder.mangled"),
+    (record("x", "../a.jpg"), "image.unsafe_path"),
+    (record("x", "/etc/passwd"), "image.unsafe_path"),
+    (record("x", "nope.jpg"), "image.missing"),
 ])
 def test_record_codes(tmp_path, rec, code):
     found = codes(tmp_path, [rec])
@@ -61,19 +62,28 @@ def test_record_codes(tmp_path, rec, code):
 
 def test_near_misses_are_not_flagged(tmp_path):
     recs = [record("ok1", conversations=qa(question="图片中的文字？\n<image>", image=False)),  # tag after text
-            record("ok2", conversations=qa(answer="HTML 里的 <img> 标签用于插入图片。")),  # <img> in prose
             record("ok3", "sub/c.jpg"),  # nested dir inside images/
             record("ok4", conversations=[{"from": "user", "value": "<image>\n问"},
                                          {"from": "assistant", "value": "答"}])]
     assert codes(tmp_path, recs, {**GOOD, "sub/c.jpg": jpeg_bytes(colour=(1, 2, 3))}) == set()
 
 
+def test_look_alikes_are_warnings_with_clean_s_broader_pattern(tmp_path):
+    # One look-alike regex for validate and clean (clean's, the broader): `<img>` in prose is reported too,
+    # as a warning, so the run still passes.
+    d = make_dir(tmp_path / "d", [record("w", conversations=qa(answer="HTML 里的 <img> 标签和【图片】。"))], GOOD)
+    result = validate_dir(d)
+    assert [(i.code, i.level, i.message) for i in result.issues] == [
+        ("placeholder.mangled", "warning", "turn 1: '<img>'; turn 1: '【图片】'")]
+    assert result.errors == 0
+
+
 @pytest.mark.parametrize("name, data, code", [
-    ("empty.jpg", b"", "image_empty"),
-    ("trunc.jpg", jpeg_bytes((256, 256), quality=95)[:900], "image_corrupt"),
-    ("text.jpg", b"this is not an image at all", "image_corrupt"),
-    ("bomb.png", png_header_only(40_000, 40_000), "image_bomb"),
-    ("tiny.png", png_bytes((12, 200)), "image_tiny"),
+    ("empty.jpg", b"", "image.empty"),
+    ("trunc.jpg", jpeg_bytes((256, 256), quality=95)[:900], "image.unreadable"),
+    ("text.jpg", b"this is not an image at all", "image.unreadable"),
+    ("bomb.png", png_header_only(40_000, 40_000), "image.bomb"),
+    ("tiny.png", png_bytes((12, 200)), "image.tiny"),
 ])
 def test_image_codes(tmp_path, name, data, code):
     assert codes(tmp_path, [record("x", name)], {name: data}) == {("x", code)}
@@ -83,14 +93,14 @@ def test_truncated_jpeg_passes_verify_but_not_decode(tmp_path):
     p = tmp_path / "t.jpg"
     p.write_bytes(jpeg_bytes((256, 256), quality=95)[:900])
     assert check_image(str(p), ImageLimits(decode=False)).code is None  # why decode is on by default
-    assert check_image(str(p)).code == "image_corrupt"
+    assert check_image(str(p)).code == "image.unreadable"
 
 
 def test_duplicates(tmp_path):
     recs = [record("r1"), record("r1", "b.png"), record("r2", "copy.jpg"), record("r3", "a.jpg")]
     found = codes(tmp_path, recs, {**GOOD, "copy.jpg": GOOD["a.jpg"]})
     # Same id twice is an error; same bytes under another name is a warning; reusing one file is fine.
-    assert found == {("r1", "duplicate_id"), ("r2", "duplicate_image")}
+    assert found == {("r1", "structure.duplicate_id"), ("r2", "image.same_bytes")}
 
 
 def test_two_workers_same_findings(tmp_path):
@@ -98,7 +108,7 @@ def test_two_workers_same_findings(tmp_path):
     images = {f"i{i}.jpg": jpeg_bytes(colour=(i * 6, 255 - i * 6, (i * 37) % 256)) for i in range(40)} | {"e.jpg": b""}
     d = make_dir(tmp_path / "d", recs, images)
     one, two = validate_dir(d, workers=1), validate_dir(d, workers=2)
-    assert [(i.id, i.code) for i in one.issues] == [(i.id, i.code) for i in two.issues] == [("bad", "image_empty")]
+    assert [(i.id, i.code) for i in one.issues] == [(i.id, i.code) for i in two.issues] == [("bad", "image.empty")]
 
 
 def test_token_budget_names_the_turn_with_the_real_tokenizer(tmp_path, qwen_tokenizer):
@@ -114,7 +124,7 @@ def test_token_budget_names_the_turn_with_the_real_tokenizer(tmp_path, qwen_toke
 
     def finding(max_len):
         res = validate_dir(d, budget=TokenBudget(qwen_tokenizer, max_len, k))
-        return [i.message for i in res.issues if i.code == "too_long"]
+        return [i.message for i in res.issues if i.code == "tokens.too_long"]
 
     assert finding(total) == []
     assert finding(total + 5) == []
@@ -134,9 +144,9 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
     d = make_dir(tmp_path / "d", [record("r1"), record("bad", "missing.jpg")], GOOD)
     report = tmp_path / "rep.jsonl"
     code, out, _ = cli(["validate", str(d), "--report", str(report), "--workers", "1"], capsys)
-    assert code == 1 and "image_missing" in out
+    assert code == 1 and "image.missing" in out
     rows = [json.loads(line) for line in report.read_text().splitlines()]
-    assert rows == [{"id": "bad", "level": "error", "code": "image_missing",
+    assert rows == [{"id": "bad", "level": "error", "code": "image.missing",
                      "message": "image 'missing.jpg': file not found"}]
     clean = make_dir(tmp_path / "c", [record("r1")], GOOD)
     assert cli(["validate", str(clean)], capsys)[0] == 0

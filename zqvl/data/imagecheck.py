@@ -35,27 +35,27 @@ def check_image(path: str, limits: ImageLimits = ImageLimits()) -> ImageResult:
         with open(path, "rb") as fh:
             data = fh.read()
     except FileNotFoundError:
-        return ImageResult(path, code="image_missing", message="file not found")
+        return ImageResult(path, code="image.missing", message="file not found")
     except IsADirectoryError:
-        return ImageResult(path, code="image_missing", message="is a directory, not a file")
+        return ImageResult(path, code="image.missing", message="is a directory, not a file")
     except OSError as e:
-        return ImageResult(path, code="image_missing", message=f"unreadable: {e.strerror or e}")
+        return ImageResult(path, code="image.missing", message=f"unreadable: {e.strerror or e}")
     if not data:
-        return ImageResult(path, code="image_empty", message="0-byte file")
+        return ImageResult(path, code="image.empty", message="0-byte file")
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
     try:
         with Image.open(io.BytesIO(data)) as im:
             fmt, (w, h) = im.format, im.size
             im.verify()
     except UnidentifiedImageError:
-        return ImageResult(path, digest, "image_corrupt", "not a recognised image format")
+        return ImageResult(path, digest, "image.unreadable", "not a recognised image format")
     except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
-        return ImageResult(path, digest, "image_corrupt", f"verify failed: {e}")
+        return ImageResult(path, digest, "image.unreadable", f"verify failed: {e}")
     if w * h > limits.max_pixels:
-        return ImageResult(path, digest, "image_bomb", f"{w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,}",
+        return ImageResult(path, digest, "image.bomb", f"{w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,}",
                            (w, h))
     if min(w, h) < limits.min_side:
-        return ImageResult(path, digest, "image_tiny", f"{w}x{h} px, shorter side < {limits.min_side}", (w, h))
+        return ImageResult(path, digest, "image.tiny", f"{w}x{h} px, shorter side < {limits.min_side}", (w, h))
     if limits.decode:
         try:
             with Image.open(io.BytesIO(data)) as im:
@@ -63,7 +63,7 @@ def check_image(path: str, limits: ImageLimits = ImageLimits()) -> ImageResult:
                     im.draft("RGB", (max(1, w // 8), max(1, h // 8)))  # decode at 1/8 scale: still reads every byte
                 im.load()
         except Exception as e:  # noqa: BLE001
-            return ImageResult(path, digest, "image_corrupt", f"decode failed: {e}", (w, h))
+            return ImageResult(path, digest, "image.unreadable", f"decode failed: {e}", (w, h))
     return ImageResult(path, digest, size=(w, h))
 
 

@@ -1,46 +1,20 @@
 """`zqvl-data validate`: every check on a canonical DIR, one pass over chat.json, images in a worker pool.
 
-Codes are data (CODES below): each has a level. Errors make the run exit 1; warnings are reported only.
+The checks and their codes are zqvl.data.checks (CODES gives each code's level): errors make the run exit 1;
+warnings are reported only.
 """
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from zqvl.data.checks import CODES, ERROR, SeenIds, record_checks, schema_reason
 from zqvl.data.imagecheck import ImageLimits, check_images
 from zqvl.data.io import chat_json, iter_json_values, safe_relpath
-from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, SchemaError, parse_record
+from zqvl.data.schema import GPT, IMAGE_TAG, Record, SchemaError, parse_record
 from zqvl.progress import NULL, Progress
-
-ERROR, WARNING = "error", "warning"
-CODES: dict[str, tuple[str, str]] = {
-    "not_object": (ERROR, "record is not a JSON object"),
-    "bad_json": (ERROR, "JSON that cannot be a record (too deep, huge integer, duplicate key, lone surrogate)"),
-    "missing_id": (ERROR, "record has no usable id"),
-    "bad_image_field": (ERROR, "'image' is not a string or list of strings"),
-    "missing_conversations": (ERROR, "no conversations list"),
-    "bad_turn": (ERROR, "a turn is not {from, value} with string values"),
-    "unknown_role": (ERROR, "role other than human/gpt (user/assistant)"),
-    "role_order": (ERROR, "roles do not alternate human, gpt, ... ending with gpt"),
-    "empty_value": (ERROR, "a turn has an empty value"),
-    "image_tag_count": (ERROR, "number of <image> tags differs from number of images"),
-    "image_tag_in_answer": (ERROR, "<image> tag inside an assistant turn"),
-    "image_tag_mangled": (WARNING, "something that looks like a broken <image> tag"),
-    "path_escape": (ERROR, "image path is absolute or leaves DIR/images"),
-    "image_missing": (ERROR, "image file does not exist"),
-    "image_empty": (ERROR, "image file is 0 bytes"),
-    "image_corrupt": (ERROR, "image cannot be decoded (corrupt or truncated)"),
-    "image_bomb": (ERROR, "image has too many pixels (decompression bomb)"),
-    "image_tiny": (ERROR, "image is too small to be useful"),
-    "duplicate_id": (ERROR, "id used by an earlier record"),
-    "duplicate_image": (WARNING, "image file has the same bytes as another record's image"),
-    "too_long": (ERROR, "tokenized conversation exceeds --max-len: answers would be cut"),
-}
-# Near-misses of <image> that break the placeholder silently (the exact tag itself is skipped).
-MANGLED_TAG = re.compile(r"<\s*/?\s*(?:image|图像|图片|影像)\s*>|&lt;image&gt;|\[image\]", re.IGNORECASE)
 
 
 @dataclass
@@ -66,7 +40,7 @@ class ValidationResult:
     issues: list[Issue] = field(default_factory=list)
 
     def add(self, rid: str, code: str, message: str) -> None:
-        self.issues.append(Issue(rid, CODES[code][0], code, message))
+        self.issues.append(Issue(rid, CODES[code].level, code, message))
 
     @property
     def counts(self) -> Counter:
@@ -84,30 +58,8 @@ class ValidationResult:
 
 
 def check_record(rec: Record) -> list[tuple[str, str]]:
-    """Structure checks that need only the record: list of (code, message)."""
-    found: list[tuple[str, str]] = []
-    for i, t in enumerate(rec.turns):
-        if t.role not in (HUMAN, GPT):
-            found.append(("unknown_role", f"turn {i} has role {t.role!r}"))
-    roles = [t.role for t in rec.turns]
-    expected = [HUMAN if i % 2 == 0 else GPT for i in range(len(roles))]
-    if not found and (roles != expected or roles[-1] != GPT):
-        where = next((i for i, (a, b) in enumerate(zip(roles, expected)) if a != b), None)
-        why = (f"turn {where} is {roles[where]}, expected {expected[where]}" if where is not None
-               else "last turn is human: the question has no answer")
-        found.append(("role_order", why))
-    for i, t in enumerate(rec.turns):
-        if not t.value.replace(IMAGE_TAG, "").strip() and not (t.role == HUMAN and IMAGE_TAG in t.value):
-            found.append(("empty_value", f"turn {i} ({t.role}) is empty"))
-        if t.role == GPT and IMAGE_TAG in t.value:
-            found.append(("image_tag_in_answer", f"turn {i} (gpt) contains {IMAGE_TAG}"))
-        mangled = [m for m in MANGLED_TAG.findall(t.value) if m != IMAGE_TAG]
-        if mangled:
-            found.append(("image_tag_mangled", f"turn {i} contains {mangled[0]!r}"))
-    tags = rec.image_tag_count()
-    if tags != len(rec.images):
-        found.append(("image_tag_count", f"{tags} {IMAGE_TAG} tag(s) but {len(rec.images)} image(s)"))
-    return found
+    """The record-level checks as (code, message) pairs (shard_prepare's form of checks.record_checks)."""
+    return [(r, r.detail) for r in record_checks(rec)]
 
 
 def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
@@ -133,6 +85,10 @@ def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
     return None
 
 
+def _pair(reason) -> tuple[str, str]:
+    return str(reason), reason.detail
+
+
 def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits = ImageLimits(),
                  budget: TokenBudget | None = None, progress: Progress = NULL) -> ValidationResult:
     """Run every check on DIR, reporting to `progress` by stage (records, images)."""
@@ -141,7 +97,7 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     images_dir = (data_dir if data_dir.is_dir() else data_dir.parent) / "images"
     images_prefix = str(images_dir) + os.sep
     result = ValidationResult()
-    seen_ids: set[str] = set()
+    seen_ids = SeenIds()
     refs: dict[str, list[str]] = defaultdict(list)   # image file -> ids of records using it
 
     progress.stage("records")
@@ -152,24 +108,21 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
             rec = parse_record(value, index)
         except SchemaError as e:
             rid = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else f"#{index}"
-            result.add(rid or f"#{index}", e.code, str(e))
+            result.add(rid or f"#{index}", *_pair(schema_reason(e)))
             continue
         rid = rec.id
-        if rid in seen_ids:
-            result.add(rid, "duplicate_id", f"id {rid!r} repeats (record #{index})")
-        seen_ids.add(rid)
-        for code, message in check_record(rec):
-            result.add(rid, code, message)
+        for reason in seen_ids.check(rid, index) + record_checks(rec):
+            result.add(rid, *_pair(reason))
         for rel in rec.images:
             clean = safe_relpath(rel)
             if clean is None:
-                result.add(rid, "path_escape", f"image path {rel!r} is absolute or contains '..'")
+                result.add(rid, "image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
             else:
                 refs[images_prefix + clean].append(rid)
         if budget is not None:
             msg = token_overflow(rec, budget)
             if msg:
-                result.add(rid, "too_long", msg)
+                result.add(rid, "tokens.too_long", msg)
 
     result.images = len(refs)
     by_digest: dict[str, str] = {}
@@ -187,6 +140,6 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         first = by_digest.setdefault(res.digest, res.path)
         if first != res.path:
             for rid in refs[res.path]:
-                result.add(rid, "duplicate_image",
+                result.add(rid, "image.same_bytes",
                            f"image {rel!r} has the same bytes as {os.path.relpath(first, images_dir)!r}")
     return result

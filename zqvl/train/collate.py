@@ -16,7 +16,8 @@ from typing import Any, Sequence
 import torch
 from torch.utils.data import get_worker_info
 
-from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, Turn
+from zqvl.data.checks import roles, tag_count
+from zqvl.data.schema import IMAGE_TAG, Record, Turn
 from zqvl.data.template import segments, split_image_tags
 
 IGNORE = -100
@@ -71,18 +72,17 @@ class Tokenizer:
         return ids, labels
 
 
+def _drop_on(problems: list, record: Record) -> None:
+    """Raise Dropped with the shared check's code (zqvl.data.checks) and its detail."""
+    if problems:
+        raise Dropped(str(problems[0]), f"{record.label}: {problems[0].detail}")
+
+
 def exchanges(record: Record) -> list[list[Turn]]:
     """[[human, gpt], [human, gpt], …]; a trailing question without an answer is left out (nothing to learn)."""
     turns = record.turns
-    out: list[list[Turn]] = []
-    for i in range(0, len(turns) - 1, 2):
-        human, gpt = turns[i], turns[i + 1]
-        if human.role != HUMAN or gpt.role != GPT:
-            raise Dropped("bad_roles", f"{record.label}: turns must alternate human/gpt starting with human "
-                                       f"(turn {i} is {human.role!r}, turn {i + 1} is {gpt.role!r})")
-        out.append([human, gpt])
-    if len(turns) % 2 == 1 and turns[-1].role != HUMAN:
-        raise Dropped("bad_roles", f"{record.label}: last turn is {turns[-1].role!r} without a question before it")
+    _drop_on(roles(record, answer_last=False), record)   # a trailing question is fine: it is left out
+    out = [[turns[i], turns[i + 1]] for i in range(0, len(turns) - 1, 2)]
     if not out:
         raise Dropped("no_answer", f"{record.label}: no assistant answer to learn from")
     return out
@@ -99,9 +99,8 @@ def _piece_record(record: Record, group: list[list[Turn]], carried: int) -> Reco
 
 def build_samples(record: Record, tok: Tokenizer, max_len: int, system: str | None) -> list[Sample]:
     """One record -> one or more samples that fit max_len, or Dropped(reason)."""
+    _drop_on(tag_count(record), record)
     n_tags = record.image_tag_count()
-    if n_tags != len(record.images):
-        raise Dropped("image_mismatch", f"{record.label}: {n_tags} <image> tags but {len(record.images)} images")
     groups = exchanges(record)
     whole = _piece_record(record, groups, 0)
     ids, labels = tok.record(whole, system)

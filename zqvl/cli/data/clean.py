@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zqvl.data.clean.codes import meaning
+from zqvl.data.checks import meaning
 from zqvl.data.clean.config import load_config
 from zqvl.errors import UsageError
 from rich.markup import escape

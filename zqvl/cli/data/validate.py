@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 
+from zqvl.data.checks import CODES, ERROR
 from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import JsonlWriter
-from zqvl.data.validate import CODES, ERROR, TokenBudget, validate_dir
+from zqvl.data.validate import TokenBudget, validate_dir
 from zqvl.errors import UsageError
 from zqvl.progress import open_progress
 from zqvl.ui import out, table
@@ -44,7 +45,7 @@ def run(args) -> int:
             for row in result.to_jsonl_rows():
                 w.write(row)
     counts = result.counts
-    rows = [[code, CODES[code][0], counts[code], CODES[code][1]] for code in CODES if counts[code]]
+    rows = [[code, CODES[code].level, counts[code], CODES[code].meaning] for code in CODES if counts[code]]
     out.print(table(f"zqvl-data validate {args.dir}: {result.records} records, {result.images} images",
                     ["code", "level", "count", "meaning"], rows) if rows else
               f"[green]clean[/]: {result.records} records, {result.images} images, no findings")

@@ -1,8 +1,9 @@
 """The filter registry: each defect family registers a pure function `(record, params) -> list[Reason]`.
 
-A Reason is a `str` (its code, e.g. "numbers.missing") that also carries a human-readable `detail`, so a
-filter's result is a plain `list[str]` for the trainer and still explains itself in rejected.jsonl and
-`--explain`. Families register in import order, which is also the order they run and are reported in.
+A Reason (zqvl.data.checks) is a `str` (its code, e.g. "numbers.missing") that also carries a human-readable
+`detail`, so a filter's result is a plain `list[str]` for the trainer and still explains itself in
+rejected.jsonl and `--explain`. Families register in import order, which is also the order they run and are
+reported in.
 """
 from __future__ import annotations
 
@@ -10,22 +11,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
+from zqvl.data.checks import Reason  # noqa: F401 - the families import it from here
 from zqvl.data.schema import Record
-
-
-class Reason(str):
-    """A reason code that also carries why: `Reason("placeholder.mangled", "turn 0: '<图像>'")`."""
-
-    detail: str
-
-    def __new__(cls, code: str, detail: str = "") -> "Reason":
-        obj = super().__new__(cls, code)
-        obj.detail = detail
-        return obj
-
-    @property
-    def family(self) -> str:
-        return self.split(".", 1)[0]
 
 
 FilterFn = Callable[[Record, dict], list]

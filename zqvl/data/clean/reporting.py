@@ -6,7 +6,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from zqvl.data.clean.codes import meaning
+from zqvl.data.checks import meaning
 from zqvl.data.clean.runner import Decision, Scan, _swap_dir
 from zqvl.data.io import atomic_open, safe_image_path
 from zqvl.data.report import Plot, ReportData, Sample, render

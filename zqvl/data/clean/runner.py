@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from zqvl.data.checks import SeenIds, schema_reason
 from zqvl.data.clean import load_filters
 from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signatures
 from zqvl.data.clean.registry import Reason
@@ -136,7 +137,7 @@ def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_
     images = ImageIndex(dd["images"]["max_distance"], dd["images"]["max_color_diff"],
                         dd["images"]["same_file_is_duplicate"]) if dd["images"]["enabled"] else None
     signatures: dict[str, tuple] = {}
-    seen: dict[str, int] = {}
+    seen = SeenIds()
     passed: list[tuple[Decision, Record, list[str]]] = []   # this chunk's records that passed so far
 
     def dedupe_chunk() -> None:
@@ -162,16 +163,11 @@ def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_
         try:
             record = parse_record(value, index)
         except SchemaError as e:
-            result.decisions.append(Decision(index, _raw_id(value, index), [Reason(f"structure.{e.code}", str(e))]))
+            result.decisions.append(Decision(index, _raw_id(value, index), [schema_reason(e)]))
             result.stats.append(None)
             record = None
         if record is not None:
-            decision = Decision(index, record.id, images=tuple(record.images))
-            if record.id in seen:
-                decision.reasons.append(Reason("structure.duplicate_id",
-                                               f"id already used by record #{seen[record.id]}"))
-            else:
-                seen[record.id] = index
+            decision = Decision(index, record.id, images=tuple(record.images), reasons=seen.check(record.id, index))
             decision.reasons += _run_filters(record, filters, result.filter_errors)
             # Records that will be hashed find a missing image when they open it; the others check here.
             will_hash = images is not None and not decision.reasons

@@ -1,12 +1,17 @@
-"""Is a model's answer a clean Simplified Chinese translation of the masked body? Reject what LLMs add.
+"""Is a model's answer a clean Simplified Chinese translation of the masked body? Reject what clean would drop.
 
-Rejected (and retried with feedback): an empty answer, a preamble ("以下是翻译：", "Here is…"), a refusal
-("抱歉，我无法…"), commentary ("（注：…）", extra paragraphs), lost/duplicated/invented placeholders, text
-that is still English or not Chinese at all, English sentences of the source kept beside the Chinese, an
-answer far longer than the source could explain.
+An answer is accepted only when none of clean's per-turn families (preamble, refusal, truncation, repetition,
+untranslated, ocr, numbers, markdown, script, placeholder) fires on it, run with clean's default config on a
+one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
+drop, and the retry reason is clean's code ("preamble.lead_in", "refusal.apology", …). A string's role is
+unknown here (one translation serves every turn that carries it), so it is checked as an answer, the
+stricter of the two.
+
+Rejected before that, by checks only translate can make: an empty answer, lost/duplicated/invented ⟦n⟧ mask
+placeholders, Japanese or Korean script or no Chinese at all, a paragraph the source does not have, an
+answer far longer than the source could explain (finish_reason is the translator's).
 Repaired instead of rejected: quotes or a code fence wrapped around the whole answer, `⟦ 1 ⟧` spacing, and
 Traditional characters when only the script is wrong (opencc t2s; placeholders shield the protected spans).
-Each check is source-aware: an English source that itself apologises or says "Note:" may do so in Chinese.
 """
 from __future__ import annotations
 
@@ -14,30 +19,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from zqvl.data.checks import Reason, meaning
+from zqvl.data.clean import load_config, load_filters
+from zqvl.data.schema import GPT, IMAGE_TAG, Record, Turn
 from zqvl.data.translate.spans import PLACEHOLDER, Masked, placeholder_problem
+
+# Clean's families that judge one turn on its own (structure needs the whole conversation).
+TURN_FAMILIES = ("placeholder", "preamble", "refusal", "truncation", "repetition", "untranslated", "ocr",
+                 "numbers", "markdown", "script")
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
-_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _SPACED_PLACEHOLDER = re.compile(r"⟦\s*(\d+)\s*⟧")
-
-_PREAMBLE = re.compile(
-    r"^\s*(?:(?:好的|当然|没问题|OK|Sure)[，,。!！:：]?\s*)?"
-    r"(?:(?:以下|下面|这)是[^\n]{0,16}?(?:翻译|译文)|(?:中文)?(?:翻译|译文)(?:结果|如下)?\s*[:：]|"
-    r"(?:Here\s+is|Here's)\b[^\n]{0,40}?translation|Translation\s*:)", re.I)
-_ACK = re.compile(r"^\s*(?:好的|当然|没问题|当然可以)\s*[，,。!！]")
-_SOURCE_ACK = re.compile(r"^\s*(?:sure|ok|okay|of course|certainly|yes|absolutely|no problem|naturally|obviously|"
-                         r"clearly|indeed|well|alright|all right|good|great|fine|right)\b", re.I)
-_REFUSAL = re.compile(
-    r"(?:抱歉|对不起|很遗憾)[，,]?\s*(?:但)?(?:我|作为)|我(?:无法|不能|没法)(?:翻译|提供|协助|帮助|完成)|"
-    r"作为(?:一个)?(?:AI|人工智能|语言模型)|I(?:'m| am) sorry|I (?:cannot|can't|can not)\b|As an AI", re.I)
-_SOURCE_APOLOGY = re.compile(r"sorry|apolog|cannot|can't|can not|unable|unfortunately|regret|as an ai|"
-                             r"language model", re.I)
-_COMMENTARY = re.compile(
-    r"(?:^|\n|[（(])\s*(?:注|注释|备注|译注|译者注|Note|Translator'?s note)\s*[:：]|[（(](?:直译|意译|原文)", re.I)
-_SOURCE_NOTE = re.compile(r"\bnotes?\b|\bremark", re.I)
-_TRANSLATE_WORD = re.compile(r"translat", re.I)
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WRAPPERS = [("“", "”"), ('"', '"'), ("「", "」"), ("'", "'")]
 
@@ -46,6 +39,25 @@ _WRAPPERS = [("“", "”"), ('"', '"'), ("「", "」"), ("'", "'")]
 def _t2s():
     import opencc  # imported on first use: only translate needs it
     return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _turn_filters() -> tuple:
+    """Clean's per-turn filters as `zqvl-data clean` runs them by default (its order, its thresholds)."""
+    return tuple(f for f in load_filters(config=load_config()) if f.__name__ in TURN_FAMILIES)
+
+
+def clean_reasons(source: str, translation: str) -> list[Reason]:
+    """What clean's per-turn families find in `translation` as the (answer) turn translating `source`."""
+    record = Record(id="translate", images=["image"] * source.count(IMAGE_TAG),
+                    turns=[Turn(role=GPT, value=translation, source=source)])
+    found: list[Reason] = []
+    for f in _turn_filters():
+        try:
+            found += f(record)
+        except Exception as e:  # noqa: BLE001 - as clean's runner: a filter bug rejects, never crashes the run
+            found.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
+    return found
 
 
 @dataclass
@@ -76,62 +88,55 @@ def _unwrap(answer: str, body: str) -> str:
     return a
 
 
-def _ngrams(text: str, n: int = 4) -> set[tuple[str, ...]]:
-    words = [w.lower() for w in _WORD.findall(text)]
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+def _own_problem(masked: Masked, a: str) -> tuple[str, str] | None:
+    """The checks clean cannot make: mask placeholders, and answers that are no Chinese translation at all."""
+    body = masked.body
+    if not a:
+        return "empty", "the answer is empty"
+    problem = placeholder_problem(masked, a)
+    if problem:
+        return problem
+    plain = PLACEHOLDER.sub(" ", a)
+    if _KANA_HANGUL.search(plain):
+        return "not_chinese", "contains Japanese or Korean script"
+    if not _CJK.search(plain):
+        return "not_chinese", "the answer has no Chinese at all"
+    if len(_PARAGRAPH_BREAK.findall(a)) > len(_PARAGRAPH_BREAK.findall(body)):
+        return "extra_paragraph", "adds a paragraph the source does not have"
+    if len(plain) > 3 * len(PLACEHOLDER.sub(" ", body)) + 40:
+        return "too_long", f"{len(plain)} characters for a {len(body)}-character source"
+    return None
 
 
 def check_answer(masked: Masked, answer: str) -> Verdict:
-    body = masked.body
-    a = _SPACED_PLACEHOLDER.sub(r"⟦\1⟧", _unwrap(answer, body))
-    if not a:
-        return _reject("empty", "the answer is empty")
-    if not _TRANSLATE_WORD.search(body) and _PREAMBLE.search(a):
-        return _reject("preamble", f"starts with a preamble: {a[:30]!r}")
-    if _ACK.search(a) and not _SOURCE_ACK.search(body):
-        return _reject("preamble", f"starts with an acknowledgement: {a[:20]!r}")
-    if _REFUSAL.search(a) and not _SOURCE_APOLOGY.search(body):
-        return _reject("refusal", f"looks like a refusal: {a[:40]!r}")
-    if _COMMENTARY.search(a) and not _SOURCE_NOTE.search(body):
-        return _reject("commentary", "adds a note or comment")
-    if len(_PARAGRAPH_BREAK.findall(a)) > len(_PARAGRAPH_BREAK.findall(body)):
-        return _reject("commentary", "adds a paragraph the source does not have")
-    problem = placeholder_problem(masked, a)
+    a = _SPACED_PLACEHOLDER.sub(r"⟦\1⟧", _unwrap(answer, masked.body))
+    problem = _own_problem(masked, a)
     if problem:
         return _reject(*problem)
-    plain = PLACEHOLDER.sub(" ", a)
-    cjk = len(_CJK.findall(plain))
-    if _KANA_HANGUL.search(plain):
-        return _reject("not_chinese", "contains Japanese or Korean script")
-    if cjk == 0 or len(_LATIN_WORD.findall(plain)) > cjk:
-        return _reject("not_chinese", "the answer is not (mostly) Chinese")
-    echoed = _ngrams(plain) & _ngrams(PLACEHOLDER.sub(" ", body))
-    if echoed:
-        return _reject("echoes_source", f"keeps English from the source: {' '.join(min(echoed))!r}")
-    if len(plain) > 3 * len(PLACEHOLDER.sub(" ", body)) + 40:
-        return _reject("too_long", f"{len(plain)} characters for a {len(body)}-character source")
     simplified = _t2s().convert(a)
+    # Clean sees the final turn: protected spans back in place, the script already repaired.
+    found = clean_reasons(masked.restore(masked.body), masked.restore(simplified))
+    if found:
+        return _reject(found[0], found[0].detail)
     return Verdict(simplified, script_converted=simplified != a)
 
 
 FEEDBACK = {
     "empty": "it was empty",
-    "preamble": "it began with a preamble instead of the translation",
-    "refusal": "it refused or apologised instead of translating",
-    "commentary": "it added notes or comments that are not in the source",
     "placeholder_lost": "it dropped placeholders",
     "placeholder_duplicated": "it repeated placeholders",
     "placeholder_unknown": "it invented placeholders or tags",
     "not_chinese": "it was not written in Simplified Chinese",
-    "echoes_source": "it kept English sentences from the source instead of translating them",
+    "extra_paragraph": "it added a paragraph that is not in the source",
     "too_long": "it was much longer than the source",
+    "truncated": "it was cut off",
     "content_filter": "it was blocked by a content filter",
 }
 
 
 def feedback(code: str, detail: str) -> str:
     """A line appended to the system prompt on a retry, so the model knows what to fix."""
-    why = FEEDBACK.get(code, code)
+    why = FEEDBACK.get(code) or (f"of {meaning(code)}" if meaning(code) else code)
     if code.startswith("placeholder"):
         why += f" ({detail})"
     return (f"Your previous reply was rejected because {why}. Reply again with the Simplified Chinese "

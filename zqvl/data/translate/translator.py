@@ -3,7 +3,8 @@
 Mask once; then per attempt wait for the rate limiter, call the endpoint, and on
   transport trouble (429, 5xx, timeout, dropped connection) -> back off (Retry-After wins) and retry;
   finish_reason "length" -> retry at once with double max_tokens (a cut-off answer is never accepted);
-  a rejected answer (preamble, refusal, lost placeholder, …) -> retry with feedback and a higher temperature;
+  a rejected answer (what clean would drop, e.g. preamble.lead_in, or a lost placeholder) -> retry with
+  feedback and a higher temperature;
   a bad request (400) -> fail this string only; a refused key, an unknown model, or an endpoint that has
   never answered anything -> CallError(fatal), which stops the whole run.
 """

@@ -1,0 +1,54 @@
+"""Structure: roles known and in order, no empty turn, a translated record's source on every turn.
+
+Training relies on human/gpt alternation starting with human and ending with an answer; a translator that
+renames roles (`用户`, `助手`), drops or duplicates a turn, or returns an empty string breaks that silently.
+"""
+from __future__ import annotations
+
+from zqvl.data.checks.reason import Reason
+from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record
+
+
+def _blank(text: str) -> bool:
+    return not text.replace(IMAGE_TAG, " ").strip()
+
+
+def roles(record: Record, *, answer_last: bool = True) -> list[Reason]:
+    """Every role is human/gpt, they alternate from human, and (with `answer_last`) the last one is gpt.
+
+    At most one reason: order is judged only when every role is known, the ending only when the order holds.
+    """
+    turns = record.turns
+    odd = [f"turn {i}: {t.raw_role or t.role!r}" for i, t in enumerate(turns) if t.role not in (HUMAN, GPT)]
+    if odd:
+        return [Reason("structure.role_name", "unknown role name (translated?): " + "; ".join(odd))]
+    names = [t.role for t in turns]
+    expected = [HUMAN if i % 2 == 0 else GPT for i in range(len(names))]
+    bad = next((i for i, (r, e) in enumerate(zip(names, expected)) if r != e), None)
+    if bad == 0:
+        return [Reason("structure.order", f"first turn is {names[0]!r}, expected 'human'")]
+    if bad is not None:
+        return [Reason("structure.order", f"turn {bad} is {names[bad]!r} where {expected[bad]!r} should follow "
+                       f"(roles: {' '.join(names)})")]
+    if answer_last and names and names[-1] != GPT:
+        return [Reason("structure.ends_on_human", f"{len(turns)} turns, the last one is a question")]
+    return []
+
+
+def empty_turns(record: Record) -> list[Reason]:
+    """Turns with nothing but whitespace (and tags). A question that is only `<image>` is a valid LLaVA form,
+    unless its source asked something: then the translation lost the question."""
+    empty = [i for i, t in enumerate(record.turns) if _blank(t.value) and not (
+        t.role == HUMAN and IMAGE_TAG in t.value and (t.source is None or _blank(t.source)))]
+    if not empty:
+        return []
+    return [Reason("structure.empty_turn", "empty or whitespace-only value in turn " + ", ".join(map(str, empty)))]
+
+
+def sources_complete(record: Record) -> list[Reason]:
+    """A translated record keeps its English on every turn (or on none: then it is not a translation)."""
+    missing = [str(i) for i, t in enumerate(record.turns) if t.source is None]
+    if not missing or len(missing) == len(record.turns):
+        return []
+    return [Reason("structure.source_missing", "translated record, but turn " + ", ".join(missing) +
+                   " has no source")]
