@@ -65,7 +65,7 @@ def test_forward_places_image_features_and_computes_shifted_loss(loaded, vision)
     batch = proc(prompt, images=[image(0)])
     ids = batch["input_ids"]
     labels = ids.clone()
-    answer_start = len(proc.tokenizer.encode(proc.expand_text(generation_prompt([], "<image>\n图片里有什么？"))))
+    answer_start = len(proc.encode(generation_prompt([], "<image>\n图片里有什么？")))
     labels[:, :answer_start] = -100
     with torch.no_grad():
         out = model(**batch, labels=labels)
