@@ -8,10 +8,10 @@ from __future__ import annotations
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+import zqvl.model.towers.qwen_vl  # noqa: F401  (registers the Qwen-VL tower config with AutoConfig)
 from zqvl.data.schema import IMAGE_TAG
 from zqvl.model.presets import DEFAULT_PROJECTOR
 from zqvl.model.towers import family_of, num_image_tokens
-import zqvl.model.towers.qwen_vl  # noqa: F401  (registers the Qwen-VL tower config with AutoConfig)
 
 
 class ZqvlConfig(PreTrainedConfig):
