@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from zqvl.data.template import generation_prompt
+from zqvl.data.template import generation_prompt, stop_token_ids
 from zqvl.model.build import build_model, load_model
 from zqvl.cli.model import _main
 from zqvl.model.export import export_model
@@ -45,6 +45,10 @@ def test_llava_export_matches_zqvl(tmp_path, vision, options):
     torch.testing.assert_close(a[mask], b[mask], rtol=1e-4, atol=1e-4)
     generate = dict(max_new_tokens=8, do_sample=False)
     assert torch.equal(model.generate(**ours, **generate), llava.generate(**theirs, **generate))
+    # the exported processor renders HF-format messages (content = list of parts) into the same prompt text
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "\n这张图片里有什么？"}]}]
+    assert hf_processor.apply_chat_template(messages, add_generation_prompt=True) == prompts[0]
+    assert llava.generation_config.eos_token_id == stop_token_ids(processor.tokenizer) == [151645, 151643]
 
 
 def test_qwen_vl_build_refuses_llava_export(tmp_path, capsys):

@@ -12,8 +12,9 @@ from zqvl.data.schema import parse_record
 from zqvl.data.template import segments
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_MEAN, SIGLIP_STD
-from zqvl.model.processor import ZqvlProcessor
-from zqvl.model.tokenizer import CHAT_TEMPLATE, image_token_id
+from zqvl.data.template import chat_template
+from zqvl.model.processor import ZqvlProcessor, expand_image_tokens
+from zqvl.model.tokenizer import image_token_id
 from zqvl.errors import UsageError
 
 CLIP_CROP = ImageProcessor(32, 32, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, "CLIPImageProcessor")
@@ -52,7 +53,7 @@ def test_image_tag_is_one_special_token_and_round_trips(qwen_tokenizer, tmp_path
     reloaded = ZqvlProcessor.from_pretrained(tmp_path)
     assert reloaded.image_token_id == iid and reloaded.num_image_tokens == 4
     assert reloaded.tokenizer.encode(text, add_special_tokens=False) == ids
-    assert reloaded.tokenizer.chat_template == CHAT_TEMPLATE
+    assert reloaded.tokenizer.chat_template == chat_template()
     assert reloaded.image_processor == CLIP_CROP
 
 
@@ -74,15 +75,21 @@ def test_expansion_per_image_and_per_multi_image_record(qwen_tokenizer, n_tokens
         {"from": "gpt", "value": "左边是猫，右边是狗。"},
         {"from": "human", "value": "哪个更大？"}, {"from": "gpt", "value": "狗更大。"}]}, 0)
     text = "".join(s.text for s in segments(record))
-    ids = qwen_tokenizer.encode(proc.expand_text(text), add_special_tokens=False)
+    ids = proc.encode(text)
     assert runs(ids, iid) == [n_tokens, n_tokens]          # one run per image, in order, none merged
     assert qwen_tokenizer.decode([i for i in ids if i != iid]) == text.replace("<image>", "")
 
-    single = qwen_tokenizer.encode(proc.expand_text("<image>\n描述图片"), add_special_tokens=False)
+    single = proc.encode("<image>\n描述图片")
     assert runs(single, iid) == [n_tokens]
-    adjacent = qwen_tokenizer.encode(proc.expand_text("<image><image>"), add_special_tokens=False)
+    adjacent = proc.encode("<image><image>")
     assert adjacent == [iid] * (2 * n_tokens)
-    assert proc.expand_text("没有图片") == "没有图片"
+    assert proc.encode("没有图片") == qwen_tokenizer.encode("没有图片", add_special_tokens=False)
+
+
+def test_expand_image_tokens_repeats_only_the_image_id():
+    assert expand_image_tokens([5, 9, 6, 9, 9], image_token_id=9, num_image_tokens=3) == [5, 9, 9, 9, 6] + [9] * 6
+    assert expand_image_tokens([5, 6], image_token_id=9, num_image_tokens=3) == [5, 6]
+    assert expand_image_tokens([9], image_token_id=9, num_image_tokens=1) == [9]
 
 
 def test_processor_call_tokenises_and_preprocesses_a_batch(qwen_tokenizer):

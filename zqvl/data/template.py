@@ -1,15 +1,37 @@
-"""The ChatML conversation template, in one place: validate's token budget and the trainer's label masks
-both render a record through `segments`, so what validate counts is exactly what training sees.
+"""The ChatML conversation template, in one place.
+
+Everything that renders or parses a conversation reads it from here: validate's token budget and the trainer's
+label masks render a record through `segments` (so what validate counts is exactly what training sees), the
+tokenizer's Jinja chat template is *generated* from the same pieces (`chat_template`), and inference takes its
+assistant header and stop tokens from `GENERATION_HEADER` / `stop_token_ids`.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record
 
-DEFAULT_SYSTEM = "You are a helpful assistant."
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
-ROLE_NAMES = {HUMAN: "user", GPT: "assistant"}
+END_OF_TEXT = "<|endoftext|>"
+SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
+ROLE_NAMES = {HUMAN: USER, GPT: ASSISTANT}
+DEFAULT_SYSTEM = "You are a helpful assistant."
+# Generation ends at the turn's <|im_end|>; <|endoftext|> too, for LLMs that end a document instead.
+STOP_TOKENS = (IM_END, END_OF_TEXT)
+
+
+def header(role: str) -> str:
+    """'<|im_start|>assistant\\n': what opens a turn."""
+    return f"{IM_START}{role}\n"
+
+
+GENERATION_HEADER = header(ASSISTANT)   # the model answers after this
+
+
+def message(role: str, content: str) -> str:
+    """One whole turn: header, content, <|im_end|>, newline."""
+    return f"{header(role)}{content}{IM_END}\n"
 
 
 @dataclass(frozen=True)
@@ -29,24 +51,64 @@ def segments(record: Record, system: str | None = DEFAULT_SYSTEM) -> list[Segmen
     """
     out: list[Segment] = []
     if system:
-        out.append(Segment(f"{IM_START}system\n{system}{IM_END}\n", False, -1))
+        out.append(Segment(message(SYSTEM, system), False, -1))
     for i, turn in enumerate(record.turns):
         role = ROLE_NAMES.get(turn.role, turn.role)
         if turn.role == GPT:
-            out.append(Segment(f"{IM_START}{role}\n", False, i))
+            out.append(Segment(header(role), False, i))
             out.append(Segment(f"{turn.value}{IM_END}", True, i))
             out.append(Segment("\n", False, i))
         else:
-            out.append(Segment(f"{IM_START}{role}\n{turn.value}{IM_END}\n", False, i))
+            out.append(Segment(message(role, turn.value), False, i))
     return out
 
 
 def generation_prompt(history: list[tuple[str, str]], question: str, system: str | None = DEFAULT_SYSTEM) -> str:
     """Prompt text for inference: past (question, answer) pairs, the new question, and the assistant header."""
-    text = f"{IM_START}system\n{system}{IM_END}\n" if system else ""
+    text = message(SYSTEM, system) if system else ""
     for q, a in history:
-        text += f"{IM_START}user\n{q}{IM_END}\n{IM_START}assistant\n{a}{IM_END}\n"
-    return text + f"{IM_START}user\n{question}{IM_END}\n{IM_START}assistant\n"
+        text += message(USER, q) + message(ASSISTANT, a)
+    return text + message(USER, question) + GENERATION_HEADER
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """Ids of STOP_TOKENS the tokenizer knows, <|im_end|> first (generate's eos_token_id)."""
+    ids = []
+    for token in STOP_TOKENS:
+        i = tokenizer.convert_tokens_to_ids(token)
+        if i is not None and (tokenizer.unk_token_id is None or i != tokenizer.unk_token_id):
+            ids.append(i)
+    return ids
+
+
+def chat_template(system: str | None = DEFAULT_SYSTEM) -> str:
+    """The Jinja chat template (Hugging Face `tokenizer.chat_template`) that renders what `segments` renders.
+
+    `content` is a string, or a list of parts as HF processors send them: {"type": "image"} -> `<image>`,
+    {"type": "text", "text": t} -> t, concatenated in order. A leading "system" message replaces `system` (an
+    empty one means no system turn, like `segments(record, "")`); without one, `system` is used when non-empty.
+    """
+    lit = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731  a Jinja string literal (same escapes)
+    default = f"{{{{ {lit(message(SYSTEM, system))} }}}}" if system else ""
+    return "".join([
+        "{% macro render(content) %}",
+        "{% if content is string %}{{ content }}",
+        "{% else %}{% for part in content %}",
+        f"{{% if part['type'] == 'image' %}}{{{{ {lit(IMAGE_TAG)} }}}}",
+        "{% elif part['type'] == 'text' %}{{ part['text'] }}",
+        "{% else %}{{ raise_exception('unsupported content part type: ' + part['type'] | string) }}",
+        "{% endif %}{% endfor %}{% endif %}",
+        "{% endmacro %}",
+        f"{{% if messages and messages[0]['role'] == {lit(SYSTEM)} %}}",
+        "{% set system_text = render(messages[0]['content']) %}",
+        f"{{% if system_text %}}{{{{ {lit(header(SYSTEM))} + system_text + {lit(IM_END + chr(10))} }}}}{{% endif %}}",
+        "{% set turns = messages[1:] %}",
+        f"{{% else %}}{default}{{% set turns = messages %}}{{% endif %}}",
+        "{% for m in turns %}",
+        f"{{{{ {lit(IM_START)} + m['role'] + {lit(chr(10))} + render(m['content']) + {lit(IM_END + chr(10))} }}}}",
+        "{% endfor %}",
+        f"{{% if add_generation_prompt %}}{{{{ {lit(GENERATION_HEADER)} }}}}{{% endif %}}",
+    ])
 
 
 def split_image_tags(text: str) -> list[str]:

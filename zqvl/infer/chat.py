@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, Turn
-from zqvl.data.template import DEFAULT_SYSTEM, segments
+from zqvl.data.template import DEFAULT_SYSTEM, GENERATION_HEADER, segments, stop_token_ids
 from zqvl.errors import UsageError
 
 DEFAULT_MAX_NEW_TOKENS = 1024
@@ -62,8 +62,7 @@ class Chat:
         self.model.to(self.device).eval()
         tok = self.processor.tokenizer
         self.tok = Tokenizer(tok, self.processor.image_token_id, self.processor.num_image_tokens)
-        self.stop_ids = [i for i in (tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids(
-            "<|endoftext|>")) if i is not None]
+        self.stop_ids = stop_token_ids(tok)
         self.system = system
 
     def prompt_ids(self, conv: Conversation, question: str) -> list[int]:
@@ -74,7 +73,7 @@ class Chat:
         turns.append(Turn(HUMAN, question))
         record = Record(id="chat", images=[], turns=turns)
         ids = [i for seg in segments(record, self.system) for i in self.tok.encode(seg.text)]
-        return ids + self.tok.encode("<|im_start|>assistant\n")
+        return ids + self.tok.encode(GENERATION_HEADER)
 
     def ask(self, conv: Conversation, question: str, new_images: list = (), *, max_new_tokens: int =
             DEFAULT_MAX_NEW_TOKENS, sample: bool = False, temperature: float = 0.7, top_p: float = 0.9,

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
+from zqvl.data.template import stop_token_ids
 from zqvl.model.presets import DEFAULT_PROJECTOR, GENERATION_DEFAULTS, LLM_PRESETS, PARTS
+from zqvl.model.quiet import hf_quiet   # callers of zqvl.model.build.hf_quiet keep working
 from zqvl.errors import UsageError
 
 BUILD_INFO = "zqvl_build.json"
@@ -30,7 +31,8 @@ def build_model(vision: str, llm: str, out: str | Path, *, tokenizer: str | None
     "plain"/"crop" to override the tower's own preprocessing; `on_step(name)` reports progress."""
     import torch
 
-    from zqvl.model.modeling import ZqvlConfig, ZqvlForConditionalGeneration
+    from zqvl.model.configuration import ZqvlConfig
+    from zqvl.model.modeling import ZqvlForConditionalGeneration
     from zqvl.model.projector import Projector, parse_projector_type
     from zqvl.model.towers import load_vision
 
@@ -126,23 +128,6 @@ def parameter_groups(model) -> dict[str, list]:
             raise ValueError(f"parameter {name} belongs to no part ({', '.join(_PART_PREFIX)})")
         groups[part].append((name, param))
     return groups
-
-
-@contextmanager
-def hf_quiet(errors_only: bool = True):
-    """No transformers progress bars (ours is the rich one); with errors_only, no info/warning chatter either."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    if errors_only:
-        hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 # -- stages -----------------------------------------------------------------------------------------------------
@@ -252,16 +237,14 @@ def _torch_dtype(dtype: str, llm):
 
 
 def _generation_config(llm: str, tok):
-    """The LLM's own generation settings (or greedy), stopping on <|im_end|>, never cut short."""
+    """The LLM's own generation settings (or greedy), stopping on the template's stop tokens, never cut short."""
     from transformers import GenerationConfig
 
     path = Path(llm) / "generation_config.json"
     config = GenerationConfig.from_pretrained(str(Path(llm))) if path.is_file() else GenerationConfig(
         **GENERATION_DEFAULTS)
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
-    vocab = tok.get_vocab()     # builds a 150k-entry dict: once
-    stops = [vocab[t] for t in ("<|im_end|>", "<|endoftext|>") if t in vocab]
-    config.eos_token_id = [i for i in dict.fromkeys([*stops, *eos]) if i is not None]
+    config.eos_token_id = [i for i in dict.fromkeys([*stop_token_ids(tok), *eos]) if i is not None]
     config.pad_token_id = tok.pad_token_id
     config.max_new_tokens = max(config.max_new_tokens or 0, GENERATION_DEFAULTS["max_new_tokens"])
     config.max_length = None

@@ -38,7 +38,7 @@ def export_model(src: str | Path, out: str | Path, fmt: str = "hf-llava") -> Pat
     src, out = Path(src), Path(out)
     if out.exists():
         raise UsageError(f"--out {out} already exists; choose a new directory (nothing is overwritten)")
-    from zqvl.model.modeling import ZqvlConfig
+    from zqvl.model.configuration import ZqvlConfig
 
     try:
         config = ZqvlConfig.from_pretrained(str(src))
@@ -65,7 +65,8 @@ def _write_llava(src: Path, config, tmp: Path) -> None:
     import torch
     from transformers import AutoImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
-    from zqvl.model.build import hf_quiet, load_model
+    from zqvl.model.build import load_model
+    from zqvl.model.quiet import hf_quiet
 
     model, processor = load_model(src)
     llava_config = LlavaConfig(

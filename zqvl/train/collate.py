@@ -18,7 +18,8 @@ from torch.utils.data import get_worker_info
 
 from zqvl.data.checks import roles, tag_count
 from zqvl.data.schema import IMAGE_TAG, Record, Turn
-from zqvl.data.template import segments, split_image_tags
+from zqvl.data.template import segments
+from zqvl.model.processor import expand_image_tokens
 
 IGNORE = -100
 
@@ -49,18 +50,15 @@ class Tokenizer:
     """Segment text -> ids, with each <image> expanded to num_image_tokens copies of image_token_id."""
 
     def __init__(self, tokenizer, image_token_id: int, num_image_tokens: int):
+        if tokenizer.encode(IMAGE_TAG, add_special_tokens=False) != [image_token_id]:
+            raise ValueError(f"this tokenizer does not encode {IMAGE_TAG} as the one id {image_token_id}")
         self.tok = tokenizer
         self.image_token_id = image_token_id
         self.num_image_tokens = num_image_tokens
 
     def encode(self, text: str) -> list[int]:
-        ids: list[int] = []
-        for i, piece in enumerate(split_image_tags(text)):
-            if i:
-                ids += [self.image_token_id] * self.num_image_tokens
-            if piece:
-                ids += self.tok.encode(piece, add_special_tokens=False)
-        return ids
+        ids = self.tok.encode(text, add_special_tokens=False)
+        return expand_image_tokens(ids, self.image_token_id, self.num_image_tokens)
 
     def record(self, record: Record, system: str | None) -> tuple[list[int], list[int]]:
         ids: list[int] = []

@@ -65,7 +65,7 @@ def load_hf_vision_model(path: str | Path, family: str, **config_overrides):
     Fails naming every vision weight the directory lacks (they would silently stay random otherwise)."""
     from transformers import CLIPVisionModel, SiglipVisionModel
 
-    from zqvl.model.build import hf_quiet
+    from zqvl.model.quiet import hf_quiet
 
     cls = {"clip": CLIPVisionModel, "siglip": SiglipVisionModel}[family]
     try:
