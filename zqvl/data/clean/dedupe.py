@@ -1,8 +1,8 @@
 """Near-duplicate answers (character n-gram MinHash + LSH) and near-duplicate images (pHash + colour).
 
 Both indexes serve keep-first: in input order, "which kept records is this one a near-duplicate of?"; a record
-that duplicates none is kept and joins the index, so an index holds kept records only (linear memory). Character n-grams, not words:
-Chinese has no spaces, so word-based MinHash (as in English pipelines) would see one giant token.
+that duplicates none is kept and joins the index, so an index holds kept records only (linear memory).
+Character n-grams, not words: Chinese has no spaces, so word-based MinHash (as in English pipelines) would see one giant token.
 pHash looks at luminance only, so two different drawings with the same layout can hash alike; a 4×4 mean
 colour grid confirms that the pictures, not just their outlines, match.
 """
