@@ -5,8 +5,24 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signature
+from zqvl.data.clean.config import load_config
+from zqvl.data.clean.decisions import Decision
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signature, lsh_bands
+from zqvl.data.clean.imagesig import signatures_of, thumbnail
+from zqvl.data.clean.runner import dedupe_indexes, keep_first
 from zqvl.data.schema import parse_record
+
+SHIPPED = load_config()["dedupe"]
+
+
+def answer_index(**override) -> AnswerIndex:
+    p = {**SHIPPED["answers"], **override}
+    return AnswerIndex(p["threshold"], p["ngram"], p["num_perm"], p["min_chars"])
+
+
+def image_index(**override) -> ImageIndex:
+    p = {**SHIPPED["images"], **override}
+    return ImageIndex(p["max_distance"], p["max_color_diff"], p["same_file_is_duplicate"])
 
 BASE = "黄昏时分热闹的街头集市，一串串暖黄色的灯泡照亮了四周。两旁的摊位出售水果、烤串和手工包。人们在摊位间慢慢地走着。"
 
@@ -17,7 +33,7 @@ def norm(text: str) -> str:
 
 
 def test_answer_index_finds_near_duplicates_only():
-    idx = AnswerIndex()
+    idx = answer_index()
     assert idx.add(0, norm(BASE)) == []
     assert [k for k, _ in idx.add(1, norm(BASE.replace("手工包", "手工编织包")))] == [0]      # one phrase differs
     assert [k for k, _ in idx.add(2, norm(BASE.replace("，", "、")))] == [0, 1]              # punctuation only
@@ -47,7 +63,7 @@ def test_image_signature_matches_reencoded_copies_but_not_recoloured_layouts(tmp
         im.resize((120, 96)).save(tmp_path / "small.jpg", quality=60)
         im.resize((640, 512)).save(tmp_path / "big.png")
     _drawing(tmp_path / "b.jpg", [(240, 240, 230), (40, 160, 60), (230, 200, 40)])   # same layout, other colours
-    idx = ImageIndex()
+    idx = image_index()
     sigs = {n: image_signature(str(tmp_path / n)) for n in ("a.jpg", "small.jpg", "big.png", "b.jpg")}
     assert idx.add(0, ("a.jpg",), [sigs["a.jpg"]]) == []
     assert idx.add(1, ("small.jpg",), [sigs["small.jpg"]]) == [0]
@@ -62,7 +78,7 @@ def test_image_index_search_paths_agree(monkeypatch, brute_force_max):
     rng = np.random.default_rng(0)
     hashes = [int(h) for h in rng.integers(0, 2 ** 63, 300)]
     grey = np.full((4, 4, 3), 128, dtype=np.float32)
-    idx = ImageIndex(max_distance=6)
+    idx = image_index(max_distance=6)
     for i, h in enumerate(hashes):
         idx.add(i, (f"{i}.jpg",), [(h, grey)])
     assert idx.add(900, ("x.jpg",), [(hashes[42] ^ 0b111111, grey)]) == [42]        # 6 bits away
@@ -72,8 +88,125 @@ def test_image_index_search_paths_agree(monkeypatch, brute_force_max):
 
 def test_multi_image_records_match_image_for_image():
     grey, dark = np.full((4, 4, 3), 128, dtype=np.float32), np.full((4, 4, 3), 20, dtype=np.float32)
-    idx = ImageIndex()
+    idx = image_index()
     assert idx.add(0, ("a", "b"), [(1, grey), (2 ** 40, dark)]) == []
     assert idx.add(1, ("c", "d"), [(1, grey), (2 ** 40, dark)]) == [0]
     assert idx.add(2, ("e", "f"), [(1, grey), (2 ** 50, grey)]) == []            # second image differs
     assert idx.add(3, ("g",), [(1, grey)]) == []                                 # different image count
+
+
+# ---- the "same as datasketch / imagehash" claims --------------------------------------------------------------
+
+def _texts_with_near_duplicates(n: int = 300, seed: int = 0) -> list[str]:
+    """Random Chinese-like answers, half of them edited copies of earlier ones (a few characters changed,
+    so their Jaccard similarities spread over the range the thresholds cut)."""
+    rng = np.random.default_rng(seed)
+    alphabet = [chr(c) for c in range(0x4E00, 0x4E00 + 400)]
+    texts: list[str] = []
+    for i in range(n):
+        if i >= 10 and i % 2 == 0:
+            chars = list(texts[int(rng.integers(len(texts)))])
+            for _ in range(int(rng.integers(0, 7))):   # 0: an exact copy
+                chars[int(rng.integers(len(chars)))] = alphabet[int(rng.integers(len(alphabet)))]
+            texts.append("".join(chars))
+        else:
+            texts.append("".join(rng.choice(alphabet, size=int(rng.integers(30, 80)))))
+    return texts
+
+
+def _datasketch_minhash(idx: AnswerIndex, text: str):
+    from datasketch import MinHash
+    from zqvl.data.clean.dedupe import _shingle_ids
+    m = MinHash(num_perm=idx._num_perm, seed=1, scheme="affine32", hashfunc=lambda v: v)
+    m.update_batch([int(v) for v in _shingle_ids(text, idx.ngram)])
+    return m
+
+
+def test_signatures_equal_datasketch_update_batch():
+    idx = answer_index()
+    texts = _texts_with_near_duplicates(40)
+    rows = idx.signatures(texts)
+    for text, row in zip(texts, rows):
+        expected = _datasketch_minhash(idx, text).hashvalues
+        assert np.array_equal(idx.signature(text), expected) and np.array_equal(row, expected)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.9])
+def test_banding_and_candidates_equal_datasketch_lsh(threshold):
+    from datasketch import MinHashLSH
+    from datasketch.lsh import _optimal_param
+    texts = _texts_with_near_duplicates()
+    idx = answer_index(threshold=threshold)
+    assert (idx.bands, idx.rows) == _optimal_param(threshold, 128, 0.5, 0.5)
+    lsh = MinHashLSH(threshold=threshold, num_perm=128)
+    assert (lsh.b, lsh.r) == (idx.bands, idx.rows)
+    minhashes = [_datasketch_minhash(idx, t) for t in texts]
+    for key, m in enumerate(minhashes):
+        lsh.insert(key, m)
+    theirs = {(min(k, other), max(k, other)) for k, m in enumerate(minhashes) for other in lsh.query(m) if other != k}
+    idx.store(list(range(len(texts))), texts)
+    ours = set()
+    for key in range(len(texts)):            # every record kept: the tables then hold every record, as lsh does
+        ours |= {(other, key) for other in idx.candidates(key)}
+        idx.keep(key)
+    assert len(theirs) >= 40 and ours == theirs
+
+
+def test_lsh_bands_follows_the_threshold():
+    assert lsh_bands(0.5, 128) == (25, 5) and lsh_bands(0.7, 128) == (14, 9) and lsh_bands(0.9, 128) == (5, 25)
+
+
+def test_phash_equals_imagehash(tmp_path):
+    import imagehash
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(12):
+        size = (int(rng.integers(40, 300)), int(rng.integers(40, 300)))
+        if i % 2:
+            _drawing(tmp_path / f"{i}.jpg", [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(3)], size)
+        else:
+            Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / (f"{i}.jpg" if i % 2 else f"{i}.png")))
+    thumbs = [thumbnail(p) for p in paths]
+    for thumb, (h, _) in zip(thumbs, signatures_of(thumbs)):
+        assert h == int(str(imagehash.phash(thumb)), 16)
+
+
+# ---- linear memory: the indexes hold kept records only -------------------------------------------------------
+
+def test_twenty_thousand_equal_answers_keep_the_first_and_hold_one_row_per_band():
+    n = 20_000
+    answers, _ = dedupe_indexes(load_config())
+    decisions = [Decision(i, f"r{i}") for i in range(n)]
+    answers.store(list(range(n)), [norm(BASE)] * n)
+    keep_first(decisions, answers, None)
+    assert decisions[0].kept and all(d.reasons == ["dedupe.answer"] for d in decisions[1:])
+    assert "kept record 'r0'" in decisions[-1].reasons[0].detail
+    assert answers.kept == 1 and answers.bucket_entries == answers.bands     # not n x bands, not n^2
+
+
+def test_twenty_thousand_equal_images_keep_the_first_and_hold_one_image():
+    n = 20_000
+    _, images = dedupe_indexes(load_config())
+    grey = np.full((4, 4, 3), 128, dtype=np.float32)
+    decisions = [Decision(i, f"r{i}") for i in range(n)]
+    for i in range(n):
+        images.remember(i, (f"{i}.jpg",), [(0x0123456789ABCDEF, grey)])
+    keep_first(decisions, None, images)
+    assert decisions[0].kept and all(d.reasons == ["dedupe.image"] for d in decisions[1:])
+    assert images.held == 1 and len(images._first_row) == 1
+
+
+def test_keep_first_compares_with_kept_records_only():
+    """b duplicates a (dropped for another reason), c duplicates b: c is kept, as before the rewrite."""
+    answers, _ = dedupe_indexes(load_config())
+    a, b = norm(BASE), norm(BASE.replace("手工包", "手工编织包"))
+    decisions = [Decision(0, "a", ["refusal.refused"]), Decision(1, "b"), Decision(2, "c")]
+    answers.store([1, 2], [a, b])
+    keep_first(decisions, answers, None)
+    assert decisions[1].kept and decisions[2].reasons == ["dedupe.answer"]
+    decisions = [Decision(0, "a", ["refusal.refused"]), Decision(1, "b")]
+    answers, _ = dedupe_indexes(load_config())
+    answers.store([1], [b])
+    keep_first(decisions, answers, None)
+    assert decisions[1].kept                                   # a was never kept, so b duplicates nothing

@@ -65,3 +65,20 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     counts = {rgb: n for n, rgb in colours}
     hexes = {f"#{r:02x}{g:02x}{b:02x}": n for (r, g, b), n in counts.items()}
     assert hexes.get(KEPT_COLOUR, 0) > 500 and hexes.get(REJECTED_COLOUR, 0) > 50   # bars are drawn
+
+
+def test_report_escapes_what_the_data_says():
+    """The template autoescapes: a record's id, reasons and text never become markup."""
+    from zqvl.data.report import ReportData, Sample, render
+    evil = "<script>alert('x')</script>"
+    data = ReportData("t", "/in/&", 2, 1, [("a.b", 1, "m")], [Plot("p", [0.5], [], 0.0, 1.0, markers=[(0.5, evil)])],
+                      {"a.b": [Sample(evil, {"a.b": evil}, [("gpt", evil, evil)], "report_files/0.jpg")]}, [evil])
+    page = render(data)
+    assert "<script" not in page and page.count("&lt;script&gt;") == 7
+    assert "Input <code>/in/&amp;</code>: <b>2</b> records, <b>1</b> kept, <b>1</b> rejected (50.0%)" in page
+
+
+def test_templates_ship_as_package_data():
+    from importlib import resources
+    templates = resources.files("zqvl.data").joinpath("templates")
+    assert {p.name for p in templates.iterdir()} >= {"report.html.j2", "histogram.svg.j2"}

@@ -193,3 +193,19 @@ def test_interrupted_run_leaves_no_outputs(cleaned, tmp_path, monkeypatch):
         main(["clean", str(root / "in"), "--out", str(tmp_path / "o")])
     assert e.value.code == 130
     assert [p.name for p in (tmp_path / "o").iterdir()] == []
+
+
+def test_records_are_named_by_record_label(tmp_path):
+    """Unparseable records are named as schema.record_label names them; an id with a newline still writes."""
+    from zqvl.data.clean.config import load_config
+    from zqvl.data.clean.runner import clean
+    ok = rec("line\nbreak", ("这是什么？", "What is this?"), ("一只猫。", "A cat."), image=None)
+    values = [ok, {"id": 7, "conversations": "oops"}, {"id": "tab\there", "conversations": "oops"},
+              {"id": "  ", "conversations": "oops"}]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "chat.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+    clean(tmp_path / "in", tmp_path / "out", load_config())
+    kept = json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))
+    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    assert [k["id"] for k in kept] == ["line\nbreak"]
+    assert [r["id"] for r in rejected] == ["7", repr("tab\there"), "#3"]

@@ -105,3 +105,18 @@ def test_cli_refuses_to_overwrite(raw, tmp_path, capsys):
     before = (out / "chat.json").read_bytes()
     assert run_cli(data_main, ["convert", "--format", "llava", str(raw / "chat.json"), "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err and (out / "chat.json").read_bytes() == before
+
+
+def test_images_are_hard_linked_or_copied_on_request_and_overwrite_swaps(raw, tmp_path):
+    rows = [{"id": f"r{i}", "image": "a.jpg", "conversations": [
+        {"from": "human", "value": "<image>\n?"}, {"from": "gpt", "value": "狗。"}]} for i in range(3)]
+    src = write(raw / "chat.json", rows)
+    linked, copied = tmp_path / "linked", tmp_path / "copied"
+    assert convert("llava", src, linked).images == 1                       # one file for three records
+    assert (linked / "images" / "a.jpg").samefile(raw / "images" / "a.jpg")
+    convert("llava", src, copied, copy=True)
+    assert not (copied / "images" / "a.jpg").samefile(raw / "images" / "a.jpg")
+    assert (copied / "images" / "a.jpg").read_bytes() == (raw / "images" / "a.jpg").read_bytes()
+    convert("llava", write(raw / "two.json", rows[:2]), copied, overwrite=True)
+    assert [r.id for r in load_records(copied / "chat.json")] == ["r0", "r1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copied", "linked", "raw"]   # no temp or old dirs

@@ -96,3 +96,49 @@ def test_record_list_writer_is_atomic(tmp_path):
                                      ("", False), ("..\\a.jpg", False)])
 def test_safe_image_path(tmp_path, rel, ok):
     assert (zio.safe_image_path(tmp_path, rel) is not None) is ok
+
+
+def test_safe_image_path_is_one_string_rule(tmp_path):
+    assert zio.safe_image_path(tmp_path, "sub\\./a.jpg") == str(tmp_path / "sub" / "a.jpg")
+    assert zio.safe_image_path(str(tmp_path), "./a.jpg") == str(tmp_path / "a.jpg")
+    assert zio.safe_image_path(tmp_path, "./") is None
+
+
+def test_file_placer_links_copies_and_keeps_what_is_there(tmp_path):
+    src = tmp_path / "src.jpg"
+    src.write_bytes(b"image")
+    linked, copied = tmp_path / "out" / "a" / "x.jpg", tmp_path / "copy" / "x.jpg"
+    zio.FilePlacer().place(src, linked)
+    zio.FilePlacer(copy=True).place(src, copied)
+    assert linked.samefile(src) and copied.read_bytes() == b"image" and not copied.samefile(src)
+    stale = tmp_path / "out" / "a" / "y.jpg"
+    stale.write_bytes(b"another picture")
+    placer = zio.FilePlacer()
+    placer.place(src, stale)                              # a different file under the name: replaced
+    placer.place(src, linked)                             # the same file: left alone
+    assert stale.samefile(src) and linked.samefile(src)
+    assert sorted(p.name for p in (tmp_path / "out" / "a").iterdir()) == ["x.jpg", "y.jpg"]
+
+
+def test_file_placer_never_leaves_a_half_file(tmp_path, monkeypatch):
+    src = tmp_path / "src.jpg"
+    src.write_bytes(b"image" * 1000)
+
+    def broken_copy(a, b):
+        with open(b, "wb") as fh:
+            fh.write(b"imag")                              # half written, then the disk fills
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(zio.shutil, "copyfile", broken_copy)
+    with pytest.raises(OSError, match="No space"):
+        zio.FilePlacer(copy=True).place(src, tmp_path / "out" / "x.jpg")
+    assert list((tmp_path / "out").iterdir()) == []       # neither x.jpg nor its temporary
+
+
+def test_replace_dir_swaps_with_renames(tmp_path):
+    final, tmp = tmp_path / "images", tmp_path / ".images.tmp"
+    final.mkdir()
+    (final / "old.jpg").write_bytes(b"o")
+    tmp.mkdir()
+    (tmp / "new.jpg").write_bytes(b"n")
+    zio.replace_dir(tmp, final)
+    assert [p.name for p in final.iterdir()] == ["new.jpg"] and sorted(p.name for p in tmp_path.iterdir()) == ["images"]

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zqvl.data.io import JsonlWriter, RecordListWriter, iter_json_values, make_temp_dir, safe_image_path
+from zqvl.data.io import (FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, make_temp_dir, replace_dir,
+                          safe_image_path)
 from zqvl.data.schema import IMAGE_TAG, SchemaError, parse_record
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
@@ -152,19 +153,6 @@ def find_input(src: Path, fmt: str) -> Path:
     raise UsageError(f"{src}: no input file found for --format {fmt}")
 
 
-def place_image(src: Path, dst: Path, copy: bool) -> None:
-    if dst.exists():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    if not copy:
-        try:
-            os.link(src, dst)
-            return
-        except OSError:
-            pass  # other filesystem or no hardlinks: fall back to a copy
-    shutil.copyfile(src, dst)
-
-
 def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Path | None = None,
             copy: bool = False, overwrite: bool = False, progress: Progress = NULL) -> ConvertStats:
     if fmt not in READERS:
@@ -176,6 +164,7 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
     root = Path(image_root) if image_root else default_image_root(src)
     reader, stats = READERS[fmt], ConvertStats()
     tmp = make_temp_dir(out)
+    images, placer = tmp / "images", FilePlacer(copy)
     try:
         with RecordListWriter(tmp / "chat.json") as records, JsonlWriter(tmp / "skipped.jsonl") as skipped:
             for index, raw in enumerate(iter_json_values(path)):
@@ -183,12 +172,12 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
                 try:
                     record = parse_record(reader(raw, index), index)
                     for rel in record.images:
-                        source_path, target = safe_image_path(root, rel), safe_image_path(tmp / "images", rel)
+                        source_path, target = safe_image_path(root, rel), safe_image_path(images, rel)
                         if source_path is None or target is None:
                             raise Skip("path_escape", f"image path {rel!r} is absolute or contains '..'")
-                        if not source_path.is_file():
+                        if not os.path.isfile(source_path):
                             raise Skip("image_missing", f"image {rel!r} not found under {root}")
-                        place_image(source_path, target, copy)
+                        placer.place(source_path, target)
                     if IMAGE_TAG not in "".join(t.value for t in record.turns) and len(record.images) == 1:
                         record.turns[0].value = f"{IMAGE_TAG}\n{record.turns[0].value}"  # CC3M-style: tag implied
                     records.write(record)
@@ -198,15 +187,9 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
                     skipped.write({"index": index, "id": rid, "code": e.code, "message": str(e)})
                     stats.skipped[e.code] = stats.skipped.get(e.code, 0) + 1
                 progress.advance()
-        stats.images = sum(1 for p in (tmp / "images").rglob("*") if p.is_file()) if (tmp / "images").exists() else 0
-        (tmp / "images").mkdir(exist_ok=True)
-        if out.exists():  # --overwrite: swap the finished dir in, then drop the old one
-            old = out.with_name(f".{out.name}.old")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        stats.images = sum(1 for p in images.rglob("*") if p.is_file()) if images.exists() else 0
+        images.mkdir(exist_ok=True)
+        replace_dir(tmp, out)   # --overwrite: the finished dir takes the old one's place, which is then dropped
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -7,9 +7,11 @@ Writers put everything under a temporary name and rename on success: a reader ne
 from __future__ import annotations
 
 import codecs
+import filecmp
 import json
 import os
 import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -322,20 +324,78 @@ def write_records(final: str | Path, records) -> int:
     return w.count
 
 
-def safe_relpath(rel: str) -> str | None:
-    """`rel` as a clean relative path ('/' separators), or None when it is absolute or escapes upward (`..`).
+def safe_image_path(images_dir: str | os.PathLike, rel: str) -> str | None:
+    """The file `rel` names under `images_dir`, or None when `rel` is empty, absolute or climbs out (`..`).
 
-    String-only on purpose: validate calls this once per record on sets of millions.
+    The one rule every command applies to a record's image paths ('\\' is read as '/'). Plain strings on
+    purpose: validate and clean call this once per image on sets of millions, where pathlib costs more than
+    the check itself.
     """
     if not rel or rel[0] in "/\\" or rel[1:2] == ":":
         return None
     parts = rel.replace("\\", "/").split("/")
     if ".." in parts:
         return None
-    return "/".join(p for p in parts if p and p != ".") or None
+    clean = "/".join(p for p in parts if p and p != ".")
+    return os.path.join(images_dir, clean) if clean else None
 
 
-def safe_image_path(images_dir: Path, rel: str) -> Path | None:
-    """The image's path under images_dir, or None when `rel` is absolute or escapes it."""
-    clean = safe_relpath(rel)
-    return None if clean is None else Path(images_dir) / clean
+class FilePlacer:
+    """Puts files into an output tree: a hard link when source and tree share a filesystem, else a copy.
+
+    Atomic per file: the link or copy is made under a temporary name and renamed, so no half-written file
+    ever carries a final name. Each parent directory is created once, and a destination that already holds
+    the same file (placed for an earlier record, or by an earlier run) is left alone; one holding another
+    file is replaced. `copy=True` always copies (outputs independent of the source's inodes).
+    """
+
+    def __init__(self, copy: bool = False):
+        self.copy = copy
+        self._dirs: set[str] = set()
+
+    def place(self, src: str | os.PathLike, dst: str | os.PathLike) -> None:
+        src, dst = os.fspath(src), os.fspath(dst)
+        parent = os.path.dirname(dst) or "."
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        if os.path.lexists(dst) and _same_file(src, dst):
+            return
+        tmp = os.path.join(parent, f".{os.path.basename(dst)}.{os.getpid()}.tmp")
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)   # left by a killed run with our pid
+            if self.copy or not _linked(src, tmp):
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def _linked(src: str, dst: str) -> bool:
+    try:
+        os.link(src, dst)
+        return True
+    except OSError:   # another filesystem, or hard links not allowed
+        return False
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
+def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Put the finished directory `tmp` in place of `final` with renames only; the old one is removed after."""
+    tmp, final = Path(tmp), Path(final)
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from zqvl.data.io import safe_image_path
-from zqvl.data.schema import SchemaError, parse_record
+from zqvl.data.schema import SchemaError, parse_record, record_label
 from zqvl.data.tario import Member, image_member_names, member_nbytes, sample_key
 from zqvl.data.validate import CODES, ERROR, check_record
 
@@ -82,8 +82,7 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
     try:
         record = parse_record(value, index)
     except SchemaError as e:
-        rid = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
-        return Skipped(index, rid or f"#{index}", e.code, str(e))
+        return Skipped(index, record_label(value, index), e.code, str(e))
     # The same structure checks as `validate`: a record training cannot use never reaches a shard.
     problems = [(code, msg) for code, msg in check_record(record) if CODES[code][0] == ERROR]
     if problems:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zqvl.data.checks import CODES, ERROR, SeenIds, record_checks, schema_reason
 from zqvl.data.imagecheck import ImageLimits, check_images
-from zqvl.data.io import chat_json, iter_json_values, safe_relpath
+from zqvl.data.io import chat_json, iter_json_values, safe_image_path
 from zqvl.data.schema import GPT, IMAGE_TAG, Record, SchemaError, parse_record
 from zqvl.progress import NULL, Progress
 
@@ -114,11 +114,11 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         for reason in seen_ids.check(rid, index) + record_checks(rec):
             result.add(rid, *_pair(reason))
         for rel in rec.images:
-            clean = safe_relpath(rel)
-            if clean is None:
+            path = safe_image_path(images_prefix, rel)
+            if path is None:
                 result.add(rid, "image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
             else:
-                refs[images_prefix + clean].append(rid)
+                refs[path].append(rid)
         if budget is not None:
             msg = token_overflow(rec, budget)
             if msg:

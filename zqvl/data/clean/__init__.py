@@ -5,7 +5,7 @@ set-level checks (length outliers, near-duplicate answers and images). Training 
 filters on the fly:
 
     from zqvl.data.clean import load_filters
-    filters = load_filters()                      # every enabled filter, default thresholds
+    filters = load_filters()                      # every enabled filter, thresholds from default.yaml
     reasons = [r for f in filters for r in f(record)]
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def load_filters(config_path: str | Path | None = None, names: list[str] | None 
     else:
         order = list(config["filters"]) + [n for n in REGISTRY if n not in config["filters"]]
         chosen = [n for n in order if config["filters"].get(n, {}).get("enabled", True)]
-    return [bind(REGISTRY[n], {**REGISTRY[n].defaults, **filter_params(config, n)}) for n in chosen]
+    return [bind(REGISTRY[n], filter_params(config, n)) for n in chosen]
 
 
 def check_record(record: Record, filters: list[Filter]) -> list[Reason]:

@@ -1,14 +1,15 @@
 """Near-duplicate answers (character n-gram MinHash + LSH) and near-duplicate images (pHash + colour).
 
-Both indexes see records in input order and answer "which earlier records is this one a near-duplicate of?";
-the runner then keeps the first of each group among the records it keeps. Character n-grams, not words:
-Chinese has no spaces, so word-based MinHash (as in English pipelines) would see one giant token.
+Both indexes serve keep-first: in input order, "which kept records is this one a near-duplicate of?"; a record
+that duplicates none is kept and joins the index, so an index holds kept records only (linear memory).
+Character n-grams, not words: Chinese has no spaces, so word-based MinHash (as in English pipelines) would see one giant token.
 pHash looks at luminance only, so two different drawings with the same layout can hash alike; a 4×4 mean
 colour grid confirms that the pictures, not just their outlines, match.
 """
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import numpy as np
 
@@ -48,19 +49,29 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> s3)
 
 
-def _pairs_within_groups(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) row pairs with group[earlier] == group[later] and earlier < later, all of them."""
-    n = len(group)
-    order = np.argsort(group, kind="stable")             # rows ascending within each group
-    sorted_group = group[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = sorted_group[1:] != sorted_group[:-1]
-    start = np.maximum.accumulate(np.where(first, np.arange(n), 0))   # where each one's group starts
-    rank = np.arange(n) - start                           # earlier members of the same group
-    later = np.repeat(order, rank)
-    offset = np.arange(len(later)) - np.repeat(np.cumsum(rank) - rank, rank)
-    earlier = order[np.repeat(start, rank) + offset]
-    return earlier, later
+@cache
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) for MinHash-LSH at this Jaccard threshold: the pair that minimises the area of false
+    positives (pairs below the threshold that share a band) plus false negatives (pairs above it that share
+    none), each weighted 1/2. The same choice as datasketch's `MinHashLSH(threshold, num_perm)`: the same
+    integrals (scipy's quad), scanned in the same order, the first minimum kept.
+    """
+    from scipy.integrate import quad
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+    best, best_error = (0, 0), float("inf")
+    for bands in range(1, num_perm + 1):
+        for rows in range(1, num_perm // bands + 1):
+            def share_a_band(s: float, r: float = float(rows), b: float = float(bands)) -> float:
+                return 1 - (1 - s ** r) ** b
+            false_pos = quad(share_a_band, 0.0, threshold)[0]
+            false_neg = quad(lambda s: 1 - share_a_band(s), threshold, 1.0)[0]
+            error = false_pos * 0.5 + false_neg * 0.5
+            if error < best_error:
+                best, best_error = (bands, rows), error
+    if best[0] < 2:
+        raise ValueError(f"threshold {threshold} with num_perm {num_perm} leaves fewer than 2 LSH bands")
+    return best
 
 
 class AnswerIndex:
@@ -68,35 +79,39 @@ class AnswerIndex:
 
     The signatures are datasketch's affine32 MinHash (its permutations, seed 1, identity hash over our
     n-gram ids), computed here as one numpy expression per record: bit for bit what `MinHash.update_batch`
-    gives, without its per-call overhead. The LSH is datasketch's banding (21 bands of 6 rows for 128
-    permutations: exact equality of a band's values makes a candidate), kept as one dict per band.
+    gives, without its per-call overhead. The banding is datasketch's for the same threshold (`lsh_bands`:
+    14 bands of 9 rows at 0.7 and 128 permutations); equal values in a band make a candidate, and the
+    estimated Jaccard over all values then confirms it.
 
-    `add` answers at once; `defer` + `resolve` give the same answers for a whole set in one pass of array
-    operations (the runner only needs them once the scan is over). Use one style per index.
+    Keep-first needs one question answered: "does this record nearly duplicate a record already kept?". So
+    `store` remembers every record's signature, but only `keep` puts a record into the band tables: a
+    bucket holds kept records only, and 20,000 equal answers leave one entry per band, not 20,000.
     """
 
-    ROWS = 6                # per LSH band
     BATCH_GRAMS = 16_384    # characters per batch of signatures() (x num_perm x 4 bytes of scratch)
-    MAX_PAIRS = 5_000_000   # candidate pairs resolve() handles with arrays; beyond, it replays add()
 
-    def __init__(self, threshold: float = 0.7, ngram: int = 3, num_perm: int = 128, min_chars: int = 15):
+    def __init__(self, threshold: float, ngram: int, num_perm: int, min_chars: int):
         from datasketch import MinHash
-        if num_perm < self.ROWS * 4:
-            raise ValueError(f"num_perm must be at least {self.ROWS * 4}")
         self.threshold, self.ngram, self.min_chars = threshold, ngram, min_chars
+        self.bands, self.rows = lsh_bands(threshold, num_perm)
         perms = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
         self._a, self._b = perms[0].astype(np.uint32), perms[1].astype(np.uint32)
         self._num_perm = num_perm
-        # 21 bands of 6 rows (128 perms): a pair at Jaccard 0.8 becomes a candidate with probability 0.998,
-        # at 0.7 with 0.93, while template-alike answers (J ~ 0.4) rarely do; all values then verify it.
-        self._band_bytes = self.ROWS * 4
-        self._bands_end = (num_perm // self.ROWS) * self._band_bytes
-        self._tables: list[dict[bytes, tuple[int, ...]]] = [dict() for _ in range(num_perm // self.ROWS)]
+        self._band_bytes = self.rows * 4
+        # band value -> the kept row, or a list of them once a second one shares it (an int is not tracked
+        # by the garbage collector; a list per band and record would make its full passes cost more than
+        # the lookups)
+        self._tables: list[dict[bytes, int | list[int]]] = [dict() for _ in range(self.bands)]
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
-        self._keys = np.zeros(1024, dtype=np.int64)       # row -> record key
+        self._keys = np.zeros(1024, dtype=np.int64)       # row -> record key (increasing)
         self._numbers = np.zeros(1024, dtype=np.int64)    # row -> hash of the answer's numbers
         self._n = 0
-        self._deferred = False
+        self.kept = 0
+
+    @property
+    def bucket_entries(self) -> int:
+        """Rows held by the band tables (kept records x bands at most)."""
+        return sum(1 if type(v) is int else len(v) for t in self._tables for v in t.values())
 
     def signature(self, text: str) -> np.ndarray | None:
         """The MinHash values of `text` (uint32, one per permutation); None when it is too short to judge."""
@@ -107,50 +122,6 @@ class AnswerIndex:
             return np.full(self._num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
         mixed = _fmix32(ids)[:, None]
         return (mixed * self._a + self._b).min(axis=0)
-
-    def add(self, key: int, text: str) -> list[tuple[int, float]]:
-        """Index `key`; return the earlier keys it nearly duplicates, with the estimated Jaccard.
-
-        Answers whose numbers differ ("售价29.99美元" / "售价39.99美元") state different facts: never duplicates.
-        """
-        if self._deferred:
-            raise RuntimeError("AnswerIndex: add() after defer(); use one style per index")
-        sig = self.signature(text)
-        if sig is None:
-            return []
-        return self._add_signature(key, sig, hash(tuple(_DIGITS.findall(text))))
-
-    def _add_signature(self, key: int, sig: np.ndarray, numbers: int) -> list[tuple[int, float]]:
-        row, raw, step = self._n, sig.tobytes(), self._band_bytes
-        # Buckets are tuples, not lists: a tuple of ints leaves the garbage collector's tracking, and with a
-        # list per band and record the collector's full passes come to cost more than the lookups.
-        candidates: set[int] = set()
-        one = (row,)
-        for table, lo in zip(self._tables, range(0, self._bands_end, step)):
-            band = raw[lo:lo + step]
-            bucket = table.get(band)
-            if bucket is None:
-                table[band] = one
-            else:
-                candidates.update(bucket)
-                table[band] = bucket + one
-        found: list[tuple[int, float]] = []
-        if candidates:
-            rows = np.fromiter(candidates, dtype=np.int64, count=len(candidates))
-            rows = rows[self._numbers[rows] == numbers]
-            sims = (self._signatures[rows] == sig).mean(axis=1)
-            found = sorted((int(self._keys[r]), float(j)) for r, j in zip(rows, sims) if j >= self.threshold)
-        self._store(key, sig, numbers)
-        return found
-
-    def _store(self, key: int, sig: np.ndarray, numbers: int) -> None:
-        row = self._n
-        if row == len(self._keys):
-            self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
-            self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
-            self._numbers = np.concatenate([self._numbers, np.zeros_like(self._numbers)])
-        self._signatures[row], self._keys[row], self._numbers[row] = sig, key, numbers
-        self._n += 1
 
     def signatures(self, texts: list[str]) -> np.ndarray:
         """signature() of each text (all at least min_chars long), as rows: a few array operations for the
@@ -187,73 +158,103 @@ class AnswerIndex:
             rows[some] = np.minimum.reduceat(values, first[some], axis=0)
         return rows
 
-    def defer(self, key: int, text: str) -> None:
-        """Index `key` now; its near-duplicates among the earlier keys come from resolve()."""
-        self.defer_many([key], [text])
-
-    def defer_many(self, keys: list[int], texts: list[str]) -> None:
-        """defer() each (key, text) in order."""
-        if any(self._tables):
-            raise RuntimeError("AnswerIndex: defer() after add(); use one style per index")
+    def store(self, keys: list[int], texts: list[str]) -> None:
+        """Remember the signature of each (key, text), keys increasing; texts too short to judge are skipped."""
         judged = [(k, t) for k, t in zip(keys, texts) if len(t) >= self.min_chars]
-        if not judged:
+        if judged:
+            for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
+                self._append(key, sig, hash(tuple(_DIGITS.findall(text))))
+
+    def _append(self, key: int, sig: np.ndarray, numbers: int) -> None:
+        row = self._n
+        if row and key <= self._keys[row - 1]:
+            raise ValueError(f"AnswerIndex: key {key} after {self._keys[row - 1]}; keys must increase")
+        if row == len(self._keys):
+            self._signatures = np.concatenate([self._signatures, np.zeros_like(self._signatures)])
+            self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
+            self._numbers = np.concatenate([self._numbers, np.zeros_like(self._numbers)])
+        self._signatures[row], self._keys[row], self._numbers[row] = sig, key, numbers
+        self._n += 1
+
+    def _row(self, key: int) -> int | None:
+        row = int(np.searchsorted(self._keys[:self._n], key))
+        return row if row < self._n and self._keys[row] == key else None
+
+    def _bands_of(self, row: int) -> list[bytes]:
+        raw, step = self._signatures[row].tobytes(), self._band_bytes
+        return [raw[lo:lo + step] for lo in range(0, self.bands * step, step)]
+
+    def candidates(self, key: int) -> list[int]:
+        """Kept keys that share at least one band with `key` (LSH candidates, before verification)."""
+        row = self._row(key)
+        return [] if row is None else sorted(int(self._keys[r]) for r in self._candidate_rows(row))
+
+    def _candidate_rows(self, row: int) -> set[int]:
+        rows: set[int] = set()
+        for table, band in zip(self._tables, self._bands_of(row)):
+            bucket = table.get(band)
+            if bucket is None:
+                continue
+            if type(bucket) is int:
+                rows.add(bucket)
+            else:
+                rows.update(bucket)
+        return rows
+
+    def duplicates(self, key: int) -> list[tuple[int, float]]:
+        """The kept keys that `key` nearly duplicates, with the estimated Jaccard, in key order.
+
+        Answers whose numbers differ ("售价29.99美元" / "售价39.99美元") state different facts: never duplicates.
+        """
+        row = self._row(key)
+        if row is None:
+            return []
+        found = self._candidate_rows(row)
+        if not found:
+            return []
+        rows = np.fromiter(found, dtype=np.int64, count=len(found))
+        rows = rows[self._numbers[rows] == self._numbers[row]]
+        sims = (self._signatures[rows] == self._signatures[row]).mean(axis=1)
+        return sorted((int(self._keys[r]), float(j)) for r, j in zip(rows, sims) if j >= self.threshold)
+
+    def keep(self, key: int) -> None:
+        """`key` is kept: later records are compared with it."""
+        row = self._row(key)
+        if row is None:
             return
-        self._deferred = True
-        for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
-            self._store(key, sig, hash(tuple(_DIGITS.findall(text))))
+        for table, band in zip(self._tables, self._bands_of(row)):
+            bucket = table.get(band)
+            if bucket is None:
+                table[band] = row
+            elif type(bucket) is int:
+                table[band] = [bucket, row]
+            else:
+                bucket.append(row)
+        self.kept += 1
 
-    def resolve(self) -> dict[int, list[tuple[int, float]]]:
-        """For every deferred key with near-duplicates: what add() would have returned for it, in order."""
-        n, rows, step = self._n, self.ROWS, self._band_bytes
-        if n < 2:
-            return {}
-        bands = self._signatures[:n, :self._bands_end // 4].reshape(n, -1, rows)
-        pairs, count = [], 0
-        for b in range(bands.shape[1]):
-            band = np.ascontiguousarray(bands[:, b]).view(np.dtype((np.void, step))).ravel()
-            group = np.unique(band, return_inverse=True)[1].ravel()
-            earlier, later = _pairs_within_groups(group)
-            count += len(later)
-            if count > self.MAX_PAIRS:   # huge groups of equal answers: the row-by-row index needs less memory
-                return self._replay()
-            pairs.append(earlier * n + later)
-        code = np.unique(np.concatenate(pairs))
-        earlier, later = code // n, code % n
-        same_numbers = self._numbers[earlier] == self._numbers[later]
-        earlier, later = earlier[same_numbers], later[same_numbers]
-        found: dict[int, list[tuple[int, float]]] = {}
-        for lo in range(0, len(later), 1 << 16):
-            e, l_ = earlier[lo:lo + (1 << 16)], later[lo:lo + (1 << 16)]
-            sims = (self._signatures[e] == self._signatures[l_]).mean(axis=1)
-            for i, j, sim in zip(e.tolist(), l_.tolist(), sims.tolist()):
-                if sim >= self.threshold:
-                    found.setdefault(int(self._keys[j]), []).append((int(self._keys[i]), sim))
-        return {key: sorted(hits) for key, hits in found.items()}
-
-    def _replay(self) -> dict[int, list[tuple[int, float]]]:
-        """resolve() by adding the stored rows one by one to a fresh index (same results, less memory)."""
-        fresh = AnswerIndex(self.threshold, self.ngram, self._num_perm, self.min_chars)
-        fresh._a, fresh._b = self._a, self._b
-        found = {}
-        for row in range(self._n):
-            sig, numbers, key = self._signatures[row], int(self._numbers[row]), int(self._keys[row])
-            hits = fresh._add_signature(key, sig, numbers)
-            if hits:
-                found[key] = hits
+    def add(self, key: int, text: str) -> list[tuple[int, float]]:
+        """Store, compare and keep `key` in one step: its near-duplicates among all earlier added keys."""
+        self.store([key], [text])
+        found = self.duplicates(key)
+        self.keep(key)
         return found
 
 
 class ImageIndex:
-    """Earlier images within a pHash Hamming distance and a colour difference.
+    """Earlier kept images within a pHash Hamming distance and a colour difference.
 
-    Up to BRUTE_FORCE_MAX images, one vectorised XOR + popcount over all of them is fastest. Beyond that a
-    multi-index takes over: the 64 bits split into max_distance+1 chunks, and a match within the distance
-    shares at least one chunk exactly (pigeonhole), so only those candidates are compared.
+    `remember` holds a record's signatures until keep-first reaches it; `duplicates` compares them with the
+    kept records' images, and `keep` (or `discard`) settles the record. Only kept images are searched, so
+    20,000 copies of one picture are compared with one kept image each, not with all earlier copies.
+
+    Up to BRUTE_FORCE_MAX kept images, one vectorised XOR + popcount over all of them is fastest. Beyond
+    that a multi-index takes over: the 64 bits split into max_distance+1 chunks, and a match within the
+    distance shares at least one chunk exactly (pigeonhole), so only those candidates are compared.
     """
 
     BRUTE_FORCE_MAX = 100_000
 
-    def __init__(self, max_distance: int = 6, max_color_diff: float = 3.0, same_file_is_duplicate: bool = False):
+    def __init__(self, max_distance: int, max_color_diff: float, same_file_is_duplicate: bool):
         self.max_distance, self.max_color_diff = max_distance, max_color_diff
         self.same_file_is_duplicate = same_file_is_duplicate
         chunks = max_distance + 1
@@ -261,15 +262,21 @@ class ImageIndex:
         self._tables: list[dict[int, list[int]]] = [dict() for _ in range(chunks)]
         self._hashes = np.zeros(1024, dtype=np.uint64)
         self._colours = np.zeros((1024, 48), dtype=np.float32)
-        self._entries: list[tuple[int, tuple[str, ...], int]] = []   # (key, paths, n images) per image row
+        self._entries: list[tuple[int, tuple[str, ...], int]] = []   # (key, paths, n images) per kept image
         self._first_row: dict[int, int] = {}
         self._indexed = 0
+        self._pending: dict[int, tuple[tuple[str, ...], list]] = {}
+
+    @property
+    def held(self) -> int:
+        """Image rows held: kept images plus the images of records not settled yet."""
+        return len(self._entries) + sum(len(sigs) for _, sigs in self._pending.values())
 
     def _keys(self, h: int) -> list[int]:
         return [(h >> lo) & ((1 << (hi - lo)) - 1) for lo, hi in zip(self._bounds, self._bounds[1:])]
 
     def _near(self, h: int, colour: np.ndarray) -> np.ndarray:
-        """Rows of earlier images within the Hamming distance and the colour difference of (h, colour)."""
+        """Rows of kept images within the Hamming distance and the colour difference of (h, colour)."""
         n = len(self._entries)
         if n <= self.BRUTE_FORCE_MAX:
             rows = np.flatnonzero(np.bitwise_count(self._hashes[:n] ^ np.uint64(h)) <= self.max_distance)
@@ -300,20 +307,44 @@ class ImageIndex:
                 table.setdefault(k, []).append(row)
         self._indexed = n
 
-    def add(self, key: int, paths: tuple[str, ...], sigs: list[tuple[int, np.ndarray]]) -> list[int]:
-        """Index a record's images; return earlier keys whose images all nearly match, in order."""
-        if not sigs:
+    def remember(self, key: int, paths: tuple[str, ...], sigs: list[tuple[int, np.ndarray]]) -> None:
+        """Hold a record's image signatures (one per path) until it is compared and settled."""
+        if sigs:
+            self._pending[key] = (paths, sigs)
+
+    def duplicates(self, key: int) -> list[int]:
+        """Kept keys whose images all nearly match the remembered images of `key`, in order."""
+        if key not in self._pending:
             return []
+        paths, sigs = self._pending[key]
         # Candidates by the first image; multi-image records must then match image for image.
-        found = []
-        for row in self._near(*sigs[0]):
+        found: set[int] = set()
+        for row in self._near(*sigs[0]).tolist():
             other, o_paths, n = self._entries[row]
             if n != len(sigs) or (o_paths == paths and not self.same_file_is_duplicate) or other in found:
                 continue
             first = self._first_row[other]
             if all(first + j in set(self._near(*sig).tolist()) for j, sig in enumerate(sigs[1:], 1)):
-                found.append(other)
+                found.add(other)
+        return sorted(found)
+
+    def keep(self, key: int) -> None:
+        """`key` is kept: its images join those later records are compared with."""
+        item = self._pending.pop(key, None)
+        if item is None:
+            return
+        paths, sigs = item
         self._first_row[key] = len(self._entries)
         for sig in sigs:
             self._store(key, paths, *sig)
-        return sorted(found)
+
+    def discard(self, key: int) -> None:
+        """`key` is not kept: forget its images."""
+        self._pending.pop(key, None)
+
+    def add(self, key: int, paths: tuple[str, ...], sigs: list[tuple[int, np.ndarray]]) -> list[int]:
+        """Remember, compare and keep a record in one step: earlier added keys whose images all nearly match."""
+        self.remember(key, paths, sigs)
+        found = self.duplicates(key)
+        self.keep(key)
+        return found

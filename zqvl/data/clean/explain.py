@@ -24,7 +24,7 @@ def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]
     for name in order:
         spec = REGISTRY[name]
         enabled = config["filters"].get(name, {}).get("enabled", True)
-        params = {**spec.defaults, **filter_params(config, name)}
+        params = filter_params(config, name)
         if spec.needs_source and not record.has_source:
             rows.append((name, "skip", "needs `source`; this record has none"))
             continue
@@ -54,7 +54,6 @@ def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]
     for code, label, section in (("dedupe.answer", "dedupe answers", "answers"), ("dedupe.image", "dedupe images",
                                                                                    "images")):
         hit = [r for r in decision.reasons if r == code]
-        cands = decision.answer_dups if code == "dedupe.answer" else decision.image_dups
         if not config["dedupe"][section]["enabled"]:
             rows.append((label, "skip", "disabled in the config"))
         elif hit:
@@ -62,6 +61,5 @@ def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]
         elif not indexed:
             rows.append((label, "skip", "not compared (rejected by an earlier check)"))
         else:
-            rows.append((label, "pass", f"{len(cands)} earlier near-duplicate(s), none of them kept" if cands
-                         else "no earlier near-duplicate"))
+            rows.append((label, "pass", "no kept earlier record is a near-duplicate"))
     return decision.kept, rows

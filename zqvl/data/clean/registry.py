@@ -7,9 +7,9 @@ reported in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Callable
 
 from zqvl.data.checks import Reason  # noqa: F401 - the families import it from here
 from zqvl.data.schema import Record
@@ -23,20 +23,19 @@ class FilterSpec:
     name: str                      # family name, also the config key and the reason-code prefix
     fn: FilterFn
     doc: str
-    defaults: dict = field(default_factory=dict)
     needs_source: bool = False     # True: does nothing on records without `source`
 
 
 REGISTRY: dict[str, FilterSpec] = {}
 
 
-def register(name: str, needs_source: bool = False, **defaults: Any):
-    """Decorator: `@register("numbers", min_value=0)` adds a family with its default parameters."""
+def register(name: str, needs_source: bool = False):
+    """Decorator: `@register("numbers")` adds a family; its parameters come from the config (default.yaml)."""
     def wrap(fn: FilterFn) -> FilterFn:
         if name in REGISTRY:
             raise ValueError(f"filter {name!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
-        REGISTRY[name] = FilterSpec(name, fn, doc, dict(defaults), needs_source)
+        REGISTRY[name] = FilterSpec(name, fn, doc, needs_source)
         return fn
     return wrap
 

@@ -132,7 +132,7 @@ def _loop(value: str, source: str | None) -> str | None:
     return None
 
 
-@register("repetition", min_excess=2)
+@register("repetition")
 def check_repetition(record, params: dict) -> list[Reason]:
     """Back-to-back loops, and duplicated lines or sentences beyond what the source has."""
     out: dict[str, list[str]] = {}

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from zqvl.data.checks import meaning
-from zqvl.data.clean.runner import Decision, Scan, _swap_dir
-from zqvl.data.io import atomic_open, safe_image_path
+from zqvl.data.clean.decisions import Decision, Scan
+from zqvl.data.io import atomic_open, replace_dir, safe_image_path
 from zqvl.data.report import Plot, ReportData, Sample, render
 from zqvl.data.schema import SchemaError, parse_record
 
@@ -41,8 +42,8 @@ class SampleCollector:
         image = None
         if decision.images:
             src = safe_image_path(self.scan.images_dir, decision.images[0])
-            if src is not None and src.is_file():
-                name = f"{decision.index}{src.suffix.lower()}"
+            if src is not None and os.path.isfile(src):
+                name = f"{decision.index}{os.path.splitext(src)[1].lower()}"
                 shutil.copyfile(src, self.tmp / name)
                 image = f"report_files/{name}"
         details: dict[str, str] = {}
@@ -56,7 +57,7 @@ class SampleCollector:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def finish(self, out_dir: Path) -> None:
-        _swap_dir(self.tmp, out_dir / "report_files")
+        replace_dir(self.tmp, out_dir / "report_files")
 
 
 def _plots(scan: Scan) -> list[Plot]:

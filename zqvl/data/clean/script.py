@@ -40,7 +40,7 @@ def traditional_chars(text: str) -> str:
     return "".join(a for a, b in zip(text, converted) if a != b)
 
 
-@register("script", min_chars=2)
+@register("script")
 def check_script(record: Record, params: dict) -> list[Reason]:
     """At least `min_chars` Traditional-only characters (not in the source) in some turn."""
     hits = []

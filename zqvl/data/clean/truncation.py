@@ -70,7 +70,7 @@ def _cut_word(value: str, source: str) -> bool:
     return bool(m) and re.search(rf"(?<![A-Za-z0-9]){re.escape(m.group(0))}(?![A-Za-z0-9])", source) is None
 
 
-@register("truncation", min_ratio=0.45, min_source_units=14, min_source_words=6)
+@register("truncation")
 def check_truncation(record: Record, params: dict) -> list[Reason]:
     """Mid-sentence endings, unclosed quotes, and translations far shorter than their source."""
     out: dict[str, list[str]] = {}

@@ -21,7 +21,7 @@ def _from_source(words: tuple[str, ...], source: str | None, min_overlap: float)
     return sum(w in vocab for w in words) >= min_overlap * len(words)
 
 
-@register("untranslated", min_words=3, min_lower_share=0.5, min_source_overlap=0.6, max_cjk_share=0.25)
+@register("untranslated")
 def check_untranslated(record: Record, params: dict) -> list[Reason]:
     """Whole turns in English, and runs of English prose words (beyond protected spans) inside Chinese."""
     whole, residue = [], []

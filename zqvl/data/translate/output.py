@@ -7,13 +7,11 @@ chat.json itself appear atomically under their final names, so a reader never se
 """
 from __future__ import annotations
 
-import filecmp
 import os
-import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from zqvl.data.io import JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
+from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
 from zqvl.data.schema import Record, SchemaError, Turn, parse_record
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.plan import Plan, VariantCounter, wants_translation
@@ -22,8 +20,11 @@ from zqvl.data.translate.translator import Outcome
 
 
 class ImageLinker:
+    """Carries each record's images into DIR2/images, each file once; missing ones are counted, not judged."""
+
     def __init__(self, src_dir: Path, dst_dir: Path, stats: Stats):
         self.src_dir, self.dst_dir, self.stats = src_dir, dst_dir, stats
+        self._placer = FilePlacer()
         self._done: set[str] = set()
 
     def unsafe(self, record: Record) -> list[str]:
@@ -33,21 +34,12 @@ class ImageLinker:
         if rel in self._done:
             return
         self._done.add(rel)
-        src, dst = safe_image_path(self.src_dir, rel), safe_image_path(self.dst_dir, rel)
-        if not src.is_file():
+        src = safe_image_path(self.src_dir, rel)
+        if not os.path.isfile(src):
             self.stats.images_missing += 1   # validate/clean judge images; translate only carries them
             return
         self.stats.images_linked += 1
-        if dst.exists() and (os.path.samefile(src, dst) or filecmp.cmp(src, dst, shallow=False)):
-            return   # linked by an earlier run
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
+        self._placer.place(src, safe_image_path(self.dst_dir, rel))   # kept as is when an earlier run placed it
 
 
 def _schema_failure(index: int, obj: object, error: SchemaError) -> dict:
