@@ -18,9 +18,10 @@ from PIL import Image
 
 from shardkit import make_dataset, tree
 from zqvl.cli.data import _main as zqvl_data
-from zqvl.data.shard import ShardOptions, parse_size, shard_dir
-from zqvl.data.shard_prepare import in_val_split
-from zqvl.data.tario import image_members, iter_samples
+from zqvl.data.shards.format import image_members
+from zqvl.data.shards.prepare import in_val_split
+from zqvl.data.shards.tar import iter_samples
+from zqvl.data.shards.writer import ShardOptions, parse_size, shard_dir
 from zqvl.progress import Progress
 from zqvl.ui import run_cli
 
@@ -65,12 +66,12 @@ def test_round_trip_every_record_and_byte(data, tmp_path):
     assert {row["id"]: row["reason"] for row in skipped} == expect["bad"]
     assert all(row["id"] in row["message"] for row in skipped)
     m = result.manifest
-    assert m["records"] == len(expect["good"]) + len(expect["bad"])
-    assert m["samples"] == len(expect["good"]) == sum(p["samples"] for p in m["splits"].values())
-    assert m["skipped"]["by_reason"] == {r: list(expect["bad"].values()).count(r) for r in set(expect["bad"].values())}
-    for part in m["splits"].values():
-        for info in part["shards"]:
-            assert info["samples"] <= 7 and (out / info["file"]).stat().st_size == info["bytes"]
+    assert m.records == len(expect["good"]) + len(expect["bad"])
+    assert m.samples == len(expect["good"]) == sum(p.samples for p in m.splits.values())
+    assert m.skipped.by_reason == {r: list(expect["bad"].values()).count(r) for r in set(expect["bad"].values())}
+    for part in m.splits.values():
+        for info in part.shards:
+            assert info.samples <= 7 and (out / info.file).stat().st_size == info.bytes
     assert not [p for p in out.rglob(".*")]                                  # no temp / progress files left
 
 
@@ -129,10 +130,10 @@ def test_max_size_is_a_strict_bound(data, tmp_path):
     root, expect = data
     limit = parse_size("24K")
     result = shard_dir(root, tmp_path / "demo", ShardOptions(max_size=limit))
-    shards = result.manifest["splits"]["train"]["shards"]
+    shards = result.manifest.split("train").shards
     assert len(shards) > 3
-    assert all(s["bytes"] <= limit for s in shards)
-    assert sum(s["samples"] for s in shards) == len(expect["good"])
+    assert all(s.bytes <= limit for s in shards)
+    assert sum(s.samples for s in shards) == len(expect["good"])
 
 
 def test_resize_keeps_aspect_and_small_images(tmp_path):
@@ -158,7 +159,7 @@ def test_resize_keeps_aspect_and_small_images(tmp_path):
 def test_image_format_jpg_makes_members_uniform(data, tmp_path):
     root, expect = data
     result = shard_dir(root, tmp_path / "demo", ShardOptions(image_format="jpg"))
-    assert set(result.manifest["layouts"]) == {"jpg+json", "0.jpg+1.jpg+json", "json"}
+    assert set(result.manifest.layouts) == {"jpg+json", "0.jpg+1.jpg+json", "json"}
 
 
 def cli(*argv: str) -> int:

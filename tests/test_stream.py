@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from shardkit import make_dataset, noise_image
-from zqvl.data.shard import ShardOptions, shard_dir
-from zqvl.data.stream import ShardStream, SkipSample, TokenBudgetFilter, expand_shards, make_loader
-from zqvl.data.tario import Member, ShardFile
+from zqvl.data.shards.reader import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
+from zqvl.data.shards.tar import Member, ShardFile
+from zqvl.data.shards.writer import ShardOptions, shard_dir
+from zqvl.data.stream_loader import make_loader
 
 
 @pytest.fixture(scope="module")
