@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image
@@ -19,6 +21,22 @@ def noise_image(rng: random.Random, fmt: str, size: tuple[int, int]) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A structurally valid PNG (correct CRCs) that claims a huge canvas: a decompression bomb's header."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small, complete JPEG whose frame header (SOF0) claims width x height."""
+    raw = bytearray(noise_image(random.Random(0), "JPEG", (16, 16)))
+    sof = raw.index(b"\xff\xc0")
+    raw[sof + 5:sof + 9] = struct.pack(">HH", height, width)      # marker, length(2), precision(1), then H, W
+    return bytes(raw)
 
 
 def _turns(rng: random.Random, tags: int) -> list[dict]:
