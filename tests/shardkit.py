@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import struct
+import zlib
 from pathlib import Path
 
 from PIL import Image
@@ -19,6 +21,22 @@ def noise_image(rng: random.Random, fmt: str, size: tuple[int, int]) -> bytes:
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A structurally valid PNG (correct CRCs) that claims a huge canvas: a decompression bomb's header."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A small, complete JPEG whose frame header (SOF0) claims width x height."""
+    raw = bytearray(noise_image(random.Random(0), "JPEG", (16, 16)))
+    sof = raw.index(b"\xff\xc0")
+    raw[sof + 5:sof + 9] = struct.pack(">HH", height, width)      # marker, length(2), precision(1), then H, W
+    return bytes(raw)
 
 
 def _turns(rng: random.Random, tags: int) -> list[dict]:
@@ -67,13 +85,13 @@ def make_dataset(root: Path, n: int = 40, *, seed: int = 0, broken: bool = True,
         (images / "empty.jpg").write_bytes(b"")
         (images / "notes.jpg").write_bytes(b"<html>not an image</html>")
         cases = [
-            ({"id": "bad_missing", "image": "nope.jpg", "conversations": _turns(rng, 1)}, "image_missing"),
-            ({"id": "bad_truncated", "image": "truncated.jpg", "conversations": _turns(rng, 1)}, "image_corrupt"),
-            ({"id": "bad_html", "image": "notes.jpg", "conversations": _turns(rng, 1)}, "image_corrupt"),
-            ({"id": "bad_empty", "image": "empty.jpg", "conversations": _turns(rng, 1)}, "image_empty"),
-            ({"id": "bad_escape", "image": "../chat.json", "conversations": _turns(rng, 1)}, "path_escape"),
+            ({"id": "bad_missing", "image": "nope.jpg", "conversations": _turns(rng, 1)}, "image.missing"),
+            ({"id": "bad_truncated", "image": "truncated.jpg", "conversations": _turns(rng, 1)}, "image.unreadable"),
+            ({"id": "bad_html", "image": "notes.jpg", "conversations": _turns(rng, 1)}, "image.unreadable"),
+            ({"id": "bad_empty", "image": "empty.jpg", "conversations": _turns(rng, 1)}, "image.empty"),
+            ({"id": "bad_escape", "image": "../chat.json", "conversations": _turns(rng, 1)}, "image.unsafe_path"),
             ({"id": "bad_tags", "image": ok, "conversations": _turns(rng, 2)}, "placeholder.count"),
-            ({"id": "bad_schema", "image": ok}, "missing_conversations"),
+            ({"id": "bad_schema", "image": ok}, "structure.missing_conversations"),
         ]
         for k, (value, reason) in enumerate(cases):
             values.insert(3 + k * (len(values) // len(cases)), value)

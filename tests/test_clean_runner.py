@@ -128,7 +128,8 @@ def test_images_of_kept_records_are_linked(cleaned):
 def test_no_temporary_files_left(cleaned):
     _, root, _, _, _ = cleaned
     names = {p.name for p in (root / "out").iterdir()}
-    assert names == {"chat.json", "rejected.jsonl", "report.html", "report_files", "images"}
+    assert names == {"chat.json", "rejected.jsonl", "report.html", "images", ".zqvl-output.json"}
+    assert sorted(p.name for p in root.iterdir()) == ["in", "out"]          # no temp dir or lock beside it
 
 
 def test_rerun_replaces_outputs_and_is_deterministic(cleaned, tmp_path):
@@ -136,6 +137,9 @@ def test_rerun_replaces_outputs_and_is_deterministic(cleaned, tmp_path):
     before = {n: (root / "out" / n).read_bytes() for n in ("chat.json", "rejected.jsonl")}
     with pytest.raises(SystemExit) as e:
         main(["clean", str(root / "in"), "--out", str(root / "out")])
+    assert e.value.code == 2                                   # a finished output is replaced only on request
+    with pytest.raises(SystemExit) as e:
+        main(["clean", str(root / "in"), "--out", str(root / "out"), "--force"])
     assert e.value.code == 0
     assert before == {n: (root / "out" / n).read_bytes() for n in ("chat.json", "rejected.jsonl")}
 
@@ -192,7 +196,7 @@ def test_interrupted_run_leaves_no_outputs(cleaned, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         main(["clean", str(root / "in"), "--out", str(tmp_path / "o")])
     assert e.value.code == 130
-    assert [p.name for p in (tmp_path / "o").iterdir()] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == []               # no output, no temp dir, no lock
 
 
 def test_records_are_named_by_record_label(tmp_path):

@@ -125,7 +125,7 @@ def test_exchange_longer_than_max_len_is_dropped_not_cut(tok):
     rec = record("<image>\n短问题", "很长的回答。" * 200)
     with pytest.raises(Dropped) as e:
         build_samples(rec, tok, max_len=128, system=SYSTEM)
-    assert e.value.reason == "too_long"
+    assert e.value.reason == "tokens.too_long"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -142,7 +142,7 @@ def test_no_answer_is_ever_truncated(qwen_tokenizer, tok, data):
     try:
         pieces = build_samples(rec, tok, max_len=max_len, system=SYSTEM)
     except Dropped as e:
-        assert e.reason == "too_long"
+        assert e.reason == "tokens.too_long"
         return
     assert all(len(p) <= max_len for p in pieces)
     got = [p.labels[a:b].tolist() for p in pieces for a, b in spans(p.labels)]

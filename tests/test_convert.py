@@ -55,7 +55,7 @@ def test_linksoul_and_missing_images_are_accounted(raw, tmp_path):
     assert [r.id for r in load_records(out / "chat.json")] == ["ls1"]
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert [(s["id"], s["code"]) for s in skipped] == [
-        ("ls2", "image_missing"), ("ls3", "path_escape"), ("ls4", "missing_conversations")]
+        ("ls2", "image.missing"), ("ls3", "image.unsafe_path"), ("ls4", "structure.missing_conversations")]
     assert stats.read == stats.written + len(skipped)
 
 
@@ -104,7 +104,7 @@ def test_cli_refuses_to_overwrite(raw, tmp_path, capsys):
     assert run_cli(data_main, ["convert", "--format", "llava", str(raw / "chat.json"), "--out", str(out)]) == 0
     before = (out / "chat.json").read_bytes()
     assert run_cli(data_main, ["convert", "--format", "llava", str(raw / "chat.json"), "--out", str(out)]) == 2
-    assert "exists" in capsys.readouterr().err and (out / "chat.json").read_bytes() == before
+    assert "pass --force" in capsys.readouterr().err and (out / "chat.json").read_bytes() == before
 
 
 def test_images_are_hard_linked_or_copied_on_request_and_overwrite_swaps(raw, tmp_path):

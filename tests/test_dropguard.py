@@ -30,7 +30,7 @@ def test_convert_with_the_wrong_images_dir_fails_with_a_hint(tmp_path, capsys):
     code = run_cli(data_main, ["convert", "--format", "llava", str(src), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 1
-    assert "convert dropped 15 of 16 records (94%): image_missing 15; check --images" in err
+    assert "convert dropped 15 of 16 records (94%): image.missing 15; check --images" in err
     assert "more than --max-drop 0.5" in err
     assert (tmp_path / "out" / "chat.json").is_file()           # what was kept is still written, and listed
 

@@ -54,7 +54,7 @@ def test_defect_rates_use_clean_detectors():
 # -- on a tiny model ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    from zqvl.data.shard import ShardOptions, shard_dir
+    from zqvl.data.shards import ShardOptions, shard_dir
     from zqvl.data.synth import synthesize
 
     base = tmp_path_factory.mktemp("eval")
@@ -66,7 +66,7 @@ def setup(tmp_path_factory):
 def test_loss_equals_the_trainers_on_the_same_batch(setup):
     import torch
 
-    from zqvl.data.stream import SkipSample
+    from zqvl.data.shards.reader import SkipSample
     from zqvl.train.collate import SampleBuilder, collate
 
     items, split = ev.load_items([str(setup["shards"])])

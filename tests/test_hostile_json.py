@@ -58,7 +58,7 @@ def test_every_command_skips_and_names_it(tmp_path, kind, capsys):
 
     assert run_cli(data_main, ["shard", str(src), "--out", str(tmp_path / "s"), "--workers", "2"]) == 0
     skipped = [json.loads(line) for line in (tmp_path / "s" / "skipped.jsonl").read_text().splitlines()]
-    assert [(s["id"], s["reason"]) for s in skipped] == [("#1", "bad_json")]
+    assert [(s["id"], s["reason"]) for s in skipped] == [("#1", "structure.bad_json")]
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["samples"] == 2
     capsys.readouterr()
 

@@ -132,13 +132,3 @@ def test_file_placer_never_leaves_a_half_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         zio.FilePlacer(copy=True).place(src, tmp_path / "out" / "x.jpg")
     assert list((tmp_path / "out").iterdir()) == []       # neither x.jpg nor its temporary
-
-
-def test_replace_dir_swaps_with_renames(tmp_path):
-    final, tmp = tmp_path / "images", tmp_path / ".images.tmp"
-    final.mkdir()
-    (final / "old.jpg").write_bytes(b"o")
-    tmp.mkdir()
-    (tmp / "new.jpg").write_bytes(b"n")
-    zio.replace_dir(tmp, final)
-    assert [p.name for p in final.iterdir()] == ["new.jpg"] and sorted(p.name for p in tmp_path.iterdir()) == ["images"]

@@ -42,12 +42,14 @@ def test_own_output_of_the_same_input_is_resumed_or_replaced(tmp_path):
         claim(out, CLEAN, input_dir=tmp_path / "in")
 
 
-def test_legacy_outputs_are_recognised_by_their_files(tmp_path):
+def test_a_finished_output_is_replaced_only_when_forced(tmp_path):
     out = tmp_path / "old_clean"
     out.mkdir()
     (out / "chat.json").write_text("[]")
-    (out / "rejected.jsonl").write_text("")
-    assert claim(out, CLEAN, input_dir=tmp_path / "in") == REPLACE
+    (out / "rejected.jsonl").write_text("")           # written before the mark existed: known by its files
+    with pytest.raises(UsageError, match="holds an earlier zqvl-data clean output; pass --force"):
+        claim(out, CLEAN, input_dir=tmp_path / "in")
+    assert claim(out, CLEAN, input_dir=tmp_path / "in", force=True) == REPLACE
 
 
 def test_staged_swap_replaces_whole_or_not_at_all(tmp_path):
@@ -60,7 +62,7 @@ def test_staged_swap_replaces_whole_or_not_at_all(tmp_path):
             (tmp / "chat.json").write_text("second, half")
             raise OSError(28, "No space left on device")
     assert (out / "chat.json").read_text() == "first"               # the earlier complete output, untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.zqvl.lock", "out"]   # no temp dir left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # no temp dir left
     assert oct(os.stat(out).st_mode & 0o777) != oct(0o700)
 
 
@@ -75,7 +77,7 @@ def test_a_crash_between_the_renames_is_repaired_by_the_next_run(tmp_path):
             assert (out / "chat.json").read_text() == "previous"     # put back before anything else happens
             raise RuntimeError("stop")
     assert (out / "chat.json").read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".out.zqvl.lock", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
 def test_two_writers_of_one_output_are_refused(tmp_path):

@@ -16,11 +16,12 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from shardkit import make_dataset, tree
+from shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 from zqvl.cli.data import _main as zqvl_data
-from zqvl.data.shard import ShardOptions, parse_size, shard_dir
-from zqvl.data.shard_prepare import in_val_split
-from zqvl.data.tario import image_members, iter_samples
+from zqvl.data.shards.format import image_members
+from zqvl.data.shards.prepare import in_val_split
+from zqvl.data.shards.tar import iter_samples
+from zqvl.data.shards.writer import ShardOptions, parse_size, shard_dir
 from zqvl.progress import Progress
 from zqvl.ui import run_cli
 
@@ -65,12 +66,12 @@ def test_round_trip_every_record_and_byte(data, tmp_path):
     assert {row["id"]: row["reason"] for row in skipped} == expect["bad"]
     assert all(row["id"] in row["message"] for row in skipped)
     m = result.manifest
-    assert m["records"] == len(expect["good"]) + len(expect["bad"])
-    assert m["samples"] == len(expect["good"]) == sum(p["samples"] for p in m["splits"].values())
-    assert m["skipped"]["by_reason"] == {r: list(expect["bad"].values()).count(r) for r in set(expect["bad"].values())}
-    for part in m["splits"].values():
-        for info in part["shards"]:
-            assert info["samples"] <= 7 and (out / info["file"]).stat().st_size == info["bytes"]
+    assert m.records == len(expect["good"]) + len(expect["bad"])
+    assert m.samples == len(expect["good"]) == sum(p.samples for p in m.splits.values())
+    assert m.skipped.by_reason == {r: list(expect["bad"].values()).count(r) for r in set(expect["bad"].values())}
+    for part in m.splits.values():
+        for info in part.shards:
+            assert info.samples <= 7 and (out / info.file).stat().st_size == info.bytes
     assert not [p for p in out.rglob(".*")]                                  # no temp / progress files left
 
 
@@ -129,10 +130,10 @@ def test_max_size_is_a_strict_bound(data, tmp_path):
     root, expect = data
     limit = parse_size("24K")
     result = shard_dir(root, tmp_path / "demo", ShardOptions(max_size=limit))
-    shards = result.manifest["splits"]["train"]["shards"]
+    shards = result.manifest.split("train").shards
     assert len(shards) > 3
-    assert all(s["bytes"] <= limit for s in shards)
-    assert sum(s["samples"] for s in shards) == len(expect["good"])
+    assert all(s.bytes <= limit for s in shards)
+    assert sum(s.samples for s in shards) == len(expect["good"])
 
 
 def test_resize_keeps_aspect_and_small_images(tmp_path):
@@ -158,7 +159,7 @@ def test_resize_keeps_aspect_and_small_images(tmp_path):
 def test_image_format_jpg_makes_members_uniform(data, tmp_path):
     root, expect = data
     result = shard_dir(root, tmp_path / "demo", ShardOptions(image_format="jpg"))
-    assert set(result.manifest["layouts"]) == {"jpg+json", "0.jpg+1.jpg+json", "json"}
+    assert set(result.manifest.layouts) == {"jpg+json", "0.jpg+1.jpg+json", "json"}
 
 
 def cli(*argv: str) -> int:
@@ -258,3 +259,44 @@ def test_val_split_is_by_id_hash():
     val = [i for i in ids if in_val_split(i, 0.1)]
     assert 140 < len(val) < 260 and val == [i for i in ids if in_val_split(i, 0.1)]
     assert not any(in_val_split(i, 0.0) for i in ids)
+
+
+@pytest.mark.parametrize("name, data, image_check", [
+    ("bomb.png", png_header_only(40_000, 40_000), "fast"),    # past Pillow's own guard too
+    ("bomb.png", png_header_only(40_000, 40_000), "full"),
+    ("big.png", png_header_only(8_000, 8_000), "fast"),       # 64M pixels: only our 50M limit stops it
+    ("big.png", png_header_only(8_000, 8_000), "full"),
+    ("bomb.jpg", jpeg_claiming(40_000, 40_000), "fast"),      # caught by the JPEG frame-header look
+    ("big.jpg", jpeg_claiming(8_000, 8_000), "full"),
+])
+def test_decompression_bomb_is_skipped_with_its_reason(tmp_path, capsys, name, data, image_check):
+    root = tmp_path / "src"
+    expect = make_dataset(root, 6, broken=False)
+    (root / "images" / name).write_bytes(data)
+    values = json.loads((root / "chat.json").read_text(encoding="utf-8"))
+    values.insert(2, {"id": "the_bomb", "image": name, "conversations": [
+        {"from": "human", "value": "<image>\n这是什么？"}, {"from": "gpt", "value": "一张很大的图。"}]})
+    (root / "chat.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "demo"
+    assert cli("shard", str(root), "--out", str(out), "--workers", "0", "--image-check", image_check) == 0
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(row["id"], row["reason"]) for row in skipped] == [("the_bomb", "image.bomb")]
+    assert {json.loads(m["json"])["id"] for _, m in read_all(out).values()} == set(expect["good"])
+    assert json.loads((out / "manifest.json").read_text())["skipped"]["by_reason"] == {"image.bomb": 1}
+
+
+def test_importing_every_zqvl_module_leaves_pillow_settings_alone():
+    code = """
+import importlib, pkgutil, PIL.Image, PIL.ImageFile, zqvl
+before = PIL.Image.MAX_IMAGE_PIXELS, PIL.ImageFile.LOAD_TRUNCATED_IMAGES
+names = [m.name for m in pkgutil.walk_packages(zqvl.__path__, "zqvl.") if not m.name.endswith("__main__")]
+for n in names:
+    importlib.import_module(n)
+assert (PIL.Image.MAX_IMAGE_PIXELS, PIL.ImageFile.LOAD_TRUNCATED_IMAGES) == before == (89478485, False), \
+    (before, PIL.Image.MAX_IMAGE_PIXELS, PIL.ImageFile.LOAD_TRUNCATED_IMAGES)
+print(len(names))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 40                                            # it did walk the package

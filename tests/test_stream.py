@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from shardkit import make_dataset, noise_image
-from zqvl.data.shard import ShardOptions, shard_dir
-from zqvl.data.stream import ShardStream, SkipSample, TokenBudgetFilter, expand_shards, make_loader
-from zqvl.data.tario import Member, ShardFile
+from zqvl.data.shards.reader import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
+from zqvl.data.shards.tar import Member, ShardFile
+from zqvl.data.shards.writer import ShardOptions, shard_dir
+from zqvl.data.stream_loader import make_loader
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +165,7 @@ def test_damage_is_skipped_and_counted(tmp_path):
     got = sorted(i for b in loader for i in ids_of(b))
     assert got == ["g0", "g1", "g4", "g6", "g7"]
     assert loader.stats() == {"bad_json": 1, "bad_image": 1, "corrupt_tar_header": 1,
-                              "image_count_mismatch": 1, "truncated_member": 1, "unreadable_shard": 1}
+                              "image.missing": 1, "truncated_member": 1, "unreadable_shard": 1}
 
 
 def test_expand_shards_patterns(shards, tmp_path):
@@ -218,4 +219,4 @@ def test_token_budget_filter(shards, qwen_tokenizer):
     loader = make_loader(stream, batch_size=8, num_workers=2)
     kept = {i for b in loader for i in ids_of(b)}
     assert kept == {rid for rid, r in expect["good"].items() if tokens(parse_record(r)) <= limit}
-    assert loader.stats() == {"too_long": len(expect["good"]) - len(kept)} and 0 < len(kept) < len(counts)
+    assert loader.stats() == {"tokens.too_long": len(expect["good"]) - len(kept)} and 0 < len(kept) < len(counts)

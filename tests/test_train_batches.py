@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.train_helpers import make_shards, sample_dir, tiny_model
-from zqvl.data.stream import SkipSample
+from zqvl.data.shards.reader import SkipSample
 from zqvl.model.build import load_model
 from zqvl.train.batches import MicroBatches, count_samples, resolve_shards
 from zqvl.train.collate import SampleBuilder

@@ -38,7 +38,7 @@ def sample_dir(path: Path, n: int = 8, turns: int = 1, seed: int = 0) -> Path:
 
 
 def make_shards(data_dir: Path, out: Path, max_count: int = 4) -> Path:
-    from zqvl.data.shard import ShardOptions, shard_dir
+    from zqvl.data.shards.writer import ShardOptions, shard_dir
     if not (out / "manifest.json").exists():
         shard_dir(data_dir, out, ShardOptions(max_count=max_count), workers=0)
     return out

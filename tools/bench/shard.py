@@ -29,8 +29,9 @@ import webdataset as wds
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from zqvl.data.shard import ShardOptions, shard_dir
-from zqvl.data.stream import ShardStream, make_loader
+from zqvl.data.shards.reader import ShardStream
+from zqvl.data.shards.writer import ShardOptions, shard_dir
+from zqvl.data.stream_loader import make_loader
 
 MAX_COUNT, MAX_SIZE = 500, 10**9
 
@@ -71,7 +72,7 @@ def baseline_shard(root: Path, out: Path) -> int:
 
 def ours_shard(root: Path, out: Path, workers: int) -> int:
     result = shard_dir(root, out, ShardOptions(max_count=MAX_COUNT, max_size=MAX_SIZE), workers=workers)
-    return result.manifest["samples"]
+    return result.manifest.samples
 
 
 def baseline_reader(urls: list[str], workers: int) -> int:

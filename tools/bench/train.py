@@ -124,7 +124,7 @@ def main() -> None:
     p.add_argument("--max-len", type=int, default=1024)
     args = p.parse_args()
 
-    from zqvl.data.shard import ShardOptions, shard_dir
+    from zqvl.data.shards.writer import ShardOptions, shard_dir
     from zqvl.model.build import build_model
     from zqvl.cli.train import single_process_env
     from zqvl.ui import out, table

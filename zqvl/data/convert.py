@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zqvl.data.io import (FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, make_temp_dir, replace_dir,
-                          safe_image_path)
-from zqvl.data.schema import IMAGE_TAG, SchemaError, parse_record
+from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
+from zqvl.data.outdir import claim, staged
+from zqvl.data.schema import IMAGE_TAG, SchemaError, Unparsable, parse_record
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
@@ -153,30 +152,33 @@ def find_input(src: Path, fmt: str) -> Path:
     raise UsageError(f"{src}: no input file found for --format {fmt}")
 
 
+COMMAND = "zqvl-data convert"
+
+
 def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Path | None = None,
             copy: bool = False, overwrite: bool = False, progress: Progress = NULL) -> ConvertStats:
     if fmt not in READERS:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(READERS)}")
     src, out = Path(src), Path(out)
-    if out.exists() and not overwrite:
-        raise UsageError(f"{out} exists; choose a new --out or pass --overwrite")
     path = find_input(src, fmt)
+    claim(out, COMMAND, input_dir=path, force=overwrite)
     root = Path(image_root) if image_root else default_image_root(src)
+    if not root.is_dir():
+        raise UsageError(f"--images {root}: no such directory (the dir raw image paths are relative to)")
     reader, stats = READERS[fmt], ConvertStats()
-    tmp = make_temp_dir(out)
-    images, placer = tmp / "images", FilePlacer(copy)
-    try:
+    with staged(out, COMMAND, path) as tmp:
+        images, placer = tmp / "images", FilePlacer(copy)
         with RecordListWriter(tmp / "chat.json") as records, JsonlWriter(tmp / "skipped.jsonl") as skipped:
             for index, raw in enumerate(iter_json_values(path)):
                 stats.read += 1
                 try:
-                    record = parse_record(reader(raw, index), index)
+                    record = parse_record(raw if isinstance(raw, Unparsable) else reader(raw, index), index)
                     for rel in record.images:
                         source_path, target = safe_image_path(root, rel), safe_image_path(images, rel)
                         if source_path is None or target is None:
-                            raise Skip("path_escape", f"image path {rel!r} is absolute or contains '..'")
+                            raise Skip("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
                         if not os.path.isfile(source_path):
-                            raise Skip("image_missing", f"image {rel!r} not found under {root}")
+                            raise Skip("image.missing", f"image {rel!r} not found under {root}")
                         placer.place(source_path, target)
                     if IMAGE_TAG not in "".join(t.value for t in record.turns) and len(record.images) == 1:
                         record.turns[0].value = f"{IMAGE_TAG}\n{record.turns[0].value}"  # CC3M-style: tag implied
@@ -184,13 +186,10 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
                     stats.written += 1
                 except (Skip, SchemaError) as e:
                     rid = raw.get("id") if isinstance(raw, dict) else None
-                    skipped.write({"index": index, "id": rid, "code": e.code, "message": str(e)})
-                    stats.skipped[e.code] = stats.skipped.get(e.code, 0) + 1
+                    code = e.code if "." in e.code else f"structure.{e.code}"   # the one code vocabulary
+                    skipped.write({"index": index, "id": rid, "code": code, "message": str(e)})
+                    stats.skipped[code] = stats.skipped.get(code, 0) + 1
                 progress.advance()
         stats.images = sum(1 for p in images.rglob("*") if p.is_file()) if images.exists() else 0
         images.mkdir(exist_ok=True)
-        replace_dir(tmp, out)   # --overwrite: the finished dir takes the old one's place, which is then dropped
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return stats

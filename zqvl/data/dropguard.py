@@ -25,14 +25,16 @@ HINTS = (
 
 @dataclass
 class Drops:
-    """What a command dropped: `total` records seen, reason code -> records dropped for it."""
+    """What a command dropped: `total` records seen, `dropped` of them, reason code -> records with it (a record
+    may have several reasons; `dropped` defaults to one reason per record)."""
     command: str
     total: int
     reasons: Counter = field(default_factory=Counter)
+    dropped: int = -1
 
-    @property
-    def dropped(self) -> int:
-        return sum(self.reasons.values())
+    def __post_init__(self) -> None:
+        if self.dropped < 0:
+            self.dropped = sum(self.reasons.values())
 
     @property
     def share(self) -> float:

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-# We check the pixel count ourselves before decoding; PIL's own guard would raise before we can name it.
-Image.MAX_IMAGE_PIXELS = None
-
 
 @dataclass(frozen=True)
 class ImageLimits:
+    """Checked on the header's size before any decode. Pillow's global guard is left as it is (nothing here
+    changes Pillow's settings), so an image past Pillow's own limit (~179M pixels) is a bomb whatever
+    max_pixels says."""
     max_pixels: int = 50_000_000     # a decompression bomb beyond this (PIL's default warning is ~89M)
     min_side: int = 28               # smaller than two ViT patches: nothing to learn from
     decode: bool = True              # full (draft-scaled) decode catches truncated JPEGs that verify() misses
@@ -49,6 +49,8 @@ def check_image(path: str, limits: ImageLimits = ImageLimits()) -> ImageResult:
             im.verify()
     except UnidentifiedImageError:
         return ImageResult(path, digest, "image.unreadable", "not a recognised image format")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's guard, on open
+        return ImageResult(path, digest, "image.bomb", str(e))
     except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
         return ImageResult(path, digest, "image.unreadable", f"verify failed: {e}")
     if w * h > limits.max_pixels:

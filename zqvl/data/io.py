@@ -237,10 +237,11 @@ def _umask() -> int:
 
 
 def make_temp_dir(final: str | Path) -> Path:
-    """A temp dir beside `final` (same filesystem, so the closing rename is atomic), with normal permissions."""
+    """A temp dir beside `final` (same filesystem, so the closing rename is atomic), with normal permissions.
+    Named `.NAME.tmp-*`: zqvl.data.outdir recognises (and removes) those a killed run left."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     return tmp
 
@@ -387,15 +388,3 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b) or filecmp.cmp(a, b, shallow=False)
     except OSError:
         return False
-
-
-def replace_dir(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
-    """Put the finished directory `tmp` in place of `final` with renames only; the old one is removed after."""
-    tmp, final = Path(tmp), Path(final)
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

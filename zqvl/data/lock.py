@@ -17,18 +17,29 @@ LOCK_NAME = ".zqvl.lock"
 
 
 @contextmanager
-def exclusive_file(path: str | Path, busy: str) -> Iterator[Path]:
+def exclusive_file(path: str | Path, busy: str, remove: bool = False) -> Iterator[Path]:
     """Hold an exclusive lock on `path` (created, empty) for the block; UsageError(busy) if another process holds
-    it."""
+    it. `remove`: delete the lock file when done (for locks beside an output, which would be litter)."""
     path = Path(path)
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)   # empty: outputs holding it stay byte-identical
-    try:
+    while True:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)   # empty: outputs holding it stay byte-identical
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise UsageError(busy) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)     # the file we locked was removed by its last holder meanwhile: lock the new one
+    try:
         yield path
     finally:
+        if remove:
+            path.unlink(missing_ok=True)     # before unlocking, so a waiter never locks a removed file for good
         os.close(fd)
 
 

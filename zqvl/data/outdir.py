@@ -1,8 +1,8 @@
 """One output rule for every writing command, and whole-directory atomic outputs.
 
-The rule (`claim`): a command writes only into a new or empty --out, or into its own earlier output of the same
-input (resumed or replaced); anything else — the user's own files, another command's output, its own output of a
-different input — is refused with one line unless `--force`. Every output carries OUTPUT_MARK, naming the
+The rule (`claim`): a command writes only into a new or empty --out, or resumes its own earlier output of the
+same input (translate, shard); anything else — the user's own files, another command's output, its own output of a
+different input, a finished output of a command that cannot resume — is refused with one line unless `--force`. Every output carries OUTPUT_MARK, naming the
 command and its input, so the rule can tell.
 
 The swap (`staged`): a command that rebuilds its whole output writes it into a temp dir beside --out and swaps
@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from zqvl.data.io import make_temp_dir
 from zqvl.data.lock import LOCK_NAME, exclusive_file
 from zqvl.errors import UsageError
 
@@ -44,7 +44,7 @@ def write_mark(out: Path, command: str, input_dir: str | Path | None) -> None:
 
 def claim(out: str | Path, command: str, *, input_dir: str | Path | None = None, resumable: bool = False,
           force: bool = False) -> str:
-    """NEW, RESUME (resumable command, own output of the same input) or REPLACE; UsageError otherwise."""
+    """NEW, RESUME (resumable command, own output of the same input) or REPLACE (`force`); UsageError otherwise."""
     out = Path(out)
     if not out.exists():
         return NEW
@@ -66,7 +66,10 @@ def claim(out: str | Path, command: str, *, input_dir: str | Path | None = None,
     if mark.get("input") and wanted and mark["input"] != wanted:
         raise UsageError(f"--out {out} holds {command} output of {mark['input']}, not of {wanted}; choose another "
                          "--out, or pass --force to replace it")
-    return RESUME if resumable else REPLACE
+    if not resumable:
+        raise UsageError(f"--out {out} holds an earlier {command} output; pass --force to replace it "
+                         "(it is swapped out only once the new one is complete)")
+    return RESUME
 
 
 def _leftovers(final: Path, kind: str) -> list[Path]:
@@ -82,22 +85,15 @@ def _repair(final: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _normal_mode(path: Path) -> None:
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o777 & ~mask)           # mkdtemp makes 0700; an output dir should read like any other
-
-
 @contextmanager
 def staged(final: str | Path, command: str, input_dir: str | Path | None = None) -> Iterator[Path]:
     """Yield a temp dir beside `final`; on success it becomes `final` (marked as this command's output)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     with exclusive_file(final.parent / f".{final.name}.{LOCK_NAME.lstrip('.')}",
-                        f"--out {final}: another {command} is writing it; wait for it to finish"):
+                        f"--out {final}: another {command} is writing it; wait for it to finish", remove=True):
         _repair(final)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-        _normal_mode(tmp)
+        tmp = make_temp_dir(final)
         try:
             yield tmp
             write_mark(tmp, command, input_dir)

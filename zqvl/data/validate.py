@@ -57,11 +57,6 @@ class ValidationResult:
         return (asdict(i) for i in self.issues)
 
 
-def check_record(rec: Record) -> list[tuple[str, str]]:
-    """The record-level checks as (code, message) pairs (shard_prepare's form of checks.record_checks)."""
-    return [(r, r.detail) for r in record_checks(rec)]
-
-
 def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
     """Message naming the turn where a --max-len cut would fall, or None when the record fits."""
     from zqvl.data.template import DEFAULT_SYSTEM, segments

@@ -55,7 +55,7 @@ class Item:
 # -- data ---------------------------------------------------------------------------------------------------
 def load_items(shards: Sequence[str], max_samples: int | None = None) -> tuple[list[Item], str]:
     """The records of the shards' val split (the train split when a dir has none), in shard order."""
-    from zqvl.data.stream import ShardStream, expand_shards
+    from zqvl.data.shards.reader import ShardStream, expand_shards
 
     urls, splits = [], set()
     for shard in shards:

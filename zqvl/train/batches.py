@@ -1,6 +1,6 @@
 """Shards -> length-grouped micro-batches, resumable at the exact next micro-batch, epoch after epoch.
 
-The stream (zqvl.data.stream) decodes, filters and tokenizes in DataLoader workers and hands over windows of
+The stream (zqvl.data.shards.reader) decodes, filters and tokenizes in DataLoader workers and hands over windows of
 `batch_size * group_batches` records; here each window is sorted by length, cut into micro-batches and
 shuffled (seeded by seed, epoch and window number). The resume point is the loader's state before the
 current window + the position inside it: re-reading that one window rebuilds exactly the same batches.
@@ -8,12 +8,12 @@ Epochs repeat until the trainer stops, so every rank runs the same number of ste
 """
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
+from zqvl.data.shards.format import MANIFEST, Manifest
 from zqvl.train.collate import SampleBuilder, collate, group_by_length
 from zqvl.errors import UsageError
 
@@ -47,7 +47,8 @@ class MicroBatches:
 
     # -- stream plumbing ---------------------------------------------------------------------------------------
     def _open(self, loader_state=None) -> None:
-        from zqvl.data.stream import ShardStream, make_loader
+        from zqvl.data.shards.reader import ShardStream
+        from zqvl.data.stream_loader import make_loader
 
         stream = ShardStream(self.shards, seed=self.seed, shuffle_buffer=self.shuffle_buffer, epoch=self.epoch,
                              transform=self.builder, filters=self.filters, rank=self.rank,
@@ -131,7 +132,7 @@ class MicroBatches:
 
 def resolve_shards(patterns: Sequence[str]) -> list[str]:
     """Tar paths from shard dirs (their manifest's train split), globs or files; a clear error otherwise."""
-    from zqvl.data.stream import expand_shards
+    from zqvl.data.shards.reader import expand_shards
 
     try:
         return expand_shards(list(patterns))
@@ -143,9 +144,8 @@ def count_samples(patterns: Sequence[str]) -> int:
     """Training samples per epoch, from the manifests of shard dirs (for --epochs)."""
     total = 0
     for pattern in patterns:
-        manifest = Path(pattern) / "manifest.json"
-        if not manifest.is_file():
+        if not (Path(pattern) / MANIFEST).is_file():
             raise UsageError(f"--epochs needs shard dirs with manifest.json ({pattern} is not one); "
                              "give --max-steps instead")
-        total += json.loads(manifest.read_text(encoding="utf-8"))["splits"]["train"]["samples"]
+        total += Manifest.read(pattern).split("train").samples
     return total

@@ -121,7 +121,7 @@ def build_samples(record: Record, tok: Tokenizer, max_len: int, system: str | No
                 break
             best = (end, p_ids, p_labels, list(range(images_before[end])))  # carried ones come first
         if best is None:  # never truncate: an answer cut in half teaches the model to stop mid-sentence
-            raise Dropped("too_long", f"{record.label}: exchange {start + 1} alone needs more than "
+            raise Dropped("tokens.too_long", f"{record.label}: exchange {start + 1} alone needs more than "
                                       f"--max-len {max_len} tokens (image tokens included)")
         end, p_ids, p_labels, image_index = best
         pieces.append((p_ids, p_labels, image_index))

@@ -80,7 +80,7 @@ class Trainer:
         import deepspeed
         from transformers.utils import logging as hf_logging
 
-        from zqvl.data.stream import SkipSample
+        from zqvl.data.shards.reader import SkipSample
         from zqvl.model.build import load_model
         from zqvl.train.batches import MicroBatches, resolve_shards
         from zqvl.train.collate import SampleBuilder

@@ -16,7 +16,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="canonical DIR to create (chat.json + images/)")
     p.add_argument("--images", help="dir the raw image paths are relative to (default: IN/images or IN's dir)")
     p.add_argument("--copy", action="store_true", help="copy images instead of hard-linking them")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out (swapped in atomically)")
+    p.add_argument("--force", "--overwrite", dest="overwrite", action="store_true",
+                   help="replace an existing --out (the new one is swapped in only once complete)")
     add_max_drop_argument(p)
 
 
@@ -29,4 +30,5 @@ def run(args) -> int:
     out.print(table(f"zqvl-data convert -> {args.out}", ["", "count"], rows))
     if stats.skipped:
         out.print(f"skipped records are listed in {args.out}/skipped.jsonl", markup=False)
-    return guard(Drops("convert", stats.read, Counter(stats.skipped)), args.max_drop)
+    return guard(Drops("convert", stats.read, Counter(stats.skipped), dropped=stats.read - stats.written),
+                 args.max_drop)

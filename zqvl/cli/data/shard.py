@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from zqvl.data.shard import ShardOptions, parse_size, shard_dir
+from zqvl.data.shards.writer import ShardOptions, parse_size, shard_dir
 from zqvl.errors import UsageError
 from zqvl.progress import open_progress
 from zqvl.ui import error, out, table, warn
@@ -51,11 +51,10 @@ def run(args) -> int:
             return 130
     m = result.manifest
     if result.already_complete:
-        out.print(f"{args.out}: already complete ({m['samples']} samples); nothing to do", soft_wrap=True)
+        out.print(f"{args.out}: already complete ({m.samples} samples); nothing to do", soft_wrap=True)
         return 0
-    rows = [[split, len(part["shards"]), part["samples"], _human(part["bytes"])]
-            for split, part in m["splits"].items()]
-    title = (f"{args.out}: {m['records']} records in {result.seconds:.1f} s"
+    rows = [[split, len(part.shards), part.samples, _human(part.bytes)] for split, part in m.splits.items()]
+    title = (f"{args.out}: {m.records} records in {result.seconds:.1f} s"
              + (f", resumed at record {result.resumed_at}" if result.resumed_at is not None else ""))
     out.print(table(title, ["split", "shards", "samples", "size"], rows))
     if result.reencoded:
@@ -63,12 +62,12 @@ def run(args) -> int:
     if result.skipped:
         out.print(table(f"skipped {sum(result.skipped.values())} record(s), listed in skipped.jsonl",
                         ["reason", "records"], [[r, n] for r, n in result.skipped.most_common()]))
-    if not m["samples"]:
+    if not m.samples:
         warn("no sample was written: every record was skipped (see skipped.jsonl)")
-    elif len(m["layouts"]) > 1:
-        mix = ", ".join(f"{n} {layout}" for layout, n in m["layouts"].items())
+    elif len(m.layouts) > 1:
+        mix = ", ".join(f"{n} {layout}" for layout, n in m.layouts.items())
         warn(f"samples differ in members ({mix}): zqvl's reader and webdataset handle that; "
              "datasets.load_dataset('webdataset') infers its columns from the first 5 samples and drops "
              "members they lack"
-             + (" (--image-format jpg makes single images uniform)" if "json+png" in m["layouts"] else ""))
+             + (" (--image-format jpg makes single images uniform)" if "json+png" in m.layouts else ""))
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from zqvl.data.shard_verify import verify_shards
+from zqvl.data.shards.verify import verify_shards
 from zqvl.progress import open_progress
 from zqvl.ui import out, table
 
@@ -19,9 +19,9 @@ def run(args) -> int:
     with open_progress("verify") as progress:
         result = verify_shards(args.dir, decode=args.decode, workers=args.workers, progress=progress)
     rows = []
-    for split, part in result.manifest["splits"].items():
+    for split, part in result.manifest.splits.items():
         checks = [c for c in result.shards if c.split == split]
-        rows.append([split, len(checks), sum(c.samples for c in checks), part["samples"],
+        rows.append([split, len(checks), sum(c.samples for c in checks), part.samples,
                      sum(1 for c in checks if c.problems)])
     out.print(table(f"zqvl-data verify {args.dir}", ["split", "shards", "samples read", "in manifest",
                                                      "shards with problems"], rows))
@@ -30,6 +30,6 @@ def run(args) -> int:
     if len(result.problems) > args.show:
         out.print(f"… {len(result.problems) - args.show} more")
     if result.ok:
-        out.print(f"[green]ok[/]: every shard matches the manifest ({result.manifest['samples']} samples)")
+        out.print(f"[green]ok[/]: every shard matches the manifest ({result.manifest.samples} samples)")
         return 0
     return 1

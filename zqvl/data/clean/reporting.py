@@ -1,20 +1,24 @@
-"""Turns a finished scan into DIR2/report.html (+ report_files/ with the sampled rejected images)."""
+"""Turns a finished scan into DIR2/report.html, one self-contained file: sampled rejected images are inline
+thumbnails, so the report opens anywhere (mailed, copied off the cluster) without a folder beside it."""
 from __future__ import annotations
 
+import base64
+import io
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from zqvl.data.checks import meaning
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.io import atomic_open, replace_dir, safe_image_path
+from zqvl.data.io import atomic_open, safe_image_path
 from zqvl.data.report import Plot, ReportData, Sample, render
 from zqvl.data.schema import SchemaError, parse_record
 
 MAX_CHARS = 700   # per turn in a sample; the full record is in the input
 
+
+THUMBNAIL_SIDE = 320
+MAX_THUMBNAIL_SOURCE_PIXELS = 50_000_000     # validate's bomb limit: never decode more for a thumbnail
 
 def _clip(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_CHARS:
@@ -25,9 +29,8 @@ def _clip(text: str | None) -> str | None:
 class SampleCollector:
     """Called for each rejected record while outputs are written; keeps the first few per reason code."""
 
-    def __init__(self, scan: Scan, out_dir: Path, per_reason: int):
+    def __init__(self, scan: Scan, per_reason: int):
         self.scan, self.per_reason = scan, per_reason
-        self.tmp = Path(tempfile.mkdtemp(prefix=".report_files.tmp-", dir=out_dir))
         self.samples: dict[str, list[Sample]] = {}
 
     def __call__(self, decision: Decision, value) -> None:
@@ -43,9 +46,7 @@ class SampleCollector:
         if decision.images:
             src = safe_image_path(self.scan.images_dir, decision.images[0])
             if src is not None and os.path.isfile(src):
-                name = f"{decision.index}{os.path.splitext(src)[1].lower()}"
-                shutil.copyfile(src, self.tmp / name)
-                image = f"report_files/{name}"
+                image = thumbnail_data_uri(src)
         details: dict[str, str] = {}
         for r in decision.reasons:
             details[r] = (details[r] + "; " + r.detail) if r in details else r.detail
@@ -53,11 +54,20 @@ class SampleCollector:
         for code in need:
             self.samples.setdefault(code, []).append(sample)
 
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def finish(self, out_dir: Path) -> None:
-        replace_dir(self.tmp, out_dir / "report_files")
+def thumbnail_data_uri(path: str, side: int = THUMBNAIL_SIDE) -> str | None:
+    """A small JPEG of the image as a data: URI, or None when it cannot be read (the sample shows no image)."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_THUMBNAIL_SOURCE_PIXELS:
+                return None
+            im.thumbnail((side, side))
+            buffer = io.BytesIO()
+            im.convert("RGB").save(buffer, "JPEG", quality=80)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _plots(scan: Scan) -> list[Plot]:
@@ -103,5 +113,4 @@ def write_report(scan: Scan, out_dir: Path, collector: SampleCollector) -> Path:
     final = out_dir / "report.html"
     with atomic_open(final) as fh:
         fh.write(render(data))
-    collector.finish(out_dir)
     return final

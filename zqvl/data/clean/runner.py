@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Callable
@@ -24,9 +22,10 @@ from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_s
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import record_stats, robust_center
-from zqvl.data.io import (FilePlacer, JsonlWriter, RecordListWriter, chat_json, iter_json_values, replace_dir,
+from zqvl.data.io import (FilePlacer, JsonlWriter, RecordListWriter, chat_json, iter_json_values,
                           safe_image_path)
 from zqvl.data.schema import Record, SchemaError, parse_record, record_label
+from zqvl.data.outdir import claim, staged
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
@@ -199,58 +198,52 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress = NULL,
                   sample_hook: Callable[[Decision, dict], None] | None = None) -> None:
     """Stage 3: stream the input again; kept records → chat.json (+ images), the rest → rejected.jsonl."""
     out = Path(out_dir)
-    if out.resolve() == result.path.parent.resolve():
-        raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
-    out.mkdir(parents=True, exist_ok=True)
     progress.stage("write", len(result.decisions))
-    tmp_images = Path(tempfile.mkdtemp(prefix=".images.tmp-", dir=out))
-    src_root, dst_root, placer = str(result.images_dir), str(tmp_images), FilePlacer()
-    try:
-        with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
-            n = 0
-            for index, value in enumerate(iter_json_values(result.path)):
-                if index >= len(result.decisions) or result.decisions[index].label != record_label(value, index):
-                    raise UsageError(f"{result.path} changed while clean was running (record #{index})")
-                d = result.decisions[index]
-                if d.kept:
-                    kept_w.write(value)
-                    for rel in d.images:   # a kept record's paths are safe (an unsafe one is a reason)
-                        placer.place(safe_image_path(src_root, rel), safe_image_path(dst_root, rel))
-                else:
-                    codes = list(dict.fromkeys(d.reasons))
-                    detail = {}
-                    for r in d.reasons:
-                        detail[r] = (detail[r] + "; " + r.detail) if r in detail else r.detail
-                    rej_w.write({"id": d.id, "reasons": codes, "detail": detail})
-                    if sample_hook:
-                        sample_hook(d, value)
-                n += 1
-                if n % 256 == 0:
-                    progress.advance(256)
-            if n != len(result.decisions):
-                raise UsageError(f"{result.path} changed while clean was running ({n} records now, "
-                                 f"{len(result.decisions)} before)")
-            progress.advance(n % 256)
-        replace_dir(tmp_images, out / "images")
-    finally:
-        if tmp_images.exists():
-            shutil.rmtree(tmp_images, ignore_errors=True)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    src_root, dst_root, placer = str(result.images_dir), str(out / "images"), FilePlacer()
+    with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
+        n = 0
+        for index, value in enumerate(iter_json_values(result.path)):
+            if index >= len(result.decisions) or result.decisions[index].label != record_label(value, index):
+                raise UsageError(f"{result.path} changed while clean was running (record #{index})")
+            d = result.decisions[index]
+            if d.kept:
+                kept_w.write(value)
+                for rel in d.images:   # a kept record's paths are safe (an unsafe one is a reason)
+                    placer.place(safe_image_path(src_root, rel), safe_image_path(dst_root, rel))
+            else:
+                codes = list(dict.fromkeys(d.reasons))
+                detail = {}
+                for r in d.reasons:
+                    detail[r] = (detail[r] + "; " + r.detail) if r in detail else r.detail
+                rej_w.write({"id": d.id, "reasons": codes, "detail": detail})
+                if sample_hook:
+                    sample_hook(d, value)
+            n += 1
+            if n % 256 == 0:
+                progress.advance(256)
+        if n != len(result.decisions):
+            raise UsageError(f"{result.path} changed while clean was running ({n} records now, "
+                             f"{len(result.decisions)} before)")
+        progress.advance(n % 256)
 
 
-def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL) -> Scan:
-    """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}."""
-    out = Path(out_dir)
-    if out.exists() and out.resolve() == chat_json(data_dir).parent.resolve():
+COMMAND = "zqvl-data clean"
+
+
+def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL,
+          force: bool = False) -> Scan:
+    """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}.
+
+    DIR2 appears whole or not at all (built beside it, swapped in): a crash or a full disk leaves the previous
+    output as it was. A DIR2 holding anything but clean's own output of this input needs `force`."""
+    out, source = Path(out_dir), chat_json(data_dir).parent
+    if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
+    claim(out, COMMAND, input_dir=source, force=force)     # before paying for the scan
     result = scan(data_dir, config, progress)
-    out.mkdir(parents=True, exist_ok=True)
-    collector = SampleCollector(result, out, config["report"]["samples_per_reason"])
-    try:
-        write_outputs(result, out, progress, collector)
-        write_report(result, out, collector)
-    except BaseException:
-        collector.discard()
-        raise
+    with staged(out, COMMAND, source) as tmp:
+        collector = SampleCollector(result, config["report"]["samples_per_reason"])
+        write_outputs(result, tmp, progress, collector)
+        write_report(result, tmp, collector)
     return result

@@ -1,54 +1,50 @@
-"""The shard format on disk: WebDataset-compatible tar members, written reproducibly, read tolerantly.
-
-A sample is a group of consecutive members sharing a key: `KEY.json` (the canonical record) plus its images,
-`KEY.jpg` / `KEY.png` for one image, `KEY.0.jpg`, `KEY.1.png`, ... for several, nothing for text-only records.
-Keys never contain '.', so `webdataset` and `datasets` split key and extension the same way we do.
+"""Tar writing and reading for shards: WebDataset-compatible members, written reproducibly, read tolerantly.
 
 The writer emits exactly what `webdataset.TarWriter(mtime=0, user="zqvl", group="zqvl")` would (USTAR headers,
 members sorted by extension, end blocks padded to a 10 KiB record), but copies image files with `sendfile`
 and knows a shard's final size before writing a sample, so `--max-size` is a strict bound.
 The reader parses headers itself: a damaged header is counted and skipped (it resynchronises on the next valid
-header) instead of silently ending the archive as `tarfile` does.
+header) instead of silently ending the archive as `tarfile` does. Member naming lives in format.py.
 """
 from __future__ import annotations
 
 import os
-import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+
+from zqvl.data.shards.format import split_name
 
 BLOCK = 512
 RECORD = 20 * BLOCK                 # tarfile pads archives to whole 10 KiB records
 MTIME, OWNER, MODE = 0, "zqvl", 0o444
-IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
-_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
-def sample_key(index: int, record_id: str) -> str:
-    """A unique, webdataset-safe key: the record's position plus a readable slice of its id (no '.', no '/')."""
-    slug = _UNSAFE_KEY_CHARS.sub("_", record_id).strip("_")[:40]
-    return f"{index:09d}_{slug}" if slug else f"{index:09d}"
+@dataclass(frozen=True)
+class Field:
+    """One field of a tar header block: `block[field.span]` is its bytes."""
+    name: str
+    offset: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+    @property
+    def span(self) -> slice:
+        return slice(self.offset, self.end)
 
 
-def image_member_names(exts: list[str]) -> list[str]:
-    """Member suffixes for a record's images in order: ['jpg'] or ['0.jpg', '1.png', ...]."""
-    return list(exts) if len(exts) == 1 else [f"{i}.{ext}" for i, ext in enumerate(exts)]
-
-
-def image_members(suffixes) -> list[str]:
-    """The image member suffixes of a sample, in the record's image order (inverse of image_member_names)."""
-    numbered, single = [], []
-    for s in suffixes:
-        head, _, ext = s.rpartition(".")
-        if ext.lower() not in IMAGE_EXTS:
-            continue
-        if not head:
-            single.append(s)
-        elif head.isdigit():
-            numbered.append((int(head), s))
-    return single + [s for _, s in sorted(numbered)]
+# The POSIX ustar header, in block order: the fields tile bytes 0..500, the rest of the block is padding.
+USTAR = {f.name: f for f in (Field(*spec) for spec in (
+    ("name", 0, 100), ("mode", 100, 8), ("uid", 108, 8), ("gid", 116, 8), ("size", 124, 12),
+    ("mtime", 136, 12), ("chksum", 148, 8), ("typeflag", 156, 1), ("linkname", 157, 100),
+    ("magic", 257, 6), ("version", 263, 2), ("uname", 265, 32), ("gname", 297, 32),
+    ("devmajor", 329, 8), ("devminor", 337, 8), ("prefix", 345, 155)))}
+NAME, SIZE, CHKSUM, TYPEFLAG = USTAR["name"], USTAR["size"], USTAR["chksum"], USTAR["typeflag"]
+MAGIC, PREFIX = USTAR["magic"], USTAR["prefix"]
 
 
 def _pad(n: int) -> int:
@@ -73,21 +69,21 @@ def _tarfile_header(name: str, size: int) -> bytes:
 
 
 _TEMPLATE = bytearray(_tarfile_header("", 0))
-_TEMPLATE[124:136] = bytes(12)                  # size: filled per member
-_TEMPLATE[148:156] = b" " * 8                   # checksum is computed with its own field as spaces
+_TEMPLATE[SIZE.span] = bytes(SIZE.size)        # size: filled per member
+_TEMPLATE[CHKSUM.span] = b" " * CHKSUM.size     # checksum is computed with its own field as spaces
 _TEMPLATE_SUM = sum(_TEMPLATE)
 
 
 def header(name: str, size: int) -> bytes:
     """The USTAR header tarfile would write for this member (tested byte for byte), ~20x faster."""
     raw = name.encode("utf-8", "surrogateescape")
-    if len(raw) > 100 or size >= 8 ** 11:
+    if len(raw) > NAME.size or size >= 8 ** (SIZE.size - 1):
         return _tarfile_header(name, size)
     block = bytearray(_TEMPLATE)
-    block[0:len(raw)] = raw
+    block[NAME.offset:NAME.offset + len(raw)] = raw
     size_field = b"%011o\0" % size
-    block[124:136] = size_field
-    block[148:156] = b"%06o\0 " % (_TEMPLATE_SUM + sum(raw) + sum(size_field))
+    block[SIZE.span] = size_field
+    block[CHKSUM.span] = b"%06o\0 " % (_TEMPLATE_SUM + sum(raw) + sum(size_field))
     return bytes(block)
 
 
@@ -201,10 +197,10 @@ def _octal(field: bytes) -> int:
 
 def _checksum_ok(block: bytes) -> bool:
     try:
-        stored = _octal(block[148:156])
+        stored = _octal(block[CHKSUM.span])
     except ValueError:
         return False
-    return stored == sum(block[:148]) + 8 * 32 + sum(block[156:])
+    return stored == sum(block[:CHKSUM.offset]) + CHKSUM.size * ord(" ") + sum(block[CHKSUM.end:])
 
 
 def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool | Callable[[], bool] = True
@@ -232,7 +228,7 @@ def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool
                 pos += BLOCK
                 continue
             in_damage = False
-            size, kind = _octal(block[124:136]), block[156:157]
+            size, kind = _octal(block[SIZE.span]), block[TYPEFLAG.span]
             data_at, pos = pos + BLOCK, pos + BLOCK + size + _pad(size)
             if data_at + size > file_size:
                 on_error("truncated_member", f"{path}: archive ends inside a member at byte {data_at}")
@@ -259,9 +255,9 @@ def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool
 
 
 def _ustar_name(block: bytes) -> str:
-    name = block[0:100].split(b"\0", 1)[0]
-    if block[257:262] == b"ustar":
-        prefix = block[345:500].split(b"\0", 1)[0]
+    name = block[NAME.span].split(b"\0", 1)[0]
+    if block[MAGIC.span].startswith(b"ustar"):        # a ustar name may keep its leading dirs in prefix
+        prefix = block[PREFIX.span].split(b"\0", 1)[0]
         if prefix:
             name = prefix + b"/" + name
     return name.decode("utf-8", "surrogateescape")
@@ -282,15 +278,6 @@ class RawSample:
     key: str
     members: dict[str, bytes | Ref]      # suffix ("json", "jpg", "0.png", ...) -> bytes or Ref
     url: str
-
-
-def split_name(name: str) -> tuple[str, str] | None:
-    """'dir/KEY.0.jpg' -> ('dir/KEY', '0.jpg'), as webdataset's base_plus_ext does; None when there is no '.'."""
-    slash = name.rfind("/") + 1
-    dot = name.find(".", slash)
-    if dot <= slash:
-        return None
-    return name[:dot], name[dot + 1:]
 
 
 def iter_samples(path: str, on_error: Callable[[str, str], None], *,

@@ -2,7 +2,9 @@
 
 Runs in the worker processes, so it imports nothing heavy. Images kept as they are travel as a path + size
 (the main process copies the file into the tar with sendfile); only re-encoded images travel as bytes.
-Reason codes match `zqvl-data validate`'s, so a skipped record reads the same in both reports.
+Reason codes and the pixel limit match `zqvl-data validate`'s, so a skipped record reads the same in both
+reports. The pixel limit is checked on the header's size before anything is decoded; Pillow's global settings
+are never changed, so its own bomb guard stays on as a backstop.
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import safe_image_path
 from zqvl.data.schema import SchemaError, parse_record, record_label
-from zqvl.data.tario import Member, image_member_names, member_nbytes, sample_key
-from zqvl.data.validate import CODES, ERROR, check_record
+from zqvl.data.shards.format import image_member_names, sample_key
+from zqvl.data.shards.tar import Member, member_nbytes
+from zqvl.data.checks import record_errors, schema_reason
 
 KEPT_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png"}   # MPO: phone JPEGs with a second frame appended
 JPEG_TAIL = 4096                                             # where a complete JPEG's end marker must be
@@ -34,6 +38,7 @@ class PrepareOptions:
     image_check: str = "fast"        # "fast": headers, PNG CRCs, JPEG end marker; "full": decode every image
     val_fraction: float = 0.0
     image_format: str = "keep"       # "keep": JPEG and PNG as they are; "jpg": everything as JPEG
+    max_pixels: int = ImageLimits.max_pixels     # width * height above this: "image.bomb", never decoded
 
     def kept_ext(self, fmt: str | None) -> str | None:
         """The member extension when an image of this format can be stored byte for byte, else None."""
@@ -82,17 +87,18 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
     try:
         record = parse_record(value, index)
     except SchemaError as e:
-        return Skipped(index, record_label(value, index), e.code, str(e))
+        reason = schema_reason(e)
+        return Skipped(index, record_label(value, index), reason, reason.detail)
     # The same structure checks as `validate`: a record training cannot use never reaches a shard.
-    problems = [(code, msg) for code, msg in check_record(record) if CODES[code][0] == ERROR]
+    problems = record_errors(record)
     if problems:
-        return Skipped(index, record.id, problems[0][0], f"{record.label}: {problems[0][1]}")
+        return Skipped(index, record.id, problems[0], f"{record.label}: {problems[0].detail}")
     members, exts, reencoded = [], [], 0
     try:
         for rel in record.images:
             path = safe_image_path(_as_path(opts.images_dir), rel)
             if path is None:
-                raise _Bad("path_escape", f"image path {rel!r} is absolute or contains '..'")
+                raise _Bad("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
             ext, member, changed = _image_member(str(path), rel, opts)
             exts.append(ext)
             members.append(member)
@@ -117,20 +123,21 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
     try:
         st = os.stat(path)
     except OSError as e:
-        raise _Bad("image_missing", f"image {rel!r}: {e.strerror or 'not found'}") from None
+        raise _Bad("image.missing", f"image {rel!r}: {e.strerror or 'not found'}") from None
     if not stat.S_ISREG(st.st_mode):
-        raise _Bad("image_missing", f"image {rel!r} is not a regular file")
+        raise _Bad("image.missing", f"image {rel!r} is not a regular file")
     if st.st_size == 0:
-        raise _Bad("image_empty", f"image {rel!r} is a 0-byte file")
+        raise _Bad("image.empty", f"image {rel!r} is a 0-byte file")
     try:
         if opts.resize is None and opts.image_check == "fast":
-            ext = opts.kept_ext(_fast_check(path))
+            ext = opts.kept_ext(_fast_check(path, rel, opts.max_pixels))
             if ext:
                 return ext, Member("", st.st_size, path=path), False
         with open(path, "rb") as fh:
             data = fh.read()
         im = Image.open(io.BytesIO(data))
         fmt = im.format
+        _check_pixels(im.size, rel, opts.max_pixels)
         if fmt == "JPEG" and opts.resize:
             scale = opts.resize / max(im.size)
             if scale < 1:      # DCT-domain downscale first: much faster, still >= the target size
@@ -139,11 +146,11 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
     except _Bad:
         raise
     except UnidentifiedImageError:
-        raise _Bad("image_corrupt", f"image {rel!r}: not a recognised image format") from None
-    except Image.DecompressionBombError as e:
-        raise _Bad("image_bomb", f"image {rel!r}: {e}") from None
+        raise _Bad("image.unreadable", f"image {rel!r}: not a recognised image format") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's own guard
+        raise _Bad("image.bomb", f"image {rel!r}: {e}") from None
     except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
-        raise _Bad("image_corrupt", f"image {rel!r}: cannot decode ({e})") from None
+        raise _Bad("image.unreadable", f"image {rel!r}: cannot decode ({e})") from None
     ext = opts.kept_ext(fmt)
     if ext and not (opts.resize and max(im.size) > opts.resize):
         return ext, Member("", len(data), path=path), False       # decoded fine, small enough: keep the bytes
@@ -151,13 +158,20 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
     return ext, Member("", len(encoded), data=encoded), True
 
 
-def _fast_check(path: str) -> str:
+def _check_pixels(size: tuple[int, int], rel: str, max_pixels: int) -> None:
+    w, h = size
+    if w * h > max_pixels:
+        raise _Bad("image.bomb", f"image {rel!r}: {w}x{h} = {w * h:,} pixels > limit {max_pixels:,}")
+
+
+def _fast_check(path: str, rel: str, max_pixels: int) -> str:
     """The image's format after a cheap integrity check; raises for broken files."""
     with open(path, "rb") as fh:
-        if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh):
+        if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh, rel, max_pixels):
             return "JPEG"
     with Image.open(path) as im:         # PNG, other formats, and JPEGs the quick look doubts: Pillow decides
         fmt = im.format
+        _check_pixels(im.size, rel, max_pixels)
         if fmt == "PNG":
             im.verify()                  # walks every chunk with its CRC: catches truncation
         elif fmt in ("JPEG", "MPO"):
@@ -165,7 +179,7 @@ def _fast_check(path: str) -> str:
     return fmt
 
 
-def _jpeg_looks_whole(fh) -> bool:
+def _jpeg_looks_whole(fh, rel: str, max_pixels: int) -> bool:
     """Marker segments up to the frame header are sound, the size is sane, and the end marker is there."""
     fh.seek(2)
     while True:
@@ -178,9 +192,7 @@ def _jpeg_looks_whole(fh) -> bool:
             if len(frame) < 5:
                 return False
             height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
-            limit = Image.MAX_IMAGE_PIXELS
-            if limit and width * height > 2 * limit:
-                raise Image.DecompressionBombError(f"{width}x{height} pixels exceeds the limit")
+            _check_pixels((width, height), rel, max_pixels)
             if not width or not height:
                 return False
             break

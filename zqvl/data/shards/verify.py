@@ -14,13 +14,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from PIL import Image
 
 from zqvl.data.schema import SchemaError, parse_record
-from zqvl.data.shard import FORMAT, MANIFEST, PROGRESS
-from zqvl.data.tario import image_members, iter_samples
-from zqvl.errors import UsageError
+from zqvl.data.shards.format import VAL_DIR, Manifest, ShardEntry, image_members
+from zqvl.data.shards.tar import iter_samples
 from zqvl.progress import NULL, Progress
 
 
@@ -35,7 +33,7 @@ class ShardCheck:
 
 @dataclass
 class VerifyResult:
-    manifest: dict
+    manifest: Manifest
     shards: list[ShardCheck]
     problems: list[str]            # every problem found, shard problems included, one line each
 
@@ -44,22 +42,22 @@ class VerifyResult:
         return not self.problems
 
 
-def check_shard(root: str, entry: dict, split: str, decode: bool) -> ShardCheck:
-    check = ShardCheck(entry["file"], split)
-    path = os.path.join(root, entry["file"])
+def check_shard(root: str, entry: ShardEntry, split: str, decode: bool) -> ShardCheck:
+    check = ShardCheck(entry.file, split)
+    path = os.path.join(root, entry.file)
     bad = check.problems.append
     if not os.path.isfile(path):
-        bad(f"{entry['file']}: missing")
+        bad(f"{entry.file}: missing")
         return check
     size = os.path.getsize(path)
-    if size != entry["bytes"]:
-        bad(f"{entry['file']}: {size} bytes, manifest says {entry['bytes']}")
+    if size != entry.bytes:
+        bad(f"{entry.file}: {size} bytes, manifest says {entry.bytes}")
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    if h.hexdigest() != entry["sha256"]:
-        bad(f"{entry['file']}: sha256 differs from the manifest (file changed or damaged)")
+    if h.hexdigest() != entry.sha256:
+        bad(f"{entry.file}: sha256 differs from the manifest (file changed or damaged)")
 
     def on_error(code: str, message: str) -> None:
         bad(f"{code}: {message}")
@@ -67,7 +65,7 @@ def check_shard(root: str, entry: dict, split: str, decode: bool) -> ShardCheck:
     for sample in iter_samples(path, on_error):
         check.samples += 1
         check.keys.append(sample.key)
-        where = f"{entry['file']}: sample {sample.key}"
+        where = f"{entry.file}: sample {sample.key}"
         try:
             record = parse_record(json.loads(sample.members["json"]))
         except (ValueError, SchemaError) as e:
@@ -82,8 +80,8 @@ def check_shard(root: str, entry: dict, split: str, decode: bool) -> ShardCheck:
                     im.load() if decode else im.verify()
             except Exception as e:  # noqa: BLE001 - PIL raises many types
                 bad(f"{where}: image {name} unreadable ({e})")
-    if check.samples != entry["samples"]:
-        bad(f"{entry['file']}: {check.samples} samples, manifest says {entry['samples']}")
+    if check.samples != entry.samples:
+        bad(f"{entry.file}: {check.samples} samples, manifest says {entry.samples}")
     return check
 
 
@@ -93,19 +91,10 @@ def _check_star(args) -> ShardCheck:
 
 def verify_shards(directory: str | Path, *, decode: bool = False, workers: int = 0,
                   progress: Progress = NULL) -> VerifyResult:
+    """UsageError when DIR holds no readable manifest.json of this format version."""
     root = Path(directory)
-    mpath = root / MANIFEST
-    if not mpath.is_file():
-        hint = " (an interrupted run: finish it with zqvl-data shard --resume)" if (root / PROGRESS).exists() else ""
-        raise UsageError(f"{root}: no {MANIFEST}{hint}")
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT:
-            raise ValueError(f"format is {manifest.get('format')!r}, expected {FORMAT!r}")
-        jobs = [(str(root), entry, split, decode)
-                for split, part in manifest["splits"].items() for entry in part["shards"]]
-    except (ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"{mpath}: not a zqvl shard manifest ({e})") from None
+    manifest = Manifest.read(root)
+    jobs = [(str(root), entry, split, decode) for split, part in manifest.splits.items() for entry in part.shards]
 
     checks: list[ShardCheck] = []
     progress.stage("shards", len(jobs))
@@ -128,22 +117,22 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
                 problems.append(f"key {key} appears in {seen[key]} and {c.file}")
             seen.setdefault(key, c.file)
         c.keys = []
-    for split, part in manifest["splits"].items():
+    for split, part in manifest.splits.items():
         found = sum(c.samples for c in checks if c.split == split)
-        if found != part["samples"]:
-            problems.append(f"split {split}: {found} samples read, manifest says {part['samples']}")
+        if found != part.samples:
+            problems.append(f"split {split}: {found} samples read, manifest says {part.samples}")
     listed = {c.file for c in checks}
-    for tar in sorted(root.glob("*.tar")) + sorted(root.glob("val/*.tar")):
+    for tar in sorted(root.glob("*.tar")) + sorted(root.glob(f"{VAL_DIR}/*.tar")):
         rel = str(tar.relative_to(root))
         if rel not in listed:
             problems.append(f"{rel}: a tar not listed in the manifest")
-    leftovers = [p.name for d in (root, root / "val") if d.is_dir() for p in d.glob(".*.tmp")]
+    leftovers = [p.name for d in (root, root / VAL_DIR) if d.is_dir() for p in d.glob(".*.tmp")]
     if leftovers:
         problems.append(f"temporary files of an interrupted run are present: {', '.join(leftovers[:3])}")
-    skipped = manifest["skipped"]
-    spath = root / skipped["file"]
+    skipped = manifest.skipped
+    spath = root / skipped.file
     lines = sum(1 for _ in open(spath, encoding="utf-8")) if spath.is_file() else None
-    if lines != skipped["count"]:
-        problems.append(f"{skipped['file']}: {lines if lines is not None else 'missing'} lines, "
-                        f"manifest says {skipped['count']} skipped records")
+    if lines != skipped.count:
+        problems.append(f"{skipped.file}: {lines if lines is not None else 'missing'} lines, "
+                        f"manifest says {skipped.count} skipped records")
     return VerifyResult(manifest, checks, problems)

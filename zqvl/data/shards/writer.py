@@ -1,7 +1,7 @@
 """`zqvl-data shard`: a canonical DIR -> WebDataset tars + manifest.json, reproducible, atomic and resumable.
 
 Pipeline: chat.json is streamed in order; worker processes turn each record into tar members or a skip reason
-(shard_prepare.py); the main process appends samples to the open shard of their split (train, or val by a hash
+(prepare.py); the main process appends samples to the open shard of their split (train, or val by a hash
 of the id) and closes a shard before it would pass --max-count / --max-size. A finisher thread fsyncs and hashes
 each closed shard, renames it to its final name and then checkpoints progress (.progress.json), so the main
 process never waits on the disk.
@@ -24,17 +24,26 @@ import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from zqvl.data.io import atomic_open, chat_json, iter_json_values
-from zqvl.data.shard_prepare import PrepareOptions, Skipped, prepare_chunk
-from zqvl.data.tario import ShardFile
+from zqvl.data.shards.format import (
+    MANIFEST,
+    PROGRESS,
+    SKIPPED,
+    SKIPPED_PARTIAL,
+    VAL_DIR,
+    Manifest,
+    ShardEntry,
+    SkippedSummary,
+    Split,
+    shard_file,
+)
+from zqvl.data.shards.prepare import PrepareOptions, Skipped, prepare_chunk
+from zqvl.data.shards.tar import ShardFile
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
-FORMAT = "zqvl-shards/1"
-PROGRESS, MANIFEST, SKIPPED = ".progress.json", "manifest.json", "skipped.jsonl"
-SKIPPED_PARTIAL = ".skipped.partial.jsonl"
 CHUNK = 16                       # records per worker task
 
 
@@ -69,7 +78,7 @@ class ShardOptions:
 @dataclass
 class ShardResult:
     out_dir: Path
-    manifest: dict
+    manifest: Manifest
     skipped: Counter = field(default_factory=Counter)
     reencoded: int = 0
     resumed_at: int | None = None        # record index a --resume started from
@@ -121,8 +130,8 @@ def source_fingerprint(data_dir: str | Path) -> dict:
 class _Split:
     """The shards of one split (train or val) and where a resume must restart them."""
 
-    def __init__(self, name: str, directory: Path, prefix: str, saved: dict | None = None):
-        self.name, self.dir, self.prefix = name, directory, prefix
+    def __init__(self, name: str, out: Path, shard_name: str, saved: dict | None = None):
+        self.name, self.out, self.shard_name = name, out, shard_name
         saved = saved or {}
         self.shards: list[dict] = list(saved.get("shards", []))
         self.resume_from: int = saved.get("resume_from", 0)   # records below are in finished shards
@@ -130,7 +139,7 @@ class _Split:
         self.open_first = self.open_last = -1
 
     def path(self, n: int) -> Path:
-        return self.dir / f"{self.prefix}-{n:06d}.tar"
+        return self.out / shard_file(self.shard_name, self.name, n)
 
     def checkpoint(self, next_index: int) -> dict:
         """Where this split restarts if the run stops now: its open shard's first record, or (nothing open)
@@ -215,29 +224,36 @@ def _prepared_in_order(values: Iterator[tuple[int, object]], opts: PrepareOption
         pool.join()
 
 
-def _prepare_out_dir(out: Path, resume: bool, options: ShardOptions, fp: dict) -> dict | None:
-    """Check --out is usable; returns the checkpoint to resume from (None = fresh start)."""
+def _prepare_out_dir(out: Path, resume: bool, options: ShardOptions, fp: dict, name: str
+                     ) -> tuple[Manifest | None, dict | None]:
+    """Check --out is usable; returns (the manifest of a finished run, or the checkpoint of an interrupted
+    one to resume from); (None, None) = fresh start."""
     if not out.exists():
-        return None
+        return None, None
     if not out.is_dir():
         raise UsageError(f"{out}: exists and is not a directory")
-    saved_path = out / (MANIFEST if (out / MANIFEST).exists() else PROGRESS)
-    if not saved_path.exists():
+    finished, interrupted = (out / MANIFEST).exists(), (out / PROGRESS).exists()
+    if not finished and not interrupted:
         if any(out.iterdir()):
             raise UsageError(f"{out}: not empty and holds no zqvl shards; choose another --out")
-        return None
+        return None, None
     if not resume:
-        what = "finished shards (manifest.json)" if saved_path.name == MANIFEST else "an interrupted run"
-        raise UsageError(f"{out}: already holds {what}; "
-                         + ("choose another --out" if saved_path.name == MANIFEST else "add --resume to continue it"))
-    saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        raise UsageError(f"{out}: already holds finished shards (manifest.json); choose another --out" if finished
+                         else f"{out}: already holds an interrupted run; add --resume to continue it")
+    if finished:
+        manifest = Manifest.read(out)                  # refuses another format version
+        saved = {"options": manifest.options, "source": manifest.source, "name": manifest.name}
+    else:
+        manifest, saved = None, json.loads((out / PROGRESS).read_text(encoding="utf-8"))
     if saved.get("options") != asdict(options):
         raise UsageError(f"{out}: was started with other options {saved.get('options')}; "
                          "resume with the same options or choose another --out")
     if saved.get("source", {}).get("fingerprint") != fp["fingerprint"]:
         raise UsageError(f"{out}: was started from different input (source fingerprint changed); "
                          "choose another --out")
-    return saved
+    if saved.get("name") != name:
+        raise UsageError(f"{out}: holds shards named {saved.get('name')!r}, not {name!r}; pass the same --name")
+    return (manifest, None) if finished else (None, saved)
 
 
 def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = ShardOptions(), *,
@@ -253,20 +269,17 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
         raise UsageError(f"shard name {name!r} is not usable in a file name; pass --name")
     chat = chat_json(source)
     fp = source_fingerprint(source)
-    saved = _prepare_out_dir(out, resume, options, fp)
-    if saved is not None and saved.get("name") != name:
-        raise UsageError(f"{out}: holds shards named {saved.get('name')!r}, not {name!r}; pass the same --name")
-    if saved is not None and saved.get("format") == FORMAT:       # manifest present: nothing left to do
-        return ShardResult(out, saved, Counter(saved["skipped"]["by_reason"]), already_complete=True,
+    finished, saved = _prepare_out_dir(out, resume, options, fp, name)
+    if finished is not None:                                      # nothing left to do
+        return ShardResult(out, finished, Counter(finished.skipped.by_reason), already_complete=True,
                            seconds=time.perf_counter() - started)
     out.mkdir(parents=True, exist_ok=True)
-    for d in (out, out / "val"):
+    for d in (out, out / VAL_DIR):
         for stale in d.glob(".*.tmp") if d.is_dir() else ():
             stale.unlink()                                     # half-written shards of a killed run
     header = {"source": {"dir": str(Path(source).resolve()), **fp}, "options": asdict(options), "name": name}
     saved = saved or {}
-    splits = {"train": _Split("train", out, name, saved.get("splits", {}).get("train")),
-              "val": _Split("val", out / "val", f"{name}-val", saved.get("splits", {}).get("val"))}
+    splits = {s: _Split(s, out, name, saved.get("splits", {}).get(s)) for s in ("train", "val")}
     cursor = saved.get("cursor", 0)
     skipped_lines = _restore_skipped(out, saved.get("skipped_lines", 0))
     skipped_at = [row["index"] for row in skipped_lines]
@@ -349,7 +362,7 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
 
     manifest = _manifest(header, splits, skip_counts, total)
     os.replace(out / SKIPPED_PARTIAL, out / SKIPPED)
-    _write_json(out / MANIFEST, manifest)
+    _write_json(out / MANIFEST, manifest.to_json())
     (out / PROGRESS).unlink()
     return ShardResult(out, manifest, skip_counts, reencoded, cursor if saved else None,
                        seconds=time.perf_counter() - started)
@@ -370,20 +383,16 @@ def _restore_skipped(out: Path, keep: int) -> list[dict]:
     return rows
 
 
-def _manifest(header: dict, splits: dict[str, _Split], skip_counts: Counter, total: int) -> dict:
+def _manifest(header: dict, splits: dict[str, _Split], skip_counts: Counter, total: int) -> Manifest:
     parts = {}
     for s in splits.values():
         if s.shards or s.name == "train":
-            parts[s.name] = {"samples": sum(i["samples"] for i in s.shards),
-                             "bytes": sum(i["bytes"] for i in s.shards), "shards": s.shards}
-    written = sum(p["samples"] for p in parts.values())
+            parts[s.name] = Split(sum(i["samples"] for i in s.shards), sum(i["bytes"] for i in s.shards),
+                                  [ShardEntry(**i) for i in s.shards])
     layouts: Counter = Counter()
     for s in splits.values():
         for info in s.shards:
             layouts.update(info["layouts"])
-    return {"format": FORMAT, **header, "records": total, "samples": written,
-            "splits": parts, "layouts": dict(sorted(layouts.items())),
-            "skipped": {"count": sum(skip_counts.values()), "file": SKIPPED,
-                        "by_reason": dict(sorted(skip_counts.items()))},
-            "layout": "KEY = record index (9 digits) + '_' + id slug; members KEY.json (canonical record) and "
-                      "KEY.jpg|png (one image) or KEY.0.jpg, KEY.1.png, ... (several); text-only: KEY.json"}
+    return Manifest(header["source"], header["options"], header["name"], total,
+                    sum(p.samples for p in parts.values()), parts, dict(sorted(layouts.items())),
+                    SkippedSummary(sum(skip_counts.values()), SKIPPED, dict(sorted(skip_counts.items()))))

@@ -9,7 +9,7 @@ SkipSample from the transform drops the sample and is counted by reason.
 
 Resuming is exact because a slot's sample order depends only on (shards, seed, epoch, slot): a slot told to
 start after position p re-reads the tar headers (seeking over the data), replays its shuffle buffer and
-decodes nothing until p. `make_loader` (stream_loader.py) batches in the workers and keeps the positions.
+decodes nothing until p. `zqvl.data.stream_loader.make_loader` batches in the workers and keeps the positions.
 """
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ import logging
 import os
 import random
 from collections import Counter
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
+from collections.abc import Callable, Iterator, Sequence
 
 from PIL import Image, ImageOps
 from torch.utils.data import IterableDataset, get_worker_info
 
 from zqvl.data.schema import Record, SchemaError, parse_record
-from zqvl.data.stream_loader import ResumableLoader, make_loader  # noqa: F401 - re-exported for the trainer
-from zqvl.data.tario import RawSample, Ref, image_members, iter_samples
+from zqvl.data.shards.format import MANIFEST, Manifest, image_members
+from zqvl.data.shards.tar import RawSample, Ref, iter_samples
 
 log = logging.getLogger(__name__)
 Transform = Callable[[Record, list], Any]
@@ -43,9 +44,9 @@ class SkipSample(Exception):
 
 
 class TokenBudgetFilter:
-    """The token-budget rule of `zqvl-data validate --max-len` as a stream filter: ["too_long"] when a record's
+    """The token-budget rule of `zqvl-data validate --max-len` as a stream filter: ["tokens.too_long"] when a record's
     ChatML rendering (`image_tokens` per <image>) exceeds max_len. A transform that tokenizes anyway can
-    raise SkipSample("too_long") itself instead and save the second tokenization."""
+    raise SkipSample("tokens.too_long") itself instead and save the second tokenization."""
 
     def __init__(self, tokenizer, max_len: int, image_tokens: int, system: str | None = None):
         from zqvl.data.validate import TokenBudget
@@ -53,25 +54,24 @@ class TokenBudgetFilter:
 
     def __call__(self, record: Record) -> list[str]:
         from zqvl.data.validate import token_overflow
-        return ["too_long"] if token_overflow(record, self.budget) else []
+        return ["tokens.too_long"] if token_overflow(record, self.budget) else []
 
 
 def expand_shards(shards: str | Sequence[str], split: str = "train") -> list[str]:
     """Tar paths from a list, a glob / brace pattern ('a-{000000..000009}.tar', several joined by '::'),
-    or a shard dir written by `zqvl-data shard` (its manifest's `split` shards)."""
+    or a shard dir written by `zqvl-data shard` (its manifest's `split` shards; UsageError when that manifest
+    is unreadable or of another format version)."""
     from braceexpand import braceexpand
 
     patterns = [shards] if isinstance(shards, (str, os.PathLike)) else list(shards)
     urls: list[str] = []
     for pattern in patterns:
         pattern = os.fspath(pattern)
-        manifest = os.path.join(pattern, "manifest.json")
-        if os.path.isdir(pattern) and os.path.isfile(manifest):
-            with open(manifest, encoding="utf-8") as fh:
-                part = json.load(fh)["splits"].get(split)
+        if os.path.isdir(pattern) and os.path.isfile(os.path.join(pattern, MANIFEST)):
+            part = Manifest.read(pattern).splits.get(split)
             if part is None:
                 raise ValueError(f"{pattern}: the manifest has no {split!r} split")
-            urls += [os.path.join(pattern, s["file"]) for s in part["shards"]]
+            urls += [os.path.join(pattern, s.file) for s in part.shards]
             continue
         for one in pattern.split("::"):
             for name in braceexpand(one):
@@ -201,7 +201,7 @@ class ShardStream(IterableDataset):
                                   level=logging.DEBUG)
         names = image_members(members)
         if len(names) != len(record.images):
-            return self._drop(stats, "image_count_mismatch",
+            return self._drop(stats, "image.missing",
                               f"{where}: {len(names)} image member(s) for {len(record.images)} image(s)")
         images = []
         for name in names:
