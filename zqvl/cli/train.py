@@ -64,7 +64,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     cfg = resolve(args.stage, file_overrides, overrides)
     if not (Path(cfg.model) / "config.json").is_file():
         raise UsageError(f"--model {cfg.model}: not a model dir (no config.json); build one with `zqvl-model build`")
-    from zqvl.train.batches import resolve_shards
+    from zqvl.train.loader import resolve_shards
     resolve_shards(cfg.shards)           # fail now, not after DeepSpeed and the model have started
     return cfg
 

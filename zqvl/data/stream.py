@@ -26,7 +26,6 @@ from PIL import Image, ImageOps
 from torch.utils.data import IterableDataset, get_worker_info
 
 from zqvl.data.schema import Record, SchemaError, parse_record
-from zqvl.data.stream_loader import ResumableLoader, make_loader  # noqa: F401 - re-exported for the trainer
 from zqvl.data.tario import RawSample, Ref, image_members, iter_samples
 
 log = logging.getLogger(__name__)
