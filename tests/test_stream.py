@@ -13,7 +13,7 @@ from PIL import Image
 
 from shardkit import make_dataset, noise_image
 from zqvl.data.shard import ShardOptions, shard_dir
-from zqvl.data.stream import ShardStream, TokenBudgetFilter, expand_shards
+from zqvl.data.stream import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
 from zqvl.data.tario import Member, ShardFile
 
 
@@ -55,6 +55,21 @@ def test_same_seed_same_order_other_seed_other_order(shards):
     def order(seed):
         return read(ShardStream(out, seed=seed, shuffle_buffer=10, rank=0, world_size=1))[0]
     assert order(1) == order(1) != order(2)
+
+
+def test_filters_and_transform_drops_are_counted_by_reason(shards):
+    out, expect = shards
+
+    def transform(record, images):
+        if record.id.endswith("3"):
+            raise SkipSample("unlucky", f"{record.id} ends in 3")
+        return record, images
+
+    stream = ShardStream(out, transform=transform, filters=[lambda r: ["odd_digit"] if r.id.endswith("7") else []],
+                         rank=0, world_size=1)
+    kept, dropped = read(stream)
+    assert sorted(kept) == sorted(i for i in expect["good"] if not i.endswith(("3", "7")))
+    assert dropped == {"odd_digit": 7, "unlucky": 7}
 
 
 def test_plain_iteration_and_images(shards):

@@ -19,8 +19,9 @@ import hashlib
 import json
 import random
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
@@ -51,7 +52,7 @@ class _WorkerWindows(IterableDataset):
         dropped: Counter = Counter(begin["dropped"])
         window, count, position = [], 0, begin["position"]
         reported = position
-        for position, samples in self.stream.iter_worker(self.epoch, worker, self.slots, start=position,
+        for position, samples in self.stream.iter_worker(self.epoch, worker, self.slots, start=begin["position"],
                                                          stats=dropped, restored=begin["dropped"]):
             if samples is None:
                 continue
@@ -147,6 +148,10 @@ class TrainLoader:
         self.samples += len(batch)
         return self.collate_fn(batch)
 
+    def close(self) -> None:
+        """Shut the DataLoader workers down now (an iterator left to interpreter exit can hang it)."""
+        self._it = None
+
     def _dropped_this_epoch(self) -> Counter:
         total: Counter = Counter()
         for w in self._read:
@@ -163,9 +168,10 @@ class TrainLoader:
     # -- resume ------------------------------------------------------------------------------------------------
     def _identity(self) -> dict:
         s = self.stream
+        shards = hashlib.sha256("\n".join(s.urls).encode()).hexdigest()[:16]
         return {"world_size": s.world_size, "rank": s.rank, "num_workers": self.num_workers,
                 "batch_size": self.batch_size, "group_batches": self.group_batches, "seed": s.seed,
-                "shuffle_buffer": s.shuffle_buffer, "shards": hashlib.sha256("\n".join(s.urls).encode()).hexdigest()[:16]}
+                "shuffle_buffer": s.shuffle_buffer, "shards": shards}
 
     def state_dict(self) -> dict:
         return {"version": STATE_VERSION, **self._identity(), "epoch": self.epoch, "window_index": self.window_index,

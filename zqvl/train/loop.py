@@ -300,6 +300,8 @@ class Trainer:
     def close(self) -> None:
         if self.telemetry is not None:
             self.telemetry.close()
+        if hasattr(self, "batches"):
+            self.batches.close()
 
 
 class _null:
