@@ -17,7 +17,7 @@ from zqvl.data.shards.tar import BLOCK, CHKSUM, MAGIC, NAME, SIZE, USTAR, header
 from zqvl.data.shards.verify import verify_shards
 from zqvl.data.shards.writer import ShardOptions, shard_dir
 from zqvl.errors import UsageError
-from zqvl.train.batches import count_samples
+from zqvl.train.loader import count_samples
 from zqvl.ui import run_cli
 
 

@@ -1,5 +1,5 @@
-"""The streaming reader: split across nodes x workers, deterministic shuffle, exact mid-epoch resume, damage
-skipped and counted, transform and filters in the workers."""
+"""The streaming reader: split across nodes x workers, deterministic shuffle, damage skipped and counted,
+transform and filters. (Batching, workers and resume: test_train_loader.py.)"""
 from __future__ import annotations
 
 import io
@@ -15,7 +15,6 @@ from shardkit import make_dataset, noise_image
 from zqvl.data.shards.reader import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
 from zqvl.data.shards.tar import Member, ShardFile
 from zqvl.data.shards.writer import ShardOptions, shard_dir
-from zqvl.data.stream_loader import make_loader
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +26,12 @@ def shards(tmp_path_factory) -> tuple[Path, dict]:
     return out, expect
 
 
-def ids_of(batch) -> list[str]:
-    return [record.id for record, _ in batch]
+def read(stream: ShardStream, workers: int = 2) -> tuple[list[str], Counter]:
+    """The ids of this rank's samples, slot after slot, and the drops counted on the way."""
+    dropped: Counter = Counter()
+    ids = [sample[0].id for worker in range(workers)
+           for _, sample in stream.iter_worker(stream.epoch, worker, workers, stats=dropped) if sample is not None]
+    return ids, dropped
 
 
 def test_two_nodes_two_workers_see_each_sample_once_per_epoch(shards):
@@ -38,7 +41,7 @@ def test_two_nodes_two_workers_see_each_sample_once_per_epoch(shards):
         seen: list[str] = []
         for rank in range(2):
             stream = ShardStream(out, seed=3, shuffle_buffer=8, epoch=epoch, rank=rank, world_size=2)
-            per_rank = [i for b in make_loader(stream, batch_size=5, num_workers=2) for i in ids_of(b)]
+            per_rank, _ = read(stream)
             assert per_rank                                   # every rank gets work
             seen += per_rank
         assert sorted(seen) == sorted(expect["good"])         # no duplicates, no losses
@@ -50,67 +53,23 @@ def test_same_seed_same_order_other_seed_other_order(shards):
     out, _ = shards
 
     def order(seed):
-        return [i for b in make_loader(ShardStream(out, seed=seed, shuffle_buffer=10, rank=0, world_size=1),
-                                       batch_size=4, num_workers=2) for i in ids_of(b)]
+        return read(ShardStream(out, seed=seed, shuffle_buffer=10, rank=0, world_size=1))[0]
     assert order(1) == order(1) != order(2)
 
 
-def drop_some(record):
-    return ["odd_digit"] if record.id.endswith("7") else []
-
-
-def tag_transform(record, images):
-    if record.id.endswith("3"):
-        raise SkipSample("unlucky", f"{record.id} ends in 3")
-    return record.id, [im.size for im in images], os.getpid()
-
-
-@pytest.mark.parametrize("workers", [2, 0])
-def test_resume_mid_epoch_yields_exactly_the_rest(shards, workers):
-    out, _ = shards
-
-    def loader():
-        stream = ShardStream(out, seed=7, shuffle_buffer=6, transform=tag_transform, filters=[drop_some],
-                             rank=0, world_size=1)
-        return make_loader(stream, batch_size=3, num_workers=workers, epochs=2)
-
-    full_loader = loader()
-    full = [[sample[0] for sample in batch] for batch in full_loader]
-    per_epoch = len(full) // 2
-    assert full_loader.stats() == {"odd_digit": 14, "unlucky": 14}
-    for k in [1, 5, per_epoch - 1, per_epoch, per_epoch + 2, len(full)]:
-        first = loader()
-        it = iter(first)
-        head = [[sample[0] for sample in next(it)] for _ in range(k)]
-        state = json.loads(json.dumps(first.state_dict()))   # must survive a checkpoint file
-        del it
-        resumed = loader()
-        resumed.load_state_dict(state)
-        tail = [[sample[0] for sample in batch] for batch in resumed]
-        assert head + tail == full, f"resumed after {k} batches"
-        assert resumed.stats() == full_loader.stats()
-
-
-def test_state_must_match_the_loader(shards):
-    out, _ = shards
-    stream = ShardStream(out, rank=0, world_size=1)
-    state = make_loader(stream, batch_size=4, num_workers=2).state_dict()
-    with pytest.raises(ValueError, match="num_workers"):
-        make_loader(stream, batch_size=4, num_workers=1).load_state_dict(state)
-
-
-def test_transform_and_decode_run_in_the_workers(shards):
+def test_filters_and_transform_drops_are_counted_by_reason(shards):
     out, expect = shards
-    stream = ShardStream(out, transform=tag_transform, rank=0, world_size=1)
-    samples = [s for b in make_loader(stream, batch_size=8, num_workers=2) for s in b]
-    assert {pid for _, _, pid in samples} - {os.getpid()} and os.getpid() not in {pid for _, _, pid in samples}
-    sizes = {rid: size for rid, size, _ in samples}
-    for rid, record in expect["good"].items():
-        if rid.endswith("3"):
-            continue
-        rels = record.get("image", [])
-        rels = [rels] if isinstance(rels, str) else rels
-        assert sizes[rid] == [Image.open(io.BytesIO(expect["files"][r])).size for r in rels]
+
+    def transform(record, images):
+        if record.id.endswith("3"):
+            raise SkipSample("unlucky", f"{record.id} ends in 3")
+        return record, images
+
+    stream = ShardStream(out, transform=transform, filters=[lambda r: ["odd_digit"] if r.id.endswith("7") else []],
+                         rank=0, world_size=1)
+    kept, dropped = read(stream)
+    assert sorted(kept) == sorted(i for i in expect["good"] if not i.endswith(("3", "7")))
+    assert dropped == {"odd_digit": 7, "unlucky": 7}
 
 
 def test_plain_iteration_and_images(shards):
@@ -161,10 +120,9 @@ def test_damage_is_skipped_and_counted(tmp_path):
     write_tar(tmp_path / "c.tar", [good(9)])
     stream = ShardStream(str(tmp_path / "{a,b,c}.tar"), rank=0, world_size=1, shuffle_buffer=3)
     (tmp_path / "c.tar").unlink()                       # vanished after listing
-    loader = make_loader(stream, batch_size=2, num_workers=2)
-    got = sorted(i for b in loader for i in ids_of(b))
-    assert got == ["g0", "g1", "g4", "g6", "g7"]
-    assert loader.stats() == {"bad_json": 1, "bad_image": 1, "corrupt_tar_header": 1,
+    got, dropped = read(stream)
+    assert sorted(got) == ["g0", "g1", "g4", "g6", "g7"]
+    assert dropped == {"bad_json": 1, "bad_image": 1, "corrupt_tar_header": 1,
                               "image.missing": 1, "truncated_member": 1, "unreadable_shard": 1}
 
 
@@ -194,14 +152,6 @@ def test_rank_and_world_from_env(shards, monkeypatch):
     assert sorted(every) == sorted(stream.urls) and Counter(every).most_common(1)[0][1] == 1
 
 
-def test_batches_per_epoch_caps_every_epoch(shards):
-    out, _ = shards
-    stream = ShardStream(out, rank=0, world_size=1, epoch=1)
-    assert len(list(make_loader(stream, batch_size=4, num_workers=0))) == 18        # default: the one epoch
-    capped = make_loader(stream, batch_size=4, num_workers=2, epochs=4, batches_per_epoch=5)
-    assert len(list(capped)) == 15 and capped.epoch == 4
-
-
 def test_token_budget_filter(shards, qwen_tokenizer):
     from zqvl.data.template import segments
     out, expect = shards
@@ -216,7 +166,6 @@ def test_token_budget_filter(shards, qwen_tokenizer):
     counts = sorted(tokens(parse_record(r)) for r in expect["good"].values())
     limit = counts[len(counts) // 2]
     stream = ShardStream(out, rank=0, world_size=1, filters=[TokenBudgetFilter(qwen_tokenizer, limit, 16)])
-    loader = make_loader(stream, batch_size=8, num_workers=2)
-    kept = {i for b in loader for i in ids_of(b)}
-    assert kept == {rid for rid, r in expect["good"].items() if tokens(parse_record(r)) <= limit}
-    assert loader.stats() == {"tokens.too_long": len(expect["good"]) - len(kept)} and 0 < len(kept) < len(counts)
+    kept, dropped = read(stream)
+    assert sorted(kept) == sorted(rid for rid, r in expect["good"].items() if tokens(parse_record(r)) <= limit)
+    assert dropped == {"tokens.too_long": len(expect["good"]) - len(kept)} and 0 < len(kept) < len(counts)

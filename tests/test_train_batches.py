@@ -1,13 +1,16 @@
-"""Length-grouped micro-batches from real shards resume at the exact next micro-batch, across epochs."""
+"""The trainer's loader on real shards and the real SampleBuilder: length-grouped micro-batches resume at the
+exact next micro-batch, across epochs."""
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 
 from tests.train_helpers import make_shards, sample_dir, tiny_model
-from zqvl.data.shards.reader import SkipSample
+from zqvl.data.shards.reader import ShardStream, SkipSample
 from zqvl.model.build import load_model
-from zqvl.train.batches import MicroBatches, count_samples, resolve_shards
 from zqvl.train.collate import SampleBuilder
+from zqvl.train.loader import TrainLoader, collate_micro_batch, count_samples, resolve_shards
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +24,10 @@ def setup(tmp_path_factory):
 def micro_batches(setup, workers):
     processor, shards = setup
     builder = SampleBuilder(processor, max_len=512, system="You are a helpful assistant.", skip=SkipSample)
-    return MicroBatches(resolve_shards([str(shards)]), builder, batch_size=2, group_batches=2, seed=7,
-                        shuffle_buffer=5, num_workers=workers, filters=[], rank=0, world_size=1,
-                        pad_id=processor.tokenizer.pad_token_id)
+    stream = ShardStream(resolve_shards([str(shards)]), seed=7, shuffle_buffer=5, transform=builder, rank=0,
+                         world_size=1)
+    return TrainLoader(stream, batch_size=2, group_batches=2, num_workers=workers,
+                       collate_fn=partial(collate_micro_batch, pad_id=processor.tokenizer.pad_token_id))
 
 
 def take(batches, n):
@@ -40,10 +44,21 @@ def test_resume_at_every_position_gives_the_same_batches(setup, workers):
     epoch_one = sorted(i for b in seen[:6] for i in b)
     assert epoch_one == [f"s{i:03d}" for i in range(11)]          # every record once per epoch
     assert seen[6:12] != seen[:6]                                   # the next epoch is reshuffled
+    assert reference.stats() == {"epoch": 2, "samples": 11 + 11 + 8, "dropped": {}}   # batches of 2,2,2,2,2,1 per epoch
     for k in (1, 2, 3, 5, 6, 7, 11, 13):
         resumed = micro_batches(setup, workers)
         resumed.load_state_dict(states[k])
         assert take(resumed, 16 - k) == seen[k:], f"resume at micro-batch {k}"
+        resumed.close()
+
+
+def test_micro_batches_are_padded_model_inputs(setup):
+    processor, _ = setup
+    batch = next(micro_batches(setup, 0))
+    lengths = batch["attention_mask"].sum(1).tolist()
+    assert batch["input_ids"].shape == (2, max(lengths)) and batch["tokens"] == sum(lengths)
+    assert (batch["input_ids"][batch["attention_mask"] == 0] == processor.tokenizer.pad_token_id).all()
+    assert batch["split"] == 0 and batch["pixel_values"].shape[0] == 2
 
 
 def test_count_samples_reads_manifests(setup):

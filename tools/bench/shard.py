@@ -10,7 +10,7 @@ page cache when its clock stops.
 
 - shard: `shard_dir` (workers, image checks, sha256, manifest, atomic renames) vs a loop that reads each image
   and its record and writes them with `webdataset.ShardWriter` (same shard bounds). Goal: ratio >= 0.8.
-- reader: `make_loader(ShardStream(...))` vs `webdataset.WebDataset(...).shuffle().decode("pil")` in a torch
+- reader: `ShardStream(...)` vs `webdataset.WebDataset(...).shuffle().decode("pil")` in a torch
   DataLoader, both with --workers workers, batch 32, shuffle buffer 1000, decoding every image to RGB PIL and
   every .json, over the same shards.
 """
@@ -31,7 +31,6 @@ from torch.utils.data import DataLoader
 
 from zqvl.data.shards.reader import ShardStream
 from zqvl.data.shards.writer import ShardOptions, shard_dir
-from zqvl.data.stream_loader import make_loader
 
 MAX_COUNT, MAX_SIZE = 500, 10**9
 
@@ -83,7 +82,7 @@ def baseline_reader(urls: list[str], workers: int) -> int:
 
 def ours_reader(urls: list[str], workers: int) -> int:
     stream = ShardStream(urls, shuffle_buffer=1000, rank=0, world_size=1)
-    return sum(len(b) for b in make_loader(stream, batch_size=32, num_workers=workers))
+    return sum(len(b) for b in DataLoader(stream, batch_size=32, collate_fn=list, num_workers=workers))
 
 
 def timed(fn, *args) -> tuple[float, int]:
@@ -121,7 +120,7 @@ def main() -> None:
                 counts[name] = n
         urls = sorted(str(p) for p in (work / "z0").glob("*.tar"))
         for r in range(args.repeat):
-            for name, fn in [("reader: webdataset.WebDataset", baseline_reader), ("reader: zqvl make_loader",
+            for name, fn in [("reader: webdataset.WebDataset", baseline_reader), ("reader: zqvl ShardStream",
                                                                                   ours_reader)]:
                 seconds, n = timed(fn, urls, args.workers)
                 best[name] = min(best.get(name, float("inf")), seconds)
@@ -133,7 +132,7 @@ def main() -> None:
         print(f"\nshard  ratio zqvl / webdataset.ShardWriter: "
               f"{rate['shard: zqvl shard_dir'] / rate['shard: webdataset.ShardWriter']:.2f} (goal >= 0.8)")
         print(f"reader ratio zqvl / webdataset.WebDataset: "
-              f"{rate['reader: zqvl make_loader'] / rate['reader: webdataset.WebDataset']:.2f}")
+              f"{rate['reader: zqvl ShardStream'] / rate['reader: webdataset.WebDataset']:.2f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

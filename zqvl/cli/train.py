@@ -22,7 +22,7 @@ from zqvl.errors import UsageError
 from zqvl.ui import err, out, run_cli, table
 
 # what may differ on --resume without breaking "losses equal an uninterrupted run"
-RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard", "num_workers"}
+RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +67,7 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     cfg = resolve(args.stage, file_overrides, overrides)
     if not (Path(cfg.model) / "config.json").is_file():
         raise UsageError(f"--model {cfg.model}: not a model dir (no config.json); build one with `zqvl-model build`")
-    from zqvl.train.batches import resolve_shards
+    from zqvl.train.loader import resolve_shards
     resolve_shards(cfg.shards)           # fail now, not after DeepSpeed and the model have started
     return cfg
 

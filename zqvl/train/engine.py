@@ -88,7 +88,7 @@ def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 def total_steps(cfg: TrainConfig, world_size: int) -> int:
     if cfg.max_steps:
         return cfg.max_steps
-    from zqvl.train.batches import count_samples
+    from zqvl.train.loader import count_samples
 
     per_step = cfg.batch_size * cfg.grad_accum * world_size
     return max(1, math.ceil(cfg.epochs * count_samples(cfg.shards) / per_step))

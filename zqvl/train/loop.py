@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -80,10 +81,10 @@ class Trainer:
         import deepspeed
         from transformers.utils import logging as hf_logging
 
-        from zqvl.data.shards.reader import SkipSample
+        from zqvl.data.shards.reader import ShardStream, SkipSample
         from zqvl.model.build import load_model
-        from zqvl.train.batches import MicroBatches, resolve_shards
         from zqvl.train.collate import SampleBuilder
+        from zqvl.train.loader import TrainLoader, collate_micro_batch, resolve_shards
         from zqvl.train.parts import apply_train_type, enable_gradient_checkpointing
 
         hf_logging.disable_progress_bar()       # our own bar is the one to watch
@@ -116,11 +117,12 @@ class Trainer:
             except ValueError as e:
                 raise UsageError(f"--filters: {e}") from None
         builder = SampleBuilder(self.processor, cfg.max_len, cfg.system_prompt or None, skip=SkipSample)
-        self.batches = MicroBatches(resolve_shards(cfg.shards), builder, batch_size=cfg.batch_size,
-                                    group_batches=cfg.group_batches, seed=cfg.seed,
-                                    shuffle_buffer=cfg.shuffle_buffer, num_workers=cfg.num_workers,
-                                    filters=filters, rank=self.rank, world_size=self.world,
-                                    pad_id=self.processor.tokenizer.pad_token_id)
+        stream = ShardStream(resolve_shards(cfg.shards), seed=cfg.seed, shuffle_buffer=cfg.shuffle_buffer,
+                             transform=builder, filters=filters, rank=self.rank, world_size=self.world)
+        self.batches = TrainLoader(stream, batch_size=cfg.batch_size, group_batches=cfg.group_batches,
+                                   num_workers=cfg.num_workers,
+                                   collate_fn=partial(collate_micro_batch,
+                                                      pad_id=self.processor.tokenizer.pad_token_id))
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
 
     def _restore(self, resume: bool) -> tuple[int, dict]:
@@ -275,7 +277,7 @@ class Trainer:
         import torch.distributed as dist
 
         dropped: list = [None] * self.world
-        dist.all_gather_object(dropped, self.batches.stats())
+        dist.all_gather_object(dropped, self.batches.stats()["dropped"])
         drops = Counter()
         for d in dropped:
             drops.update(d or {})
@@ -299,6 +301,8 @@ class Trainer:
     def close(self) -> None:
         if self.telemetry is not None:
             self.telemetry.close()
+        if hasattr(self, "batches"):
+            self.batches.close()
 
 
 class _null:

@@ -9,7 +9,7 @@ SkipSample from the transform drops the sample and is counted by reason.
 
 Resuming is exact because a slot's sample order depends only on (shards, seed, epoch, slot): a slot told to
 start after position p re-reads the tar headers (seeking over the data), replays its shuffle buffer and
-decodes nothing until p. `zqvl.data.stream_loader.make_loader` batches in the workers and keeps the positions.
+decodes nothing until p. `zqvl.train.loader.TrainLoader` batches in the workers and keeps the positions.
 """
 from __future__ import annotations
 
