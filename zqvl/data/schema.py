@@ -1,7 +1,7 @@
 """The canonical record (design.md) as typed objects, parsed tolerantly from what real data sets contain.
 
 Tolerated in the wild: `image` as a string, a list or absent (also `images`); roles `human/gpt` or
-`user/assistant`; keys `from/value` or `role/content`; extra keys anywhere (kept and written back).
+`user/assistant`, and a leading `system` turn (ShareGPT-4o's system prompt); keys `from/value` or `role/content`; extra keys anywhere (kept and written back).
 Anything that cannot be read as a record raises SchemaError with a code and a one-line message.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 IMAGE_TAG = "<image>"
-HUMAN, GPT = "human", "gpt"
-ROLE_ALIASES = {"human": HUMAN, "user": HUMAN, "gpt": GPT, "assistant": GPT}
+HUMAN, GPT, SYSTEM = "human", "gpt", "system"
+ROLE_ALIASES = {"human": HUMAN, "user": HUMAN, "gpt": GPT, "assistant": GPT, "system": SYSTEM}
 
 
 class SchemaError(ValueError):
@@ -22,7 +22,7 @@ class SchemaError(ValueError):
 
 @dataclass
 class Turn:
-    role: str                      # canonical "human"/"gpt", or the raw role string if unknown
+    role: str                      # canonical "human"/"gpt"/"system", or the raw role string if unknown
     value: str
     source: str | None = None      # the English original on translated records
     extra: dict[str, Any] = field(default_factory=dict)
@@ -38,6 +38,10 @@ class Turn:
 
 @dataclass
 class Record:
+    """`turns` is the whole conversation as written: an optional leading SYSTEM turn (the record's own system
+    prompt), then human/gpt. A system turn is a turn like any other for translate and clean (it is translated,
+    keeps its `source`, and is judged like a question: it is never `GPT`); `system` / `dialogue` split it off
+    for what renders the conversation (template.segments, collate)."""
     id: str
     images: list[str]
     turns: list[Turn]
@@ -48,6 +52,16 @@ class Record:
     @property
     def label(self) -> str:
         return self.id if self.id else f"#{self.index}"
+
+    @property
+    def system(self) -> str | None:
+        """The record's own system prompt (its leading system turn's value), or None when it has none."""
+        return self.turns[0].value if self.turns and self.turns[0].role == SYSTEM else None
+
+    @property
+    def dialogue(self) -> list[Turn]:
+        """The turns after the leading system turn (all of them when there is none)."""
+        return self.turns[1:] if self.system is not None else self.turns
 
     @property
     def has_source(self) -> bool:

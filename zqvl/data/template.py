@@ -38,7 +38,7 @@ def message(role: str, content: str) -> str:
 class Segment:
     text: str
     supervised: bool      # True only for assistant answer text (+ its <|im_end|>)
-    turn: int             # index of the conversation turn this text belongs to; -1 for the system prompt
+    turn: int             # index of the conversation turn this text belongs to; -1 for the default system prompt
 
 
 def segments(record: Record, system: str | None = DEFAULT_SYSTEM) -> list[Segment]:
@@ -48,11 +48,18 @@ def segments(record: Record, system: str | None = DEFAULT_SYSTEM) -> list[Segmen
     <|im_start|>user\\n{question}<|im_end|>\\n<|im_start|>assistant\\n  (not supervised)
     {answer}<|im_end|>                                                  (supervised)
     \\n                                                                  (not supervised)
+
+    A record with its own system prompt (a leading system turn) renders that instead of `system`, as turn 0
+    (an empty one: no system turn at all), as the chat template does with a leading system message.
     """
     out: list[Segment] = []
+    own = record.system
+    if own is not None:
+        system = own
     if system:
-        out.append(Segment(message(SYSTEM, system), False, -1))
-    for i, turn in enumerate(record.turns):
+        out.append(Segment(message(SYSTEM, system), False, -1 if own is None else 0))
+    first = len(record.turns) - len(record.dialogue)
+    for i, turn in enumerate(record.turns[first:], first):
         role = ROLE_NAMES.get(turn.role, turn.role)
         if turn.role == GPT:
             out.append(Segment(header(role), False, i))

@@ -1,7 +1,9 @@
 """Records -> token ids + label masks -> padded batches.
 
 Every assistant answer (its text and its <|im_end|>) is supervised and nothing else is: labels come from the
-ChatML segments of zqvl.data.template, tokenized segment by segment so each boundary is exact. A conversation
+ChatML segments of zqvl.data.template, tokenized segment by segment so each boundary is exact. A record's own
+system prompt (a leading system turn) replaces --system-prompt for its samples (every piece), never supervised.
+A conversation
 longer than max_len (image tokens included) is split between exchanges, never inside an answer; a piece that
 starts after earlier images gets those images again in front of its first question, so every answer stays
 grounded. A single exchange that cannot fit is dropped with reason `too_long`.
@@ -77,8 +79,9 @@ def _drop_on(problems: list, record: Record) -> None:
 
 
 def exchanges(record: Record) -> list[list[Turn]]:
-    """[[human, gpt], [human, gpt], …]; a trailing question without an answer is left out (nothing to learn)."""
-    turns = record.turns
+    """[[human, gpt], [human, gpt], …] (after the system turn, if any); a trailing question without an answer is
+    left out (nothing to learn)."""
+    turns = record.dialogue
     _drop_on(roles(record, answer_last=False), record)   # a trailing question is fine: it is left out
     out = [[turns[i], turns[i + 1]] for i in range(0, len(turns) - 1, 2)]
     if not out:
@@ -87,12 +90,13 @@ def exchanges(record: Record) -> list[list[Turn]]:
 
 
 def _piece_record(record: Record, group: list[list[Turn]], carried: int) -> Record:
-    """A record of some exchanges; `carried` earlier images are put back in front of the first question."""
+    """A record of some exchanges; `carried` earlier images are put back in front of the first question. The
+    record's system turn, if any, leads every piece."""
     turns = [t for ex in group for t in ex]
     if carried:
         first = turns[0]
         turns[0] = replace(first, value=(IMAGE_TAG + "\n") * carried + first.value)
-    return replace(record, turns=turns)
+    return replace(record, turns=record.turns[:len(record.turns) - len(record.dialogue)] + turns)
 
 
 def build_samples(record: Record, tok: Tokenizer, max_len: int, system: str | None) -> list[Sample]:

@@ -36,6 +36,8 @@ CODES: dict[str, Code] = {
     # The conversation's shape.
     "structure.role_name": _e("a role name was translated or is unknown (用户, 助手, 人类)"),
     "structure.order": _e("turns do not alternate human/gpt starting with human (dropped, swapped or duplicated)"),
+    "structure.system_not_first": _e("a system turn that is not the first turn (only a leading system prompt is "
+                                     "allowed)"),
     "structure.ends_on_human": _e("the conversation ends on a question: its answer was dropped"),
     "structure.empty_turn": _e("an empty or whitespace-only turn"),
     "structure.source_missing": _e("some turns of a translated record have no source"),
