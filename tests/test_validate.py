@@ -40,7 +40,7 @@ def test_clean_dir_has_no_findings(tmp_path):
     ({"id": "x", "image": 5, "conversations": qa()}, "structure.bad_image_field"),
     ({"id": "x", "image": "a.jpg"}, "structure.missing_conversations"),
     ({"id": "x", "image": "a.jpg", "conversations": [{"from": "human"}]}, "structure.bad_turn"),
-    (record("x", conversations=[{"from": "system", "value": "<image>hi"}, {"from": "gpt", "value": "a"}]),
+    (record("x", conversations=[{"from": "用户", "value": "<image>hi"}, {"from": "gpt", "value": "a"}]),
      "structure.role_name"),
     (record("x", conversations=[{"from": "gpt", "value": "<image>a"}, {"from": "human", "value": "q"}]),
      "structure.order"),
