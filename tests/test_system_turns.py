@@ -1,4 +1,5 @@
 """A leading system turn (ShareGPT-4o's system prompt) is part of the canonical record through every step."""
+
 from __future__ import annotations
 
 from zqvl.data.checks import record_checks, roles
@@ -14,10 +15,12 @@ N_IMG = 4
 
 
 def sharegpt4o(system: str | None = PROMPT, *, where: int = 0) -> dict:
-    convs = [{"role": "user", "content": "<image>\nWhat is in the picture?"},
-             {"role": "assistant", "content": "A red bicycle leaning on a wall."},
-             {"role": "user", "content": "What colour is the wall?"},
-             {"role": "assistant", "content": "The wall is white."}]
+    convs = [
+        {"role": "user", "content": "<image>\nWhat is in the picture?"},
+        {"role": "assistant", "content": "A red bicycle leaning on a wall."},
+        {"role": "user", "content": "What colour is the wall?"},
+        {"role": "assistant", "content": "The wall is white."},
+    ]
     if system is not None:
         convs.insert(where, {"role": "system", "content": system})
     return {"id": "s1", "image": "s1.jpg", "conversations": convs}
@@ -40,8 +43,9 @@ def test_structure_allows_a_leading_system_turn_only():
     assert [str(r) for r in mid] == ["structure.system_not_first"] and "turn 2" in mid[0].detail
     last = roles(parse_record(sharegpt4o(where=4)))
     assert [str(r) for r in last] == ["structure.system_not_first"]
-    swapped = parse_record({"id": "x", "conversations": [{"from": "system", "value": PROMPT},
-                                                         {"from": "gpt", "value": "hi"}]})
+    swapped = parse_record(
+        {"id": "x", "conversations": [{"from": "system", "value": PROMPT}, {"from": "gpt", "value": "hi"}]}
+    )
     assert [str(r) for r in roles(swapped)] == ["structure.order"]
     only = parse_record({"id": "x", "conversations": [{"from": "system", "value": PROMPT}]})
     assert [str(r) for r in roles(only)] == ["structure.order"]
@@ -57,12 +61,14 @@ def test_segments_use_the_record_system_prompt_and_match_the_chat_template(qwen_
     segs = segments(rec)
     assert segs[0].text == message("system", PROMPT) and not segs[0].supervised and segs[0].turn == 0
     assert DEFAULT_SYSTEM not in "".join(s.text for s in segs)
-    assert segments(rec, "Another prompt.") == segs          # the record's own prompt wins
-    msgs = [{"role": {"system": "system", "human": "user", "gpt": "assistant"}[t.role], "content": t.value}
-            for t in rec.turns]
+    assert segments(rec, "Another prompt.") == segs  # the record's own prompt wins
+    msgs = [
+        {"role": {"system": "system", "human": "user", "gpt": "assistant"}[t.role], "content": t.value}
+        for t in rec.turns
+    ]
     assert qwen_tokenizer.apply_chat_template(msgs, tokenize=False) == "".join(s.text for s in segs)
     empty = parse_record(sharegpt4o(""))
-    assert all(s.turn >= 1 for s in segments(empty))          # no system turn at all, as the chat template
+    assert all(s.turn >= 1 for s in segments(empty))  # no system turn at all, as the chat template
     msgs[0]["content"] = ""
     assert qwen_tokenizer.apply_chat_template(msgs, tokenize=False) == "".join(s.text for s in segments(empty))
 
@@ -70,9 +76,9 @@ def test_segments_use_the_record_system_prompt_and_match_the_chat_template(qwen_
 def system_ids_and_labels(qwen_tokenizer, sample) -> tuple[list[int], list[int]]:
     ids, labels = sample.input_ids.tolist(), sample.labels.tolist()
     head = qwen_tokenizer.encode("<|im_start|>system\n", add_special_tokens=False)
-    assert ids[:len(head)] == head
+    assert ids[: len(head)] == head
     end = ids.index(qwen_tokenizer.convert_tokens_to_ids("<|im_end|>"))
-    return ids[len(head):end], labels[:end + 1]
+    return ids[len(head) : end], labels[: end + 1]
 
 
 def test_collate_tokens_are_the_record_system_prompt_never_supervised(qwen_tokenizer):
@@ -89,8 +95,10 @@ def test_collate_tokens_are_the_record_system_prompt_never_supervised(qwen_token
     for p in pieces:
         ids, labels = system_ids_and_labels(qwen_tokenizer, p)
         assert ids == qwen_tokenizer.encode(PROMPT, add_special_tokens=False) and set(labels) == {IGNORE}
-    answers = [qwen_tokenizer.decode([i for i, lab in zip(p.input_ids.tolist(), p.labels.tolist()) if lab != IGNORE])
-               for p in pieces]
+    answers = [
+        qwen_tokenizer.decode([i for i, lab in zip(p.input_ids.tolist(), p.labels.tolist()) if lab != IGNORE])
+        for p in pieces
+    ]
     assert answers == ["A red bicycle leaning on a wall.<|im_end|>", "The wall is white.<|im_end|>"]
 
 

@@ -4,6 +4,7 @@ The level is what `zqvl-data validate` (and `zqvl-data shard`, which skips error
 an error fails validation, a warning is reported only. `zqvl-data clean` drops a record for any reason it
 finds, whatever the level. Codes that only clean reports (source-aware and per-turn families) are errors.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -36,8 +37,9 @@ CODES: dict[str, Code] = {
     # The conversation's shape.
     "structure.role_name": _e("a role name was translated or is unknown (用户, 助手, 人类)"),
     "structure.order": _e("turns do not alternate human/gpt starting with human (dropped, swapped or duplicated)"),
-    "structure.system_not_first": _e("a system turn that is not the first turn (only a leading system prompt is "
-                                     "allowed)"),
+    "structure.system_not_first": _e(
+        "a system turn that is not the first turn (only a leading system prompt is allowed)"
+    ),
     "structure.ends_on_human": _e("the conversation ends on a question: its answer was dropped"),
     "structure.empty_turn": _e("an empty or whitespace-only turn"),
     "structure.source_missing": _e("some turns of a translated record have no source"),
@@ -89,7 +91,7 @@ CODES: dict[str, Code] = {
     "dedupe.answer": _e("the answers nearly duplicate those of an earlier kept record (different image)"),
     "dedupe.image": _e("the image nearly duplicates that of an earlier kept record"),
 }
-FILTER_ERROR = "error."   # clean's `error.FAMILY`: a filter raised on the record
+FILTER_ERROR = "error."  # clean's `error.FAMILY`: a filter raised on the record
 
 
 def meaning(code: str) -> str:
