@@ -5,14 +5,13 @@ warnings are reported only.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zqvl.data.checks import CODES, ERROR, SeenIds, record_checks, schema_reason
 from zqvl.data.imagecheck import ImageLimits, check_images
-from zqvl.data.io import chat_json, iter_json_values, safe_image_path
+from zqvl.data.io import ImageRoot, chat_json, iter_json_values
 from zqvl.data.schema import GPT, IMAGE_TAG, Record, SchemaError, parse_record
 from zqvl.progress import NULL, Progress
 
@@ -90,10 +89,11 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
     images_dir = (data_dir if data_dir.is_dir() else data_dir.parent) / "images"
-    images_prefix = str(images_dir) + os.sep
+    root = ImageRoot(images_dir)
     result = ValidationResult()
     seen_ids = SeenIds()
-    refs: dict[str, list[str]] = defaultdict(list)   # image file -> ids of records using it
+    refs: dict[str, list[str]] = defaultdict(list)   # image file (real path) -> ids of records using it
+    names: dict[str, str] = {}                          # image file -> the first image path naming it
 
     progress.stage("records")
     for index, value in enumerate(iter_json_values(path)):
@@ -109,10 +109,11 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         for reason in seen_ids.check(rid, index) + record_checks(rec):
             result.add(rid, *_pair(reason))
         for rel in rec.images:
-            path = safe_image_path(images_prefix, rel)
-            if path is None:
-                result.add(rid, "image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
+            path, problem = root.resolve(rel)
+            if problem:
+                result.add(rid, *problem)
             else:
+                names.setdefault(path, rel)
                 refs[path].append(rid)
         if budget is not None:
             msg = token_overflow(rec, budget)
@@ -127,7 +128,7 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         progress.advance()
         checked.append(res)
     for res in sorted(checked, key=lambda r: r.path):  # sorted: the first of duplicate files is stable
-        rel = os.path.relpath(res.path, images_dir)
+        rel = names[res.path]
         if res.code:
             for rid in refs[res.path]:
                 result.add(rid, res.code, f"image {rel!r}: {res.message}")
@@ -136,5 +137,5 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         if first != res.path:
             for rid in refs[res.path]:
                 result.add(rid, "image.same_bytes",
-                           f"image {rel!r} has the same bytes as {os.path.relpath(first, images_dir)!r}")
+                           f"image {rel!r} has the same bytes as {names[first]!r}")
     return result

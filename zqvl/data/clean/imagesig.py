@@ -28,7 +28,9 @@ def thumbnail(path: str):
     bits; a plain box filter from odd sizes does not.
     """
     from PIL import Image
-    with Image.open(path) as im:
+
+    from zqvl.data.imagecheck import open_regular
+    with open_regular(path) as fh, Image.open(fh) as im:
         im.draft("RGB", (32, 32))
         if im.mode != "RGB":
             im = im.convert("RGB")
