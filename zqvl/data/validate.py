@@ -111,7 +111,8 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         for rel in rec.images:
             path, problem = root.resolve(rel)
             if problem:
-                result.add(rid, *problem)
+                code, message = problem
+                result.add(rid, code, f"image {rel!r}: file not found" if code == "image.missing" else message)
             else:
                 names.setdefault(path, rel)
                 refs[path].append(rid)
