@@ -234,6 +234,8 @@ class ShardStream(IterableDataset):
                 ImageOps.exif_transpose(im, in_place=True)
                 images.append(im.convert(self.image_mode) if self.image_mode and im.mode != self.image_mode
                               else im)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's guard
+                return self._drop(stats, "image.bomb", f"{where}: image {name}: {e}")
             except Exception as e:  # noqa: BLE001 - PIL raises many types for broken data
                 return self._drop(stats, "bad_image", f"{where}: image {name}: {e}")
         if self.transform is None:

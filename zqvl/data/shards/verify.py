@@ -94,6 +94,8 @@ def _check_sample(sample, where: str, decode: bool, bad, limits: ImageLimits = I
                         f"(image.bomb)")
                     continue
                 im.load() if decode else im.verify()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's guard, on open
+            bad(f"{where}: image {name} has too many pixels: {e} (image.bomb)")
         except Exception as e:  # noqa: BLE001 - PIL raises many types
             bad(f"{where}: image {name} unreadable ({e})")
 
