@@ -1,4 +1,5 @@
 """Shared fixtures. Environment is set before any test imports torch/deepspeed."""
+
 from __future__ import annotations
 
 import os
@@ -21,4 +22,5 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
     from zqvl.model.tokenizer import load_tokenizer
+
     return load_tokenizer()

@@ -1,5 +1,6 @@
 """zqvl-chat: prompts tokenized exactly as in training, answers end at <|im_end|> (not at a token cap),
 multi-turn history, --compare table."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import json
 import pytest
 
 from tests.train_helpers import memorised_run, workspace
-from zqvl.data.schema import parse_record
 from zqvl.cli import chat as chat_cli
+from zqvl.data.schema import parse_record
 from zqvl.infer.chat import Chat, Conversation, open_image
 from zqvl.train.collate import IGNORE, build_samples
 
@@ -29,9 +30,18 @@ def test_prompt_tokens_equal_training_tokens(tmp_path_factory, image):
     chat = Chat(workspace(tmp_path_factory) / "model")
     conv = Conversation(history=[("<image>\n图片是什么颜色？", "这是红色。")], images=[open_image(image)])
     ids = chat.prompt_ids(conv, "再说一遍颜色。")
-    record = parse_record({"id": "x", "image": "a.png", "conversations": [
-        {"from": "human", "value": "<image>\n图片是什么颜色？"}, {"from": "gpt", "value": "这是红色。"},
-        {"from": "human", "value": "再说一遍颜色。"}, {"from": "gpt", "value": "红色。"}]})
+    record = parse_record(
+        {
+            "id": "x",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": "<image>\n图片是什么颜色？"},
+                {"from": "gpt", "value": "这是红色。"},
+                {"from": "human", "value": "再说一遍颜色。"},
+                {"from": "gpt", "value": "红色。"},
+            ],
+        }
+    )
     [sample] = build_samples(record, chat.tok, 4096, chat.system)
     labels = sample.labels.tolist()
     last_answer = max(i for i in range(len(labels)) if labels[i] != IGNORE and labels[i - 1] == IGNORE)
@@ -41,7 +51,7 @@ def test_prompt_tokens_equal_training_tokens(tmp_path_factory, image):
 def test_answer_ends_at_im_end_not_at_a_cap(trained, image):
     chat = Chat(trained)
     conv = Conversation()
-    reply = chat.ask(conv, "图片是什么颜色？", [open_image(image)])     # default max_new_tokens 1024
+    reply = chat.ask(conv, "图片是什么颜色？", [open_image(image)])  # default max_new_tokens 1024
     assert reply.stopped == "im_end" and 1 < reply.new_tokens < 64
     assert reply.text.startswith("这是") and "<|im_end|>" not in reply.text
     cut = chat.ask(Conversation(), "图片是什么颜色？", [open_image(image)], max_new_tokens=2)
@@ -60,16 +70,23 @@ def test_cli_answer_compare_and_interactive(trained, image, tmp_path_factory, tm
     assert shown["stopped"] == "im_end" and shown["answer"].startswith("这是")
 
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(json.dumps({"question": "图片是什么颜色？", "image": str(image)}, ensure_ascii=False) + "\n"
-                       + json.dumps({"question": "你好"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    prompts.write_text(
+        json.dumps({"question": "图片是什么颜色？", "image": str(image)}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"question": "你好"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     untrained = workspace(tmp_path_factory) / "model"
     gen = {"max_new_tokens": 64, "sample": False, "temperature": 0.7, "top_p": 0.9, "seed": None}
     rows = chat_cli.compare([str(untrained), str(trained)], str(prompts), gen, chat_cli.DEFAULT_SYSTEM)
     assert [r[0] for r in rows] == ["img_000.png: 图片是什么颜色？", "-: 你好"]
     assert rows[0][2] == shown["answer"] and all(len(r) == 3 for r in rows)
-    assert rows[0][1].endswith("[cut at max_new_tokens]")      # random weights: <|im_end|> is one id in 151k
-    assert chat_cli._main(["--compare", str(untrained), str(trained), "--prompts", str(prompts),
-                           "--max-new-tokens", "8"]) == 0
+    assert rows[0][1].endswith("[cut at max_new_tokens]")  # random weights: <|im_end|> is one id in 151k
+    assert (
+        chat_cli._main(["--compare", str(untrained), str(trained), "--prompts", str(prompts), "--max-new-tokens", "8"])
+        == 0
+    )
     assert "zqvl-chat --compare" in capsys.readouterr().out
 
     lines = iter(["图片是什么颜色？", "再说一遍颜色。", "/quit"])

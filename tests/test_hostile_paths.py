@@ -1,6 +1,7 @@
 """Image paths that escape DIR/images/ through symbolic links, and non-regular files (a FIFO) under images/:
 every command names them with their code (image.unsafe_path, image.not_a_file), never opens, links or
 packs them, and never hangs."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from datadir import jpeg_bytes, make_dir, record
 
-from datadir import jpeg_bytes, make_dir, qa, record
 from zqvl.data.io import ImageRoot
 from zqvl.data.validate import validate_dir
 
@@ -23,9 +23,16 @@ def hostile_dir(tmp_path: Path) -> Path:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.png").write_bytes(GOOD)
-    d = make_dir(tmp_path / "d", [record("good", "a.jpg"), record("root", "root/etc/passwd"),
-                                  record("link", "link.png"), record("subdir", "sub/secret.png")],
-                 {"a.jpg": GOOD})
+    d = make_dir(
+        tmp_path / "d",
+        [
+            record("good", "a.jpg"),
+            record("root", "root/etc/passwd"),
+            record("link", "link.png"),
+            record("subdir", "sub/secret.png"),
+        ],
+        {"a.jpg": GOOD},
+    )
     os.symlink("/", d / "images" / "root")
     os.symlink("../../outside/secret.png", d / "images" / "link.png")
     os.symlink(str(outside), d / "images" / "sub")
@@ -35,14 +42,14 @@ def hostile_dir(tmp_path: Path) -> Path:
 def test_image_root_resolves_only_regular_files_inside(tmp_path):
     d = hostile_dir(tmp_path)
     os.mkfifo(d / "images" / "pipe.jpg")
-    os.symlink("a.jpg", d / "images" / "alias.jpg")          # a link to a sibling is fine
+    os.symlink("a.jpg", d / "images" / "alias.jpg")  # a link to a sibling is fine
     root = ImageRoot(d / "images")
     assert root.resolve("a.jpg") == (str((d / "images" / "a.jpg").resolve()), None)
     assert root.resolve("alias.jpg")[0] == str((d / "images" / "a.jpg").resolve())
     for rel in ("root/etc/passwd", "link.png", "sub/secret.png", "../chat.json", "/etc/passwd"):
         path, problem = root.resolve(rel)
         assert path is None and problem[0] == "image.unsafe_path", rel
-    assert "outside" in root.resolve("link.png")[1][1]           # the message names the link's target
+    assert "outside" in root.resolve("link.png")[1][1]  # the message names the link's target
     assert root.resolve("pipe.jpg")[1][0] == "image.not_a_file"
     assert root.resolve("root")[1][0] == "image.unsafe_path"
     os.mkdir(d / "images" / "dir.jpg")
@@ -67,11 +74,15 @@ def test_images_dir_itself_a_symlink_is_judged_by_its_real_dir(tmp_path):
 def test_validate_names_every_escape(tmp_path):
     res = validate_dir(hostile_dir(tmp_path))
     assert sorted((i.id, i.code) for i in res.issues) == [
-        ("link", "image.unsafe_path"), ("root", "image.unsafe_path"), ("subdir", "image.unsafe_path")]
+        ("link", "image.unsafe_path"),
+        ("root", "image.unsafe_path"),
+        ("subdir", "image.unsafe_path"),
+    ]
 
 
 def test_convert_never_links_a_file_from_outside(tmp_path):
     from zqvl.data.convert import convert
+
     d = hostile_dir(tmp_path)
     out = tmp_path / "out"
     stats = convert("llava", d, out, image_root=d / "images")
@@ -91,7 +102,7 @@ def test_fifo_never_hangs_validate(tmp_path):
     d = make_dir(tmp_path / "d", [record("good", "a.jpg"), record("pipe", "pipe.jpg")], {"a.jpg": GOOD})
     os.mkfifo(d / "images" / "pipe.jpg")
     report = tmp_path / "r.jsonl"
-    done = _run(["validate", str(d), "--report", str(report), "--workers", "1"])   # TimeoutExpired = a hang
+    done = _run(["validate", str(d), "--report", str(report), "--workers", "1"])  # TimeoutExpired = a hang
     assert done.returncode == 1, done.stderr
     rows = [json.loads(line) for line in report.read_text().splitlines()]
     assert [(r["id"], r["code"]) for r in rows] == [("pipe", "image.not_a_file")]
@@ -106,8 +117,10 @@ def test_fifo_and_links_never_reach_clean_output(tmp_path):
     out = tmp_path / "clean"
     done = _run(["clean", str(d), "--out", str(out)])
     assert done.returncode in (0, 1), done.stderr
-    rejected = {json.loads(line)["id"]: json.loads(line)["reasons"]
-                for line in (out / "rejected.jsonl").read_text().splitlines()}
+    rejected = {
+        json.loads(line)["id"]: json.loads(line)["reasons"]
+        for line in (out / "rejected.jsonl").read_text().splitlines()
+    }
     assert rejected["pipe"] == ["image.not_a_file"]
     for rid in ("root", "link", "subdir"):
         assert "image.unsafe_path" in rejected[rid]

@@ -3,34 +3,36 @@ unsafe member names, non-regular members, a .json nested 100,000 deep, a JPEG he
 65,000 pixels. `zqvl-data verify` reports each as a problem of its shard and goes on; the training reader
 skips and counts each, never aborting or hanging. Plus the fast image check of `zqvl-data shard` on tiny
 images."""
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import random
 import tarfile
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from shardkit import jpeg_claiming, make_dataset, noise_image
+
 from zqvl.data.shards.format import MANIFEST, Manifest
 from zqvl.data.shards.reader import ShardStream
 from zqvl.data.shards.tar import iter_samples
 from zqvl.data.shards.verify import verify_shards
 from zqvl.data.shards.writer import ShardOptions, shard_dir
 
-import random
-
 QA = [{"from": "human", "value": "<image>\n这是什么？"}, {"from": "gpt", "value": "一只猫。"}]
 GOOD_JPEG = noise_image(random.Random(1), "JPEG", (40, 32))
 
 
 def _json(rid: str, image: bool = True) -> bytes:
-    rec = {"id": rid, "conversations": QA if image else [{"from": "human", "value": "hi"},
-                                                         {"from": "gpt", "value": "你好"}]}
+    rec = {
+        "id": rid,
+        "conversations": QA if image else [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "你好"}],
+    }
     if image:
         rec["image"] = f"{rid}.jpg"
     return json.dumps(rec, ensure_ascii=False).encode()
@@ -52,17 +54,33 @@ def _link(tar: tarfile.TarFile, name: str, kind: bytes, target: str) -> None:
 
 CASES = {
     # name: (members writer, the problem code verify must report, the reason the reader counts)
-    "dotdot": (lambda t: (_file(t, "../../x.json", _json("x", image=False))), "unsafe_member_name", "unsafe_member_name"),
-    "absolute": (lambda t: (_file(t, "/abs/y.json", _json("y", image=False))), "unsafe_member_name", "unsafe_member_name"),
-    "pax_path": (lambda t: _file(t, "ok.json", _json("ok", image=False), path="../../z.json"),
-                 "unsafe_member_name", "unsafe_member_name"),
-    "symlink": (lambda t: (_link(t, "s.jpg", tarfile.SYMTYPE, "/etc/passwd"), _file(t, "s.json", _json("s"))),
-                "non_regular_member", "non_regular_member"),
-    "hardlink": (lambda t: (_link(t, "h.jpg", tarfile.LNKTYPE, "/etc/passwd"), _file(t, "h.json", _json("h"))),
-                 "non_regular_member", "non_regular_member"),
+    "dotdot": (lambda t: _file(t, "../../x.json", _json("x", image=False)), "unsafe_member_name", "unsafe_member_name"),
+    "absolute": (
+        lambda t: _file(t, "/abs/y.json", _json("y", image=False)),
+        "unsafe_member_name",
+        "unsafe_member_name",
+    ),
+    "pax_path": (
+        lambda t: _file(t, "ok.json", _json("ok", image=False), path="../../z.json"),
+        "unsafe_member_name",
+        "unsafe_member_name",
+    ),
+    "symlink": (
+        lambda t: (_link(t, "s.jpg", tarfile.SYMTYPE, "/etc/passwd"), _file(t, "s.json", _json("s"))),
+        "non_regular_member",
+        "non_regular_member",
+    ),
+    "hardlink": (
+        lambda t: (_link(t, "h.jpg", tarfile.LNKTYPE, "/etc/passwd"), _file(t, "h.json", _json("h"))),
+        "non_regular_member",
+        "non_regular_member",
+    ),
     "deep_json": (lambda t: _file(t, "d.json", b"[" * 100_000 + b"]" * 100_000), "bad .json", "bad_json"),
-    "bomb": (lambda t: (_file(t, "b.jpg", jpeg_claiming(65_000, 65_000)), _file(t, "b.json", _json("b"))),
-             "image.bomb", "image.bomb"),
+    "bomb": (
+        lambda t: (_file(t, "b.jpg", jpeg_claiming(65_000, 65_000)), _file(t, "b.json", _json("b"))),
+        "image.bomb",
+        "image.bomb",
+    ),
 }
 
 
@@ -107,7 +125,7 @@ def test_verify_reports_crafted_members(base, tmp_path, case):
     result = verify_shards(out)
     assert not result.ok
     assert any(problem in p for p in result.problems), result.problems
-    assert not any("sha256" in p or "samples read" in p for p in result.problems)   # only the new checks
+    assert not any("sha256" in p or "samples read" in p for p in result.problems)  # only the new checks
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -134,11 +152,14 @@ def test_shard_skips_tiny_images_in_the_fast_check(tmp_path):
     values = json.loads((root / "chat.json").read_text())
     (root / "images" / "tiny.jpg").write_bytes(noise_image(random.Random(2), "JPEG", (5, 5)))
     (root / "images" / "tiny.png").write_bytes(noise_image(random.Random(3), "PNG", (5, 5)))
-    values += [{"id": "tiny_jpg", "image": "tiny.jpg", "conversations": QA},
-               {"id": "tiny_png", "image": "tiny.png", "conversations": QA}]
+    values += [
+        {"id": "tiny_jpg", "image": "tiny.jpg", "conversations": QA},
+        {"id": "tiny_png", "image": "tiny.png", "conversations": QA},
+    ]
     (root / "chat.json").write_text(json.dumps(values, ensure_ascii=False))
     out = tmp_path / "demo"
     shard_dir(root, out, ShardOptions())
-    skipped = {json.loads(line)["id"]: json.loads(line)["reason"]
-               for line in (out / "skipped.jsonl").read_text().splitlines()}
+    skipped = {
+        json.loads(line)["id"]: json.loads(line)["reason"] for line in (out / "skipped.jsonl").read_text().splitlines()
+    }
     assert skipped == {"tiny_jpg": "image.tiny", "tiny_png": "image.tiny"}

@@ -1,5 +1,6 @@
 """`zqvl-chat MODEL --image IMG "问题"`: answer with a trained model; `--interactive` keeps a multi-turn chat;
 `--compare RUN1 RUN2 … --prompts FILE` prints one table of every model's answer per prompt."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ from zqvl.ui import err, out, run_cli, table, warn
 
 
 def interactive(chat: Chat, first_images: list, gen: dict) -> None:
-    err.print("multi-turn chat; /image PATH attaches an image to the next question, /reset starts over, "
-              "/quit or Ctrl-D ends")
+    err.print(
+        "multi-turn chat; /image PATH attaches an image to the next question, /reset starts over, /quit or Ctrl-D ends"
+    )
     conv, pending = Conversation(), list(first_images)
     while True:
         try:
@@ -65,8 +67,13 @@ def _main(argv=None) -> int:
     args = build_parser().parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     if args.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be >= 1")
-    gen = {"max_new_tokens": args.max_new_tokens, "sample": args.sample, "temperature": args.temperature,
-           "top_p": args.top_p, "seed": args.seed}
+    gen = {
+        "max_new_tokens": args.max_new_tokens,
+        "sample": args.sample,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "seed": args.seed,
+    }
     system = args.system or None
     if args.compare:
         if not args.prompts:
@@ -85,8 +92,12 @@ def _main(argv=None) -> int:
         raise UsageError("give a question (or --interactive)")
     reply = chat.ask(Conversation(), args.question, images, **gen)
     if args.json:
-        out.print(json.dumps({"answer": reply.text, "new_tokens": reply.new_tokens, "stopped": reply.stopped},
-                             ensure_ascii=False), soft_wrap=True)
+        out.print(
+            json.dumps(
+                {"answer": reply.text, "new_tokens": reply.new_tokens, "stopped": reply.stopped}, ensure_ascii=False
+            ),
+            soft_wrap=True,
+        )
     else:
         out.print(reply.text, soft_wrap=True)
     if reply.stopped != "im_end":

@@ -4,6 +4,7 @@
 buffer: only one chunk of text plus the current record is in memory, so a 600K-record file stays small.
 Writers put everything under a temporary name and rename on success: a reader never sees a half file.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -14,16 +15,17 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from zqvl.data.schema import Record, SchemaError, Unparsable, parse_record
 from zqvl.errors import UsageError
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"
-MAX_DEPTH = 64          # records nest ~4 levels; far deeper input only breaks recursion in parsers and pickling
+MAX_DEPTH = 64  # records nest ~4 levels; far deeper input only breaks recursion in parsers and pickling
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -106,7 +108,7 @@ def _lone_surrogate(value: Any) -> str | None:
             try:
                 v.encode("utf-8")
             except UnicodeEncodeError as e:
-                return v[e.start:e.end]
+                return v[e.start : e.end]
     return None
 
 
@@ -161,8 +163,9 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
         while True:
             if next_start() >= len(buf):
                 if in_list:
-                    raise UsageError(f"{path}: truncated file, the top-level list is never closed "
-                                     f"(after {index} records)")
+                    raise UsageError(
+                        f"{path}: truncated file, the top-level list is never closed (after {index} records)"
+                    )
                 return
             if in_list and buf[pos] == "]" and not after_comma:
                 pos += 1
@@ -180,16 +183,20 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 except json.JSONDecodeError as e:
                     if not eof and fill():
                         continue
-                    raise UsageError(f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: "
-                                     f"{e.msg}") from None
-                except (RecursionError, ValueError) as e:   # too deep to parse, a huge integer, a duplicate key
+                    raise UsageError(
+                        f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: {e.msg}"
+                    ) from None
+                except (RecursionError, ValueError) as e:  # too deep to parse, a huge integer, a duplicate key
                     end = _value_end(buf, pos)
                     if end is None and not eof and fill():
                         continue
                     if end is None:
                         raise UsageError(f"{path}: truncated file inside record #{index}") from None
-                    problem = ("nests deeper than Python's parser can follow" if isinstance(e, RecursionError)
-                               else str(e).splitlines()[0][:160])
+                    problem = (
+                        "nests deeper than Python's parser can follow"
+                        if isinstance(e, RecursionError)
+                        else str(e).splitlines()[0][:160]
+                    )
                     value = None
                     break
             yield Unparsable(problem) if problem else value
@@ -199,8 +206,7 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 # Exactly one ',' (then another value) or the closing ']' must follow a value.
                 next_start()
                 if pos < len(buf) and buf[pos] not in ",]":
-                    raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} "
-                                     f"at byte ~{consumed + pos}")
+                    raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} at byte ~{consumed + pos}")
                 after_comma = pos < len(buf) and buf[pos] == ","
                 pos += after_comma
 
@@ -347,7 +353,7 @@ def loads_value(text: str | bytes) -> Any:
     no duplicate key, no nesting beyond MAX_DEPTH, no lone surrogate. ValueError names the problem (a
     nesting too deep for Python's parser is a ValueError here, never a RecursionError)."""
     if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode("utf-8")          # UnicodeDecodeError is a ValueError
+        text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError
     try:
         value = _DECODER.decode(text)
     except RecursionError:
@@ -387,8 +393,10 @@ class ImageRoot:
         return real.startswith(root) and (len(real) == len(root) or real[len(root)] == os.sep or root == os.sep)
 
     def _escape(self, rel: str, real: str) -> tuple[str, str]:
-        return ("image.unsafe_path", f"image {rel!r} resolves to {real!r} through a symbolic link, outside "
-                f"images/ ({self.real_root})")
+        return (
+            "image.unsafe_path",
+            f"image {rel!r} resolves to {real!r} through a symbolic link, outside images/ ({self.real_root})",
+        )
 
     def resolve(self, rel: str) -> tuple[str | None, tuple[str, str] | None]:
         path = safe_image_path(self.images_dir, rel)
@@ -410,7 +418,7 @@ class ImageRoot:
                 st = os.stat(real)
         except FileNotFoundError:
             return None, ("image.missing", f"image {rel!r} not found under {self.images_dir}")
-        except OSError as e:   # a path component is a file, a link loop, no permission
+        except OSError as e:  # a path component is a file, a link loop, no permission
             return None, ("image.missing", f"image {rel!r}: {e.strerror or e}")
         if not stat.S_ISREG(st.st_mode):
             return None, ("image.not_a_file", f"image {rel!r} is {_file_kind(st.st_mode)}, not a regular file")
@@ -418,8 +426,13 @@ class ImageRoot:
 
 
 def _file_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return kind
     return "not a regular file"
@@ -454,7 +467,7 @@ class FilePlacer:
         tmp = os.path.join(parent, f".{os.path.basename(dst)}.{os.getpid()}.tmp")
         try:
             if os.path.lexists(tmp):
-                os.unlink(tmp)   # left by a killed run with our pid
+                os.unlink(tmp)  # left by a killed run with our pid
             if self.copy or not _linked(src, tmp):
                 shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
@@ -468,7 +481,7 @@ def _linked(src: str, dst: str) -> bool:
     try:
         os.link(src, dst)
         return True
-    except OSError:   # another filesystem, or hard links not allowed
+    except OSError:  # another filesystem, or hard links not allowed
         return False
 
 

@@ -3,6 +3,7 @@
 The checks and their codes are zqvl.data.checks (CODES gives each code's level): errors make the run exit 1;
 warnings are reported only.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -74,8 +75,9 @@ def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
         running += cost
         if running > budget.max_len:
             role = rec.turns[seg.turn].role if seg.turn >= 0 else "system"
-            return (f"{total} tokens > max-len {budget.max_len}; the cut falls in turn {seg.turn} ({role})"
-                    + (": an answer would be truncated" if role == GPT else ""))
+            return f"{total} tokens > max-len {budget.max_len}; the cut falls in turn {seg.turn} ({role})" + (
+                ": an answer would be truncated" if role == GPT else ""
+            )
     return None
 
 
@@ -83,8 +85,14 @@ def _pair(reason) -> tuple[str, str]:
     return str(reason), reason.detail
 
 
-def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits = ImageLimits(),
-                 budget: TokenBudget | None = None, progress: Progress = NULL) -> ValidationResult:
+def validate_dir(
+    data_dir: str | Path,
+    *,
+    workers: int = 1,
+    limits: ImageLimits = ImageLimits(),
+    budget: TokenBudget | None = None,
+    progress: Progress = NULL,
+) -> ValidationResult:
     """Run every check on DIR, reporting to `progress` by stage (records, images)."""
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
@@ -92,8 +100,8 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     root = ImageRoot(images_dir)
     result = ValidationResult()
     seen_ids = SeenIds()
-    refs: dict[str, list[str]] = defaultdict(list)   # image file (real path) -> ids of records using it
-    names: dict[str, str] = {}                          # image file -> the first image path naming it
+    refs: dict[str, list[str]] = defaultdict(list)  # image file (real path) -> ids of records using it
+    names: dict[str, str] = {}  # image file -> the first image path naming it
 
     progress.stage("records")
     for index, value in enumerate(iter_json_values(path)):
@@ -137,6 +145,5 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         first = by_digest.setdefault(res.digest, res.path)
         if first != res.path:
             for rid in refs[res.path]:
-                result.add(rid, "image.same_bytes",
-                           f"image {rel!r} has the same bytes as {names[first]!r}")
+                result.add(rid, "image.same_bytes", f"image {rel!r} has the same bytes as {names[first]!r}")
     return result

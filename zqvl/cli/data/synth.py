@@ -1,4 +1,5 @@
 """zqvl-data synth --out DIR --records N --seed S [--defects RATE] [--size PX]"""
+
 from __future__ import annotations
 
 from zqvl.data.synth import synthesize
@@ -10,8 +11,12 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="canonical DIR to create (chat.json, images/, labels.json)")
     p.add_argument("--records", type=int, required=True, help="number of records")
     p.add_argument("--seed", type=int, default=0, help="same seed and arguments: byte-identical output")
-    p.add_argument("--defects", type=float, default=0.0, help="share of records given one translation defect "
-                                                               "(listed in DIR/labels.json)")
+    p.add_argument(
+        "--defects",
+        type=float,
+        default=0.0,
+        help="share of records given one translation defect (listed in DIR/labels.json)",
+    )
     p.add_argument("--size", type=int, default=96, help="image side in pixels (default 96)")
 
 

@@ -1,4 +1,5 @@
 """zqvl-data validate DIR [--tokenizer T --max-len N --image-tokens K] [--report F] [--workers W]"""
+
 from __future__ import annotations
 
 import os
@@ -32,6 +33,7 @@ def run(args) -> int:
     budget = None
     if args.max_len:
         from zqvl.model.tokenizer import load_tokenizer
+
         budget = TokenBudget(load_tokenizer(args.tokenizer), args.max_len, args.image_tokens, args.system)
     elif args.tokenizer:
         raise UsageError("--tokenizer needs --max-len")
@@ -46,15 +48,23 @@ def run(args) -> int:
                 w.write(row)
     counts = result.counts
     rows = [[code, CODES[code].level, counts[code], CODES[code].meaning] for code in CODES if counts[code]]
-    out.print(table(f"zqvl-data validate {args.dir}: {result.records} records, {result.images} images",
-                    ["code", "level", "count", "meaning"], rows) if rows else
-              f"[green]clean[/]: {result.records} records, {result.images} images, no findings")
+    out.print(
+        table(
+            f"zqvl-data validate {args.dir}: {result.records} records, {result.images} images",
+            ["code", "level", "count", "meaning"],
+            rows,
+        )
+        if rows
+        else f"[green]clean[/]: {result.records} records, {result.images} images, no findings"
+    )
     for issue in result.issues[: args.show]:
         colour = "red" if issue.level == ERROR else "yellow"
         out.print(f"[{colour}]{issue.level}[/] {issue.id}: {issue.code}: {issue.message}", soft_wrap=True)
     if len(result.issues) > args.show > 0:
-        out.print(f"… {len(result.issues) - args.show} more" + (f" in {args.report}" if args.report else
-                                                                " (use --report F for all)"))
+        out.print(
+            f"… {len(result.issues) - args.show} more"
+            + (f" in {args.report}" if args.report else " (use --report F for all)")
+        )
     bad = result.bad_records()
     out.print(f"{result.records - bad} of {result.records} records pass; {bad} have errors")
     return 1 if result.errors else 0

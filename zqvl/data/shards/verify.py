@@ -5,6 +5,7 @@ count as recorded, every sample's .json a valid record whose image members match
 readable (header + integrity check, or a full decode with --decode). Across shards: keys unique, totals, the
 skipped.jsonl line count, and no stray tars or leftovers of an interrupted run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +37,7 @@ class ShardCheck:
 class VerifyResult:
     manifest: Manifest
     shards: list[ShardCheck]
-    problems: list[str]            # every problem found, shard problems included, one line each
+    problems: list[str]  # every problem found, shard problems included, one line each
 
     @property
     def ok(self) -> bool:
@@ -78,7 +79,7 @@ def check_shard(root: str, entry: ShardEntry, split: str, decode: bool) -> Shard
 
 def _check_sample(sample, where: str, decode: bool, bad, limits: ImageLimits = ImageLimits()) -> None:
     try:
-        record = parse_record(loads_value(sample.members["json"]))   # io's limits: depth, duplicate keys
+        record = parse_record(loads_value(sample.members["json"]))  # io's limits: depth, duplicate keys
     except (ValueError, SchemaError) as e:
         bad(f"{where}: bad .json ({e})")
         return
@@ -90,11 +91,13 @@ def _check_sample(sample, where: str, decode: bool, bad, limits: ImageLimits = I
             with Image.open(io.BytesIO(sample.members[name])) as im:
                 w, h = im.size
                 if w * h > limits.max_pixels:
-                    bad(f"{where}: image {name} is {w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,} "
-                        f"(image.bomb)")
+                    bad(
+                        f"{where}: image {name} is {w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,} "
+                        f"(image.bomb)"
+                    )
                     continue
                 im.load() if decode else im.verify()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's guard, on open
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # Pillow's guard, on open
             bad(f"{where}: image {name} has too many pixels: {e} (image.bomb)")
         except Exception as e:  # noqa: BLE001 - PIL raises many types
             bad(f"{where}: image {name} unreadable ({e})")
@@ -104,8 +107,9 @@ def _check_star(args) -> ShardCheck:
     return check_shard(*args)
 
 
-def verify_shards(directory: str | Path, *, decode: bool = False, workers: int = 0,
-                  progress: Progress = NULL) -> VerifyResult:
+def verify_shards(
+    directory: str | Path, *, decode: bool = False, workers: int = 0, progress: Progress = NULL
+) -> VerifyResult:
     """UsageError when DIR holds no readable manifest.json of this format version."""
     root = Path(directory)
     manifest = Manifest.read(root)
@@ -115,6 +119,7 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
     progress.stage("shards", len(jobs))
     if workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
+
         with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for c in pool.imap(_check_star, jobs):
                 checks.append(c)
@@ -148,6 +153,8 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
     spath = root / skipped.file
     lines = sum(1 for _ in open(spath, encoding="utf-8")) if spath.is_file() else None
     if lines != skipped.count:
-        problems.append(f"{skipped.file}: {lines if lines is not None else 'missing'} lines, "
-                        f"manifest says {skipped.count} skipped records")
+        problems.append(
+            f"{skipped.file}: {lines if lines is not None else 'missing'} lines, "
+            f"manifest says {skipped.count} skipped records"
+        )
     return VerifyResult(manifest, checks, problems)
