@@ -96,7 +96,12 @@ def main(argv=None) -> None:
 
     p = argparse.ArgumentParser(description="the whole zqvl flow with tiny models, under runs/demo/")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world")
+    p.add_argument("--out", type=Path, default=RUN, help="where everything goes (default runs/demo)")
+    p.add_argument("--smoke", action="store_true", help="a tiny world and 2 steps per stage (plumbing only)")
     args = p.parse_args(argv)
+    global RUN
+    RUN = args.out.resolve()
+    records, steps, samples = (40, {1: 2, 2: 2, 3: 2}, 4) if args.smoke else (1200, STEPS, 60)
     if RUN.exists():
         shutil.rmtree(RUN)
     RUN.mkdir(parents=True)
@@ -106,17 +111,17 @@ def main(argv=None) -> None:
     # learnable by a tiny model on CPU, and its held-out pictures tell whether the model really looks.
     world = RUN / "world"
     step("4. draw a synthetic world: one coloured shape per picture, answers like 红色的圆形",
-         "zqvl-data", "synth", "--out", str(world), "--records", "1200", "--seed", str(args.seed))
+         "zqvl-data", "synth", "--out", str(world), "--records", str(records), "--seed", str(args.seed))
     shards = RUN / "shards" / "world"
     step("5. shard it, holding out ~5 % of the pictures as the val split", "zqvl-data", "shard", str(world),
          "--out", str(shards), "--val-fraction", "0.05")
     step("6. build a tiny model (CLIP-style tower + Qwen2, random weights, real Qwen tokenizer)",
          "zqvl-model", "build", "--vision", "tiny-clip", "--llm", "tiny-qwen2", "--out", str(RUN / "model"))
-    stage1 = train(1, RUN / "model", shards, STEPS[1], "projector")
-    stage2 = train(2, stage1, shards, STEPS[2], "full")
-    train(3, stage2, shards, STEPS[3], "full")
+    stage1 = train(1, RUN / "model", shards, steps[1], "projector")
+    stage2 = train(2, stage1, shards, steps[2], "full")
+    train(3, stage2, shards, steps[3], "full")
     step("10. score the three stages on the held-out pictures", "zqvl-eval",
-         *(str(RUN / f"stage{i}") for i in (1, 2, 3)), "--shards", str(shards), "--max-samples", "60",
+         *(str(RUN / f"stage{i}") for i in (1, 2, 3)), "--shards", str(shards), "--max-samples", str(samples),
          "--max-new-tokens", "24", "--out", str(RUN / "eval.json"))
     image = next(iter(sorted((world / "images").iterdir())))
     step("11. chat with the stage-3 model", "zqvl-chat", str(RUN / "stage3" / "final"), "--image", str(image),
@@ -126,7 +131,7 @@ def main(argv=None) -> None:
     stage3 = scores["models"][-1]
     console.print(f"[bold green]demo finished in {time.perf_counter() - started:.0f} s[/]: the stage-3 model "
                   f"names {100 * stage3['exact_match']:.0f} % of {scores['samples']} held-out pictures exactly "
-                  f"(runs/demo/eval.json). Try: zqvl-chat runs/demo/stage3/final --image {image.relative_to(REPO)} "
+                  f"({RUN / 'eval.json'}). Try: zqvl-chat {RUN / 'stage3'} --image {image} "
                   "\"图片里有什么？\"")
 
 
