@@ -68,7 +68,8 @@ STAGE_NOTES = {1: "projector only", 2: "everything learns", 3: "everything learn
 TINY_LR = "3e-3"
 # Stage 1 aligns the projector; stages 2-3 train the random vision tower too ("full"): frozen random features
 # tell colours apart but not shapes.
-STEPS = {1: 60, 2: 300, 3: 100}
+# Stage 1 alone barely moves the loss of a random LLM (11.77 -> 11.76 in 60 steps), so it is kept short.
+STEPS = {1: 20, 2: 300, 3: 100}
 
 
 def data_tools() -> None:
