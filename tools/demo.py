@@ -95,12 +95,13 @@ def data_tools() -> None:
 def main(argv=None) -> None:
     import argparse
 
+    global RUN   # train() and data_tools() write under it
+
     p = argparse.ArgumentParser(description="the whole zqvl flow with tiny models, under runs/demo/")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world")
     p.add_argument("--out", type=Path, default=RUN, help="where everything goes (default runs/demo)")
     p.add_argument("--smoke", action="store_true", help="a tiny world and 2 steps per stage (plumbing only)")
     args = p.parse_args(argv)
-    global RUN
     RUN = args.out.resolve()
     records, steps, samples = (40, {1: 2, 2: 2, 3: 2}, 4) if args.smoke else (1200, STEPS, 60)
     if RUN.exists():
