@@ -12,6 +12,8 @@ from zqvl.cli import chat as chat_cli
 from zqvl.infer.chat import Chat, Conversation, open_image
 from zqvl.train.collate import IGNORE, build_samples
 
+pytestmark = pytest.mark.slow   # trains or kills real processes: `make test-fast` skips it
+
 IM_END = 151645
 
 

@@ -2,6 +2,8 @@
 uninterrupted run, nothing the cache holds is requested again, and the API key appears nowhere."""
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -16,6 +18,8 @@ from zqvl.data.translate.cache import TranslationCache
 from zqvl.data.translate.runner import CACHE_NAME
 from zqvl.data.translate.spans import mask
 from zqvl.ui import run_cli
+
+pytestmark = pytest.mark.slow   # trains or kills real processes: `make test-fast` skips it
 
 KEY = "sk-kill-test-5f3c9a0e7b21-DO-NOT-LEAK"
 FAULTS = {"zebra": ["429"], "poison": ["lost_placeholder"] * 99}   # 429 with Retry-After: 0

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The caption world's answers are templated ("红色的圆形"): clean's set-level near-duplicate checks would drop
 # identical facts about different pictures, which is not a translation defect.
-NO_DEDUPE = "dedupe:\n  answers: {enabled: false}\n  images: {enabled: false}\n"
+SYNTH_CLEAN = Path(__file__).with_name("synth_clean.yaml")   # near-duplicate checks off for templated worlds
 DEFECT_ROWS = ("preamble", "refusal", "repetition", "untranslated", "script", "truncation")
 
 
@@ -102,9 +102,8 @@ def main(argv=None) -> None:
     for name, (n, rate, seed) in worlds.items():
         run("zqvl-data", "synth", "--out", str(out / name), "--records", str(n), "--seed", str(seed),
             "--defects", str(rate))
-    (out / "no_dedupe.yaml").write_text(NO_DEDUPE, encoding="utf-8")
     run("zqvl-data", "clean", str(out / "dirty"), "--out", str(out / "cleaned"), "--config",
-        str(out / "no_dedupe.yaml"))
+        str(SYNTH_CLEAN))
     for name in ("base", "dirty", "cleaned", "val"):
         if name != "base" or not args.stage2:
             run("zqvl-data", "shard", str(out / name), "--out", str(out / "shards" / name))
