@@ -44,7 +44,7 @@ def image(seed: int, size=(50, 40)) -> Image.Image:
 def test_build_writes_a_plain_hf_directory(built):
     from transformers import AutoModelForImageTextToText
 
-    for vision, path in built.items():
+    for path in built.values():
         names = {p.name for p in path.iterdir()}
         assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
                 "tokenizer_config.json", "preprocessor_config.json", "processor_config.json"} <= names

@@ -77,7 +77,7 @@ def main(argv=None) -> None:
     server, base_url = start_server(args.latency)
     pipeline, bare = [], []
     try:
-        for r in range(args.rounds):   # alternate, so both see the same machine load
+        for _ in range(args.rounds):   # alternate, so both see the same machine load
             with tempfile.TemporaryDirectory() as tmp:
                 pipeline.append(pipeline_run(base_url, args.requests, args.concurrency, Path(tmp)))
             bare.append(asyncio.run(bare_client(base_url, args.requests, args.concurrency)))

@@ -6,8 +6,6 @@ and the demo (random weights from config, real Qwen tokenizer vocabulary).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 SIGLIP_MEAN = (0.5, 0.5, 0.5)

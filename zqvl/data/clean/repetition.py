@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import CACHE, CJK_CLASS, nfkc, nonempty_lines, sentences, strip_image_tags
+from zqvl.data.clean.text import CACHE, CJK_CLASS, nfkc, nonempty_lines, sentences
 
 TANDEM_RE = re.compile(r"(.{1,40}?)\1{2,}", re.S)
 _MAX_UNIT = 40                      # TANDEM_RE's longest unit
