@@ -26,7 +26,7 @@ from zqvl.errors import UsageError
 OUTPUT_MARK = ".zqvl-output.json"
 NEW, RESUME, REPLACE = "new", "resume", "replace"
 # outputs written before OUTPUT_MARK existed are recognised by files only that command writes
-LEGACY_SIGNATURES = {"zqvl-data clean": ("rejected.jsonl",), "zqvl-data translate": ("translate_summary.json",),
+LEGACY_SIGNATURES = {"zqvl-data clean": ("rejected.jsonl",), "zqvl-data translate": ("translate_summary.json", "translate-cache.sqlite"),
                      "zqvl-data convert": ("skipped.jsonl",), "zqvl-data shard": ("manifest.json",)}
 
 

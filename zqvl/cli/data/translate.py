@@ -54,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, metavar="FILE",
                    help="translation cache (default DIR2/translate-cache.sqlite); share one between runs "
                         "to never pay twice for a string")
+    p.add_argument("--force", action="store_true",
+                   help="write into an --out that holds something other than translate's output of this DIR")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         base_url=args.base_url, model=args.model, api_key=api_key, dedupe=args.dedupe,
         concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
         max_tokens=args.max_tokens, temperature=args.temperature,
-        retry=RetryPolicy(max_attempts=args.max_attempts), cache_path=args.cache)
+        retry=RetryPolicy(max_attempts=args.max_attempts), cache_path=args.cache, force=args.force)
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
         stats = translate_dir(args.dir, args.out, opts, progress)
     ui.out.print(ui.table("translate summary", ["", "count"], stats.rows()))
