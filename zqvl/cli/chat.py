@@ -38,7 +38,7 @@ def interactive(chat: Chat, first_images: list, gen: dict) -> None:
             continue
         reply = chat.ask(conv, line, pending, **gen)
         pending = []
-        out.print(f"助手> {reply.text}")
+        out.print(f"助手> {reply.text}", markup=False)
         if reply.stopped != "im_end":
             warn(f"answer cut at --max-new-tokens {gen['max_new_tokens']}")
 

@@ -1,6 +1,8 @@
 """`zqvl-model build | info | export`: thin wrappers over zqvl.model.build / info / export."""
 from __future__ import annotations
 
+from rich.markup import escape
+
 import argparse
 import sys
 
@@ -109,7 +111,7 @@ def _export(args) -> int:
     from zqvl.ui import out
 
     path = export_model(args.dir, args.out, args.format)
-    out.print(f"exported {args.dir} -> {path} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
+    out.print(f"exported {escape(str(args.dir))} -> {escape(str(path))} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
               f"no trust_remote_code)")
     return 0
 

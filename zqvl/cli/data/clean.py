@@ -7,7 +7,6 @@ from pathlib import Path
 from zqvl.data.checks import meaning
 from zqvl.data.clean.config import load_config
 from zqvl.errors import UsageError
-from rich.markup import escape
 
 from zqvl.cli.drops import add_max_drop_argument, guard
 from zqvl.data.dropguard import Drops
@@ -34,7 +33,7 @@ def run(args) -> int:
         with open_progress("clean") as progress:
             result = scan(args.dir, config, progress, explain_id=args.explain)
         kept, rows = explain(result, args.explain)
-        out.print(table(f"{escape(args.explain)}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
+        out.print(table(f"{args.explain}: {'KEPT' if kept else 'REJECTED'}",
                         ["check", "verdict", "detail"], [list(r) for r in rows]))
         return 0
     if not args.out:

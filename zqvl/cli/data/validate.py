@@ -1,6 +1,8 @@
 """zqvl-data validate DIR [--tokenizer T --max-len N --image-tokens K] [--report F] [--workers W]"""
 from __future__ import annotations
 
+from rich.markup import escape
+
 import os
 
 from zqvl.data.checks import CODES, ERROR
@@ -51,7 +53,7 @@ def run(args) -> int:
               f"[green]clean[/]: {result.records} records, {result.images} images, no findings")
     for issue in result.issues[: args.show]:
         colour = "red" if issue.level == ERROR else "yellow"
-        out.print(f"[{colour}]{issue.level}[/] {issue.id}: {issue.code}: {issue.message}", soft_wrap=True)
+        out.print(f"[{colour}]{issue.level}[/] {escape(f'{issue.id}: {issue.code}: {issue.message}')}", soft_wrap=True)
     if len(result.issues) > args.show > 0:
         out.print(f"… {len(result.issues) - args.show} more" + (f" in {args.report}" if args.report else
                                                                 " (use --report F for all)"))

@@ -1,6 +1,8 @@
 """zqvl-data verify shards/NAME [--decode] [--workers W]"""
 from __future__ import annotations
 
+from rich.markup import escape
+
 import os
 
 from zqvl.data.shards.verify import verify_shards
@@ -26,7 +28,7 @@ def run(args) -> int:
     out.print(table(f"zqvl-data verify {args.dir}", ["split", "shards", "samples read", "in manifest",
                                                      "shards with problems"], rows))
     for line in result.problems[: args.show]:
-        out.print(f"[red]problem[/] {line}", soft_wrap=True)
+        out.print(f"[red]problem[/] {escape(line)}", soft_wrap=True)
     if len(result.problems) > args.show:
         out.print(f"… {len(result.problems) - args.show} more")
     if result.ok:
