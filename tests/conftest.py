@@ -27,7 +27,7 @@ def qwen_tokenizer():
 @pytest.fixture(scope="session")
 def shards(tmp_path_factory) -> tuple[Path, dict]:
     """70 well-formed records in 18 shards of uneven worker loads, and what each record holds."""
-    from shardkit import make_dataset
+    from helpers.shardkit import make_dataset
 
     from zqvl.data.shards.writer import ShardOptions, shard_dir
     root = tmp_path_factory.mktemp("src")

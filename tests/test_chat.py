@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.train_helpers import memorised_run, workspace
+from helpers.train_helpers import memorised_run, workspace
 from zqvl.data.schema import parse_record
 from zqvl.cli import chat as chat_cli
 from zqvl.infer.chat import Chat, Conversation, open_image

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.train_helpers import workspace
+from helpers.train_helpers import workspace
 from zqvl.cli import eval as eval_cli
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.infer import eval as ev

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from datadir import jpeg_bytes
+from helpers.datadir import jpeg_bytes
 from zqvl.cli.data import _main as data_main
 from zqvl.data.io import iter_json_values
 from zqvl.data.schema import Unparsable

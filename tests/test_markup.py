@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from datadir import jpeg_bytes
+from helpers.datadir import jpeg_bytes
 from zqvl.cli.data import _main as data_main
 from zqvl.ui import run_cli
 

@@ -16,7 +16,7 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from shardkit import jpeg_claiming, make_dataset, png_header_only, tree
+from helpers.shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 from zqvl.cli.data import _main as zqvl_data
 from zqvl.data.shards.format import image_members
 from zqvl.data.shards.prepare import in_val_split

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from shardkit import noise_image
+from helpers.shardkit import noise_image
 
 from zqvl.data.shards.reader import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
 from zqvl.data.shards.tar import Member, ShardFile

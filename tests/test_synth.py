@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from tests.shardkit import tree
+from helpers.shardkit import tree
 from zqvl.cli.data import _main
 from zqvl.data.synth import synthesize
 from zqvl.data.synth_defects import FAMILIES

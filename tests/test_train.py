@@ -12,7 +12,7 @@ import time
 import pytest
 import torch
 
-from tests.train_helpers import MEMORISE, losses, memorised_run, train_cmd, workspace
+from helpers.train_helpers import MEMORISE, losses, memorised_run, train_cmd, workspace
 from zqvl.model.build import load_model
 from zqvl.train import checkpoint
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from train_helpers import make_shards, sample_dir, tiny_model, train_cmd
+from helpers.train_helpers import make_shards, sample_dir, tiny_model, train_cmd
 
 pytestmark = pytest.mark.slow   # DeepSpeed runs: `make test-fast` skips it
 

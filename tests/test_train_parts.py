@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.train_helpers import tiny_model
+from helpers.train_helpers import tiny_model
 from zqvl.model.build import load_model, parameter_groups
 from zqvl.train.config import TrainConfig, load_yaml_overrides, resolve
 from zqvl.train.parts import apply_train_type

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate.cache import TranslationCache

@@ -6,7 +6,7 @@ import zlib
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from datadir import jpeg_bytes, make_dir, png_bytes, qa, record
+from helpers.datadir import jpeg_bytes, make_dir, png_bytes, qa, record
 from zqvl.cli.data import _main as data_main
 from zqvl.data.imagecheck import ImageLimits, check_image
 from zqvl.data.validate import TokenBudget, validate_dir

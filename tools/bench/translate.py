@@ -21,13 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_openai_server import sample_records, write_chat_dir  # noqa: E402
+from helpers.fake_openai_server import sample_records, write_chat_dir  # noqa: E402
 
 from zqvl.data.translate import TranslateOptions, translate_dir  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_openai_server.py"), "--latency",
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "helpers" / "fake_openai_server.py"), "--latency",
                              str(latency)], stdout=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().strip()
 
