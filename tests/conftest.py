@@ -1,4 +1,5 @@
 """Shared fixtures. Environment is set before any test imports torch/deepspeed."""
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def qwen_tokenizer():
     from zqvl.model.tokenizer import load_tokenizer
+
     return load_tokenizer()
 
 
@@ -30,6 +32,7 @@ def shards(tmp_path_factory) -> tuple[Path, dict]:
     from helpers.shardkit import make_dataset
 
     from zqvl.data.shards.writer import ShardOptions, shard_dir
+
     root = tmp_path_factory.mktemp("src")
     expect = make_dataset(root, 70, broken=False)
     out = tmp_path_factory.mktemp("shards") / "demo"

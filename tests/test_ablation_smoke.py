@@ -1,4 +1,5 @@
 """Smoke runs of `make ablation` and `make demo` (a tiny world, 2 steps per stage): files and keys, not quality."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,9 @@ MODEL_KEYS = {"name", "loss", "exact_match", "chrf", "ended", "defects", "sample
 def _run(script: str, *args: str) -> None:
     # the console scripts the tools call live beside this interpreter and import this checkout
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, str(REPO / script), *args], cwd=REPO, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(REPO / script), *args], cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 @pytest.mark.slow
@@ -40,4 +42,4 @@ def test_demo_smoke_writes_eval(tmp_path):
     scores = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     assert [m["name"] for m in scores["models"]] == ["stage1", "stage2", "stage3"]
     assert all(MODEL_KEYS <= set(m) for m in scores["models"])
-    assert (out / "clean" / "chat.json").is_file()     # the data-tool steps ran on the bundled sample
+    assert (out / "clean" / "chat.json").is_file()  # the data-tool steps ran on the bundled sample

@@ -1,18 +1,19 @@
 """zqvl-chat: prompts tokenized exactly as in training, answers end at <|im_end|> (not at a token cap),
 multi-turn history, --compare table."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from helpers.train_helpers import memorised_run, workspace
-from zqvl.data.schema import parse_record
+
 from zqvl.cli import chat as chat_cli
+from zqvl.data.schema import parse_record
 from zqvl.infer.chat import Chat, Conversation, open_image
 from zqvl.train.collate import IGNORE, build_samples
 
-pytestmark = pytest.mark.slow   # trains or kills real processes: `make test-fast` skips it
+pytestmark = pytest.mark.slow  # trains or kills real processes: `make test-fast` skips it
 
 IM_END = 151645
 
@@ -31,9 +32,18 @@ def test_prompt_tokens_equal_training_tokens(tmp_path_factory, image):
     chat = Chat(workspace(tmp_path_factory) / "model")
     conv = Conversation(history=[("<image>\n图片是什么颜色？", "这是红色。")], images=[open_image(image)])
     ids = chat.prompt_ids(conv, "再说一遍颜色。")
-    record = parse_record({"id": "x", "image": "a.png", "conversations": [
-        {"from": "human", "value": "<image>\n图片是什么颜色？"}, {"from": "gpt", "value": "这是红色。"},
-        {"from": "human", "value": "再说一遍颜色。"}, {"from": "gpt", "value": "红色。"}]})
+    record = parse_record(
+        {
+            "id": "x",
+            "image": "a.png",
+            "conversations": [
+                {"from": "human", "value": "<image>\n图片是什么颜色？"},
+                {"from": "gpt", "value": "这是红色。"},
+                {"from": "human", "value": "再说一遍颜色。"},
+                {"from": "gpt", "value": "红色。"},
+            ],
+        }
+    )
     [sample] = build_samples(record, chat.tok, 4096, chat.system)
     labels = sample.labels.tolist()
     last_answer = max(i for i in range(len(labels)) if labels[i] != IGNORE and labels[i - 1] == IGNORE)
@@ -43,7 +53,7 @@ def test_prompt_tokens_equal_training_tokens(tmp_path_factory, image):
 def test_answer_ends_at_im_end_not_at_a_cap(trained, image):
     chat = Chat(trained)
     conv = Conversation()
-    reply = chat.ask(conv, "图片是什么颜色？", [open_image(image)])     # default max_new_tokens 1024
+    reply = chat.ask(conv, "图片是什么颜色？", [open_image(image)])  # default max_new_tokens 1024
     assert reply.stopped == "im_end" and 1 < reply.new_tokens < 64
     assert reply.text.startswith("这是") and "<|im_end|>" not in reply.text
     cut = chat.ask(Conversation(), "图片是什么颜色？", [open_image(image)], max_new_tokens=2)
@@ -62,18 +72,28 @@ def test_cli_answer_compare_and_interactive(trained, image, tmp_path_factory, tm
     assert shown["stopped"] == "im_end" and shown["answer"].startswith("这是")
 
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text(json.dumps({"question": "图片是什么颜色？", "image": str(image)}, ensure_ascii=False) + "\n"
-                       + json.dumps({"question": "你好"}, ensure_ascii=False) + "\n"
-                       + json.dumps({"question": "<image>\n<image>\n两张图一样吗？", "image": [str(image), str(image)]},
-                                    ensure_ascii=False) + "\n", encoding="utf-8")
+    prompts.write_text(
+        json.dumps({"question": "图片是什么颜色？", "image": str(image)}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"question": "你好"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps(
+            {"question": "<image>\n<image>\n两张图一样吗？", "image": [str(image), str(image)]}, ensure_ascii=False
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     untrained = workspace(tmp_path_factory) / "model"
     gen = {"max_new_tokens": 64, "sample": False, "temperature": 0.7, "top_p": 0.9, "seed": None}
     runs = [str(untrained), str(trained)]
     rows = chat_cli.compare_rows(chat_cli.compare(runs, str(prompts), gen, chat_cli.DEFAULT_SYSTEM), runs)
-    assert [r[0] for r in rows] == ["img_000.png: 图片是什么颜色？", "-: 你好",
-                                    "img_000.png, img_000.png: <image>\n<image>\n两张图一样吗？"]
+    assert [r[0] for r in rows] == [
+        "img_000.png: 图片是什么颜色？",
+        "-: 你好",
+        "img_000.png, img_000.png: <image>\n<image>\n两张图一样吗？",
+    ]
     assert rows[0][2] == shown["answer"] and all(len(r) == 3 for r in rows)
-    assert rows[0][1].endswith("[cut at max_new_tokens]")      # random weights: <|im_end|> is one id in 151k
+    assert rows[0][1].endswith("[cut at max_new_tokens]")  # random weights: <|im_end|> is one id in 151k
     assert chat_cli._main(["--compare", *runs, "--prompts", str(prompts), "--max-new-tokens", "8"]) == 0
     assert "zqvl-chat --compare" in capsys.readouterr().out
     assert chat_cli._main(["--compare", *runs, "--prompts", str(prompts), "--max-new-tokens", "8", "--json"]) == 0

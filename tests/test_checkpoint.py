@@ -1,5 +1,6 @@
 """Checkpoint bookkeeping in-process (no DeepSpeed): which checkpoint `latest` picks, what `prune` keeps, and the
 run-dir lock that stops two zqvl-train runs writing into one RUN."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,8 @@ def make_checkpoints(root, complete, incomplete=()):
 
 def test_latest_is_the_newest_complete_checkpoint(tmp_path):
     assert checkpoint.latest(tmp_path / "missing") is None
-    make_checkpoints(tmp_path, complete=(5, 10, 100), incomplete=(200,))   # 200: crashed while saving
-    assert checkpoint.latest(tmp_path) == "step-00000100"      # numeric order, not 'step-10' < 'step-5'
+    make_checkpoints(tmp_path, complete=(5, 10, 100), incomplete=(200,))  # 200: crashed while saving
+    assert checkpoint.latest(tmp_path) == "step-00000100"  # numeric order, not 'step-10' < 'step-5'
     assert checkpoint.complete_tags(tmp_path) == ["step-00000005", "step-00000010", "step-00000100"]
 
 
@@ -50,7 +51,7 @@ def test_a_second_writer_of_one_dir_is_refused(tmp_path):
         with pytest.raises(UsageError, match="another zqvl-train is writing here"):
             with exclusive_dir(tmp_path / "run", "zqvl-train"):
                 pass
-    with exclusive_dir(tmp_path / "run", "zqvl-train") as lock:     # released: the next run may start
+    with exclusive_dir(tmp_path / "run", "zqvl-train") as lock:  # released: the next run may start
         assert lock.name == LOCK_NAME
 
 
@@ -58,9 +59,10 @@ def test_train_refuses_a_run_dir_another_run_holds(tmp_path, capsys, monkeypatch
     monkeypatch.delenv("RANK", raising=False)
     run = tmp_path / "run"
     with exclusive_dir(run, "zqvl-train"):
-        code = run_cli(train_main, ["--stage", "2", "--model", str(tmp_path), "--shards", str(tmp_path),
-                                    "--out", str(run)])
+        code = run_cli(
+            train_main, ["--stage", "2", "--model", str(tmp_path), "--shards", str(tmp_path), "--out", str(run)]
+        )
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{run}: another zqvl-train is writing here" in err
-    assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME]     # nothing else was written
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME]  # nothing else was written

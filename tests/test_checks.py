@@ -1,12 +1,29 @@
 """zqvl.data.checks: each record check's exact codes and details, and one table that knows every code."""
+
 from __future__ import annotations
 
 import pytest
-
 from test_clean_cases import CLEAN, DEFECTS
-from zqvl.data.checks import (CODES, ERROR, WARNING, SeenIds, empty_turns, in_answer, level, look_alikes, meaning,
-                              moved, record_checks, record_errors, roles, schema_reason, sources_complete,
-                              tag_count, tag_look_alikes)
+
+from zqvl.data.checks import (
+    CODES,
+    ERROR,
+    WARNING,
+    SeenIds,
+    empty_turns,
+    in_answer,
+    level,
+    look_alikes,
+    meaning,
+    moved,
+    record_checks,
+    record_errors,
+    roles,
+    schema_reason,
+    sources_complete,
+    tag_count,
+    tag_look_alikes,
+)
 from zqvl.data.clean import load_filters
 from zqvl.data.schema import SchemaError, parse_record
 from zqvl.train.collate import Dropped, exchanges
@@ -30,35 +47,56 @@ def found(reasons):
 
 def test_roles_report_one_problem_in_order_of_importance():
     assert found(roles(rec("问", "答", roles_=["用户", "gpt"]))) == [
-        ("structure.role_name", "unknown role name (translated?): turn 0: '用户'")]
+        ("structure.role_name", "unknown role name (translated?): turn 0: '用户'")
+    ]
     assert found(roles(rec("答", "问", roles_=["gpt", "human"]))) == [
-        ("structure.order", "first turn is 'gpt', expected 'human'")]
+        ("structure.order", "first turn is 'gpt', expected 'human'")
+    ]
     assert found(roles(rec("问", "答", "答二", roles_=["human", "gpt", "gpt"]))) == [
-        ("structure.order", "turn 2 is 'gpt' where 'human' should follow (roles: human gpt gpt)")]
+        ("structure.order", "turn 2 is 'gpt' where 'human' should follow (roles: human gpt gpt)")
+    ]
     assert found(roles(rec("问", "答", "还有吗？"))) == [
-        ("structure.ends_on_human", "3 turns, the last one is a question")]
-    assert roles(rec("问", "答", "还有吗？"), answer_last=False) == []   # training leaves the question out
-    assert roles(rec("问", "答", roles_=["user", "assistant"])) == []    # aliases are known roles
+        ("structure.ends_on_human", "3 turns, the last one is a question")
+    ]
+    assert roles(rec("问", "答", "还有吗？"), answer_last=False) == []  # training leaves the question out
+    assert roles(rec("问", "答", roles_=["user", "assistant"])) == []  # aliases are known roles
 
 
 def test_empty_turns_allow_a_bare_image_question_unless_its_source_asked_something():
     assert empty_turns(rec("<image>", "一只猫。", images=1)) == []
     assert empty_turns(rec(("<image>", "<image>"), ("一只猫。", "A cat."), images=1)) == []
     assert found(empty_turns(rec(("<image>", "<image>\nWhat is it?"), ("一只猫。", "A cat."), images=1))) == [
-        ("structure.empty_turn", "empty or whitespace-only value in turn 0")]
+        ("structure.empty_turn", "empty or whitespace-only value in turn 0")
+    ]
     assert found(empty_turns(rec("问", " \n", "再问", "<image>", images=1))) == [
-        ("structure.empty_turn", "empty or whitespace-only value in turn 1, 3")]
+        ("structure.empty_turn", "empty or whitespace-only value in turn 1, 3")
+    ]
 
 
 def test_sources_on_all_turns_or_none():
     assert sources_complete(rec("问", "答")) == []
     assert sources_complete(rec(("问", "Q"), ("答", "A"))) == []
     assert found(sources_complete(rec(("问", "Q"), "答", "问二", ("答二", "A2")))) == [
-        ("structure.source_missing", "translated record, but turn 1, 2 has no source")]
+        ("structure.source_missing", "translated record, but turn 1, 2 has no source")
+    ]
 
 
-@pytest.mark.parametrize("text", ["<图像>", "< image >", "<IMAGE>", "＜image＞", "</image>", "&lt;image&gt;",
-                                  "[image]", "【图片】", "<img>", "《图片》", "<image/>"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<图像>",
+        "< image >",
+        "<IMAGE>",
+        "＜image＞",
+        "</image>",
+        "&lt;image&gt;",
+        "[image]",
+        "【图片】",
+        "<img>",
+        "《图片》",
+        "<image/>",
+    ],
+)
 def test_one_look_alike_pattern_covers_both_old_ones(text):
     # validate's old MANGLED_TAG forms and clean's old MANGLED_RE forms
     assert tag_look_alikes(f"图中{text}是猫。") == (text,)
@@ -67,17 +105,19 @@ def test_one_look_alike_pattern_covers_both_old_ones(text):
 def test_the_exact_tag_and_ordinary_brackets_are_not_look_alikes():
     assert tag_look_alikes("<image>\n图里<有>什么？[1]《红楼梦》") == ()
     assert found(look_alikes(rec("<image>\n<图像>问", "答【图片】", images=1))) == [
-        ("placeholder.mangled", "turn 0: '<图像>'; turn 1: '【图片】'")]
+        ("placeholder.mangled", "turn 0: '<图像>'; turn 1: '【图片】'")
+    ]
 
 
 def test_tag_count_moved_and_in_answer():
     assert found(tag_count(rec("<image>\n<image>\n问", "答", images=1))) == [
-        ("placeholder.count", "2 <image> tag(s) for 1 image(s)")]
+        ("placeholder.count", "2 <image> tag(s) for 1 image(s)")
+    ]
     assert tag_count(rec("问", "答")) == [] and tag_count(rec("<image>问", "答", images=1)) == []
     moved_tag = rec(("问", "<image>\nQ"), ("<image>答", "A"), images=1)
     assert found(moved(moved_tag)) == [("placeholder.moved", "tag count differs from the source in turn 0, 1")]
     assert found(in_answer(moved_tag)) == [("placeholder.in_answer", "<image> inside an answer (turn 1)")]
-    assert moved(rec("问", "<image>答", images=1)) == []   # no source: nothing to compare with
+    assert moved(rec("问", "<image>答", images=1)) == []  # no source: nothing to compare with
 
 
 def test_ids_and_schema_errors():
@@ -100,8 +140,9 @@ def test_record_errors_leave_warnings_out():
 def test_collate_drops_with_the_shared_codes():
     with pytest.raises(Dropped) as e:
         exchanges(rec("问", "答", roles_=["human", "助手"]))
-    assert e.value.reason == "structure.role_name" and str(e.value) == \
-        "r: unknown role name (translated?): turn 1: '助手'"
+    assert (
+        e.value.reason == "structure.role_name" and str(e.value) == "r: unknown role name (translated?): turn 1: '助手'"
+    )
     with pytest.raises(Dropped) as e:
         exchanges(rec("问", "答", "答二", roles_=["human", "gpt", "gpt"]))
     assert e.value.reason == "structure.order"

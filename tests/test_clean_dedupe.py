@@ -1,4 +1,5 @@
 """Near-duplicate indexes: character n-gram MinHash-LSH for answers, pHash + colour for images."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,28 +25,41 @@ def image_index(**override) -> ImageIndex:
     p = {**SHIPPED["images"], **override}
     return ImageIndex(p["max_distance"], p["max_color_diff"], p["same_file_is_duplicate"])
 
-BASE = "黄昏时分热闹的街头集市，一串串暖黄色的灯泡照亮了四周。两旁的摊位出售水果、烤串和手工包。人们在摊位间慢慢地走着。"
+
+BASE = (
+    "黄昏时分热闹的街头集市，一串串暖黄色的灯泡照亮了四周。两旁的摊位出售水果、烤串和手工包。人们在摊位间慢慢地走着。"
+)
 
 
 def norm(text: str) -> str:
-    return answer_text(parse_record({"id": "x", "conversations": [{"from": "human", "value": "q"},
-                                                                   {"from": "gpt", "value": text}]}))
+    return answer_text(
+        parse_record({"id": "x", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": text}]})
+    )
 
 
 def test_answer_index_finds_near_duplicates_only():
     idx = answer_index()
     assert idx.add(0, norm(BASE)) == []
-    assert [k for k, _ in idx.add(1, norm(BASE.replace("手工包", "手工编织包")))] == [0]      # one phrase differs
-    assert [k for k, _ in idx.add(2, norm(BASE.replace("，", "、")))] == [0, 1]              # punctuation only
+    assert [k for k, _ in idx.add(1, norm(BASE.replace("手工包", "手工编织包")))] == [0]  # one phrase differs
+    assert [k for k, _ in idx.add(2, norm(BASE.replace("，", "、")))] == [0, 1]  # punctuation only
     assert idx.add(3, norm("两支足球队正在阳光照耀的球场上比赛，一名身穿红色球衣的球员正准备踢球。")) == []
     assert idx.add(4, norm("这件衬衫售价29.99美元，下周打八折，门店和网店同价销售。")) == []
-    assert idx.add(5, norm("这件衬衫售价39.99美元，下周打八折，门店和网店同价销售。")) == []   # other numbers: other facts
-    assert idx.add(6, norm("不是。")) == [] and idx.add(7, norm("不是。")) == []              # too short to judge
+    assert (
+        idx.add(5, norm("这件衬衫售价39.99美元，下周打八折，门店和网店同价销售。")) == []
+    )  # other numbers: other facts
+    assert idx.add(6, norm("不是。")) == [] and idx.add(7, norm("不是。")) == []  # too short to judge
 
 
 def test_answer_text_ignores_punctuation_case_and_questions():
-    rec = {"id": "a", "conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "Hello, World！"},
-                                        {"from": "human", "value": "Q2"}, {"from": "gpt", "value": "ＯＫ"}]}
+    rec = {
+        "id": "a",
+        "conversations": [
+            {"from": "human", "value": "Q"},
+            {"from": "gpt", "value": "Hello, World！"},
+            {"from": "human", "value": "Q2"},
+            {"from": "gpt", "value": "ＯＫ"},
+        ],
+    }
     assert answer_text(parse_record(rec)) == "helloworldok"
 
 
@@ -62,40 +76,41 @@ def test_image_signature_matches_reencoded_copies_but_not_recoloured_layouts(tmp
     with Image.open(tmp_path / "a.jpg") as im:
         im.resize((120, 96)).save(tmp_path / "small.jpg", quality=60)
         im.resize((640, 512)).save(tmp_path / "big.png")
-    _drawing(tmp_path / "b.jpg", [(240, 240, 230), (40, 160, 60), (230, 200, 40)])   # same layout, other colours
+    _drawing(tmp_path / "b.jpg", [(240, 240, 230), (40, 160, 60), (230, 200, 40)])  # same layout, other colours
     idx = image_index()
     sigs = {n: image_signature(str(tmp_path / n)) for n in ("a.jpg", "small.jpg", "big.png", "b.jpg")}
     assert idx.add(0, ("a.jpg",), [sigs["a.jpg"]]) == []
     assert idx.add(1, ("small.jpg",), [sigs["small.jpg"]]) == [0]
     assert idx.add(2, ("big.png",), [sigs["big.png"]]) == [0, 1]
-    assert bin(sigs["a.jpg"][0] ^ sigs["b.jpg"][0]).count("1") <= 6       # pHash alone would call it a copy
-    assert idx.add(3, ("b.jpg",), [sigs["b.jpg"]]) == []                    # the colour grid does not
+    assert bin(sigs["a.jpg"][0] ^ sigs["b.jpg"][0]).count("1") <= 6  # pHash alone would call it a copy
+    assert idx.add(3, ("b.jpg",), [sigs["b.jpg"]]) == []  # the colour grid does not
 
 
 @pytest.mark.parametrize("brute_force_max", [ImageIndex.BRUTE_FORCE_MAX, 0])
 def test_image_index_search_paths_agree(monkeypatch, brute_force_max):
     monkeypatch.setattr(ImageIndex, "BRUTE_FORCE_MAX", brute_force_max)
     rng = np.random.default_rng(0)
-    hashes = [int(h) for h in rng.integers(0, 2 ** 63, 300)]
+    hashes = [int(h) for h in rng.integers(0, 2**63, 300)]
     grey = np.full((4, 4, 3), 128, dtype=np.float32)
     idx = image_index(max_distance=6)
     for i, h in enumerate(hashes):
         idx.add(i, (f"{i}.jpg",), [(h, grey)])
-    assert idx.add(900, ("x.jpg",), [(hashes[42] ^ 0b111111, grey)]) == [42]        # 6 bits away
+    assert idx.add(900, ("x.jpg",), [(hashes[42] ^ 0b111111, grey)]) == [42]  # 6 bits away
     assert idx.add(901, ("y.jpg",), [(hashes[42] ^ (0b1111111 << 20), grey)]) == []  # 7 bits away
-    assert idx.add(902, ("42.jpg",), [(hashes[42], grey)]) == [900]                 # same file as 42: not a dup of it
+    assert idx.add(902, ("42.jpg",), [(hashes[42], grey)]) == [900]  # same file as 42: not a dup of it
 
 
 def test_multi_image_records_match_image_for_image():
     grey, dark = np.full((4, 4, 3), 128, dtype=np.float32), np.full((4, 4, 3), 20, dtype=np.float32)
     idx = image_index()
-    assert idx.add(0, ("a", "b"), [(1, grey), (2 ** 40, dark)]) == []
-    assert idx.add(1, ("c", "d"), [(1, grey), (2 ** 40, dark)]) == [0]
-    assert idx.add(2, ("e", "f"), [(1, grey), (2 ** 50, grey)]) == []            # second image differs
-    assert idx.add(3, ("g",), [(1, grey)]) == []                                 # different image count
+    assert idx.add(0, ("a", "b"), [(1, grey), (2**40, dark)]) == []
+    assert idx.add(1, ("c", "d"), [(1, grey), (2**40, dark)]) == [0]
+    assert idx.add(2, ("e", "f"), [(1, grey), (2**50, grey)]) == []  # second image differs
+    assert idx.add(3, ("g",), [(1, grey)]) == []  # different image count
 
 
 # ---- the "same as datasketch / imagehash" claims --------------------------------------------------------------
+
 
 def _texts_with_near_duplicates(n: int = 300, seed: int = 0) -> list[str]:
     """Random Chinese-like answers, half of them edited copies of earlier ones (a few characters changed,
@@ -106,7 +121,7 @@ def _texts_with_near_duplicates(n: int = 300, seed: int = 0) -> list[str]:
     for i in range(n):
         if i >= 10 and i % 2 == 0:
             chars = list(texts[int(rng.integers(len(texts)))])
-            for _ in range(int(rng.integers(0, 7))):   # 0: an exact copy
+            for _ in range(int(rng.integers(0, 7))):  # 0: an exact copy
                 chars[int(rng.integers(len(chars)))] = alphabet[int(rng.integers(len(alphabet)))]
             texts.append("".join(chars))
         else:
@@ -116,7 +131,9 @@ def _texts_with_near_duplicates(n: int = 300, seed: int = 0) -> list[str]:
 
 def _datasketch_minhash(idx: AnswerIndex, text: str):
     from datasketch import MinHash
+
     from zqvl.data.clean.dedupe import _shingle_ids
+
     m = MinHash(num_perm=idx._num_perm, seed=1, scheme="affine32", hashfunc=lambda v: v)
     m.update_batch([int(v) for v in _shingle_ids(text, idx.ngram)])
     return m
@@ -135,6 +152,7 @@ def test_signatures_equal_datasketch_update_batch():
 def test_banding_and_candidates_equal_datasketch_lsh(threshold):
     from datasketch import MinHashLSH
     from datasketch.lsh import _optimal_param
+
     texts = _texts_with_near_duplicates()
     idx = answer_index(threshold=threshold)
     assert (idx.bands, idx.rows) == _optimal_param(threshold, 128, 0.5, 0.5)
@@ -146,7 +164,7 @@ def test_banding_and_candidates_equal_datasketch_lsh(threshold):
     theirs = {(min(k, other), max(k, other)) for k, m in enumerate(minhashes) for other in lsh.query(m) if other != k}
     idx.store(list(range(len(texts))), texts)
     ours = set()
-    for key in range(len(texts)):            # every record kept: the tables then hold every record, as lsh does
+    for key in range(len(texts)):  # every record kept: the tables then hold every record, as lsh does
         ours |= {(other, key) for other in idx.candidates(key)}
         idx.keep(key)
     assert len(theirs) >= 40 and ours == theirs
@@ -158,6 +176,7 @@ def test_lsh_bands_follows_the_threshold():
 
 def test_phash_equals_imagehash(tmp_path):
     import imagehash
+
     rng = np.random.default_rng(1)
     paths = []
     for i in range(12):
@@ -174,6 +193,7 @@ def test_phash_equals_imagehash(tmp_path):
 
 # ---- linear memory: the indexes hold kept records only -------------------------------------------------------
 
+
 def test_twenty_thousand_equal_answers_keep_the_first_and_hold_one_row_per_band():
     n = 20_000
     answers, _ = dedupe_indexes(load_config())
@@ -182,7 +202,7 @@ def test_twenty_thousand_equal_answers_keep_the_first_and_hold_one_row_per_band(
     keep_first(decisions, answers, None)
     assert decisions[0].kept and all(d.reasons == ["dedupe.answer"] for d in decisions[1:])
     assert "kept record 'r0'" in decisions[-1].reasons[0].detail
-    assert answers.kept == 1 and answers.bucket_entries == answers.bands     # not n x bands, not n^2
+    assert answers.kept == 1 and answers.bucket_entries == answers.bands  # not n x bands, not n^2
 
 
 def test_twenty_thousand_equal_images_keep_the_first_and_hold_one_image():
@@ -209,4 +229,4 @@ def test_keep_first_compares_with_kept_records_only():
     answers, _ = dedupe_indexes(load_config())
     answers.store([1], [b])
     keep_first(decisions, answers, None)
-    assert decisions[1].kept                                   # a was never kept, so b duplicates nothing
+    assert decisions[1].kept  # a was never kept, so b duplicates nothing

@@ -2,6 +2,7 @@
 scored by the dev set's own score.py. The floors are what the filters achieve today; a change that loses a
 caught defect or drops a good record fails here. (The tool is judged on unseen data too: the cases in
 test_clean_cases.py are written independently of this set.)"""
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,25 @@ from zqvl.data.clean.config import load_config
 from zqvl.data.clean.runner import clean
 
 DEVSET = Path(os.environ.get("ZQVL_CLEAN_DEVSET", Path(__file__).resolve().parent / "data" / "clean_devset"))
-RECALL_FLOOR = {cls: 1.0 for cls in ("markdown_broken", "near_duplicate", "numbers_changed", "ocr_translated",
-                                     "placeholder", "preamble", "refusal", "repetition", "residue", "structure",
-                                     "traditional", "truncated", "untranslated")}
-MAX_FALSE_POSITIVES = 0     # of 90 clean records (hard negatives included)
+RECALL_FLOOR = {
+    cls: 1.0
+    for cls in (
+        "markdown_broken",
+        "near_duplicate",
+        "numbers_changed",
+        "ocr_translated",
+        "placeholder",
+        "preamble",
+        "refusal",
+        "repetition",
+        "residue",
+        "structure",
+        "traditional",
+        "truncated",
+        "untranslated",
+    )
+}
+MAX_FALSE_POSITIVES = 0  # of 90 clean records (hard negatives included)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,14 @@
 The cases live in test_clean_cases.py (written independently of the dev set). Further tests pin down the
 pieces that make filters source-aware: number equivalences, OCR normalisation, glosses, the monolingual mode.
 """
+
 from __future__ import annotations
 
 import copy
 
 import pytest
-
 from test_clean_cases import CLEAN, DEFECTS, rec
+
 from zqvl.data.clean import REGISTRY, Reason, check_record, load_filters
 from zqvl.data.clean.numbers import cn_value, turn_problems
 from zqvl.data.schema import parse_record
@@ -46,17 +47,35 @@ def _without_source(obj: dict) -> dict:
 NEEDS_SOURCE = {"c24", "c34"}
 
 
-@pytest.mark.parametrize("name,family,obj", [c for c in CLEAN if c[2]["id"] not in NEEDS_SOURCE],
-                         ids=[c[0] for c in CLEAN if c[2]["id"] not in NEEDS_SOURCE])
+@pytest.mark.parametrize(
+    "name,family,obj",
+    [c for c in CLEAN if c[2]["id"] not in NEEDS_SOURCE],
+    ids=[c[0] for c in CLEAN if c[2]["id"] not in NEEDS_SOURCE],
+)
 def test_hard_negative_passes_without_source(name, family, obj):
     found = reasons_for(_without_source(obj))
     assert found == [], [(r, r.detail) for r in found]
 
 
-MONOLINGUAL = {"x01": "preamble", "x03": "preamble", "x07": "refusal", "x08": "refusal", "x09": "refusal",
-               "x10": "truncation", "x12": "truncation", "x14": "repetition", "x17": "untranslated",
-               "x18": "untranslated", "x32": "placeholder", "x34": "placeholder", "x38": "markdown",
-               "x39": "structure", "x40": "structure", "x41": "structure", "x42": "script"}
+MONOLINGUAL = {
+    "x01": "preamble",
+    "x03": "preamble",
+    "x07": "refusal",
+    "x08": "refusal",
+    "x09": "refusal",
+    "x10": "truncation",
+    "x12": "truncation",
+    "x14": "repetition",
+    "x17": "untranslated",
+    "x18": "untranslated",
+    "x32": "placeholder",
+    "x34": "placeholder",
+    "x38": "markdown",
+    "x39": "structure",
+    "x40": "structure",
+    "x41": "structure",
+    "x42": "script",
+}
 
 
 @pytest.mark.parametrize("rid,family", sorted(MONOLINGUAL.items()))
@@ -66,78 +85,104 @@ def test_monolingual_checks_still_run(rid, family):
 
 
 def test_source_only_families_skip_records_without_source():
-    obj = _without_source(next(o for _, _, o in DEFECTS if o["id"] == "x24"))   # a changed price
+    obj = _without_source(next(o for _, _, o in DEFECTS if o["id"] == "x24"))  # a changed price
     assert reasons_for(obj, load_filters(names=["numbers", "ocr"])) == []
     assert {n for n, s in REGISTRY.items() if s.needs_source} == {"numbers", "ocr"}
 
 
-@pytest.mark.parametrize("source,target", [
-    ("It costs $14.99.", "售价14.99美元。"),
-    ("About 66 million years ago.", "大约6600万年前。"),
-    ("The stadium seats 52,340 fans.", "体育场可容纳52340名球迷。"),
-    ("It is 12,000 steps.", "一共1.2万步。"),
-    ("There are three cats.", "有三只猫。"),
-    ("There are 3 cats.", "有三只猫。"),
-    ("Open until 7:30 PM.", "营业到晚上7点半。"),
-    ("Open until 7:30 PM.", "营业到19:30。"),
-    ("It is -3°C outside.", "外面零下3°C。"),
-    ("Add 1/2 cup of milk.", "加半杯牛奶。"),
-    ("Add 3/4 cup of sugar.", "加入四分之三杯糖。"),
-    ("It was built in the 1990s.", "它建于20世纪90年代。"),
-    ("On Thursday, June 12.", "6月12日（星期四）。"),
-    ("The box is ２５ cm wide.", "盒子宽25厘米。"),
-    ("Twenty-five people came.", "来了二十五个人。"),
-    ("It is 15% off.", "打八五折，也就是优惠百分之十五。"),
-    ("The phone costs $1.2M.", "这部手机售价120万美元。"),
-    ("The deadline is 10:00 on May 5.", "截止时间是5月5日10点。"),
-    ("Use 250 ml of milk.", "使用250毫升牛奶。"),
-    ("The truck is 3.5 m tall.", "卡车高3.5米。"),
-])
+@pytest.mark.parametrize(
+    "source,target",
+    [
+        ("It costs $14.99.", "售价14.99美元。"),
+        ("About 66 million years ago.", "大约6600万年前。"),
+        ("The stadium seats 52,340 fans.", "体育场可容纳52340名球迷。"),
+        ("It is 12,000 steps.", "一共1.2万步。"),
+        ("There are three cats.", "有三只猫。"),
+        ("There are 3 cats.", "有三只猫。"),
+        ("Open until 7:30 PM.", "营业到晚上7点半。"),
+        ("Open until 7:30 PM.", "营业到19:30。"),
+        ("It is -3°C outside.", "外面零下3°C。"),
+        ("Add 1/2 cup of milk.", "加半杯牛奶。"),
+        ("Add 3/4 cup of sugar.", "加入四分之三杯糖。"),
+        ("It was built in the 1990s.", "它建于20世纪90年代。"),
+        ("On Thursday, June 12.", "6月12日（星期四）。"),
+        ("The box is ２５ cm wide.", "盒子宽25厘米。"),
+        ("Twenty-five people came.", "来了二十五个人。"),
+        ("It is 15% off.", "打八五折，也就是优惠百分之十五。"),
+        ("The phone costs $1.2M.", "这部手机售价120万美元。"),
+        ("The deadline is 10:00 on May 5.", "截止时间是5月5日10点。"),
+        ("Use 250 ml of milk.", "使用250毫升牛奶。"),
+        ("The truck is 3.5 m tall.", "卡车高3.5米。"),
+    ],
+)
 def test_numbers_accept_faithful_renderings(source, target):
     assert turn_problems(source, target) == ([], [])
 
 
-@pytest.mark.parametrize("source,target,kind", [
-    ("It costs $14.99.", "售价19.99美元。", "missing"),
-    ("It is 15% off.", "优惠50%。", "missing"),
-    ("It is -5°C.", "现在是5°C。", "missing"),
-    ("The lake is 1.5 km away.", "湖在15公里外。", "missing"),
-    ("There are three cats.", "有两只猫。", "missing"),
-    ("It opens on March 4.", "它于4月4日开放。", "missing"),
-    ("Use 250 ml of milk.", "使用250升牛奶。", "unit"),
-    ("It takes 3 hours.", "需要3分钟。", "unit"),
-])
+@pytest.mark.parametrize(
+    "source,target,kind",
+    [
+        ("It costs $14.99.", "售价19.99美元。", "missing"),
+        ("It is 15% off.", "优惠50%。", "missing"),
+        ("It is -5°C.", "现在是5°C。", "missing"),
+        ("The lake is 1.5 km away.", "湖在15公里外。", "missing"),
+        ("There are three cats.", "有两只猫。", "missing"),
+        ("It opens on March 4.", "它于4月4日开放。", "missing"),
+        ("Use 250 ml of milk.", "使用250升牛奶。", "unit"),
+        ("It takes 3 hours.", "需要3分钟。", "unit"),
+    ],
+)
 def test_numbers_reject_changed_values(source, target, kind):
     missing, units = turn_problems(source, target)
-    assert (missing if kind == "missing" else units)
+    assert missing if kind == "missing" else units
 
 
-@pytest.mark.parametrize("text,value", [("十二", 12), ("二十", 20), ("一百零五", 105), ("六千六百万", 66_000_000),
-                                        ("二〇二四", 2024), ("一万两千", 12_000), ("两", 2)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("十二", 12),
+        ("二十", 20),
+        ("一百零五", 105),
+        ("六千六百万", 66_000_000),
+        ("二〇二四", 2024),
+        ("一万两千", 12_000),
+        ("两", 2),
+    ],
+)
 def test_chinese_numerals(text, value):
     assert cn_value(text) == value
 
 
 def test_gloss_in_brackets_is_not_residue():
-    obj = rec("g1", ("这是什么？", "What is this?"),
-              ("这是一个无障碍通道（wheelchair accessible entrance），方便轮椅进出。",
-               "It is a wheelchair accessible entrance, so wheelchairs can get in easily."))
+    obj = rec(
+        "g1",
+        ("这是什么？", "What is this?"),
+        (
+            "这是一个无障碍通道（wheelchair accessible entrance），方便轮椅进出。",
+            "It is a wheelchair accessible entrance, so wheelchairs can get in easily.",
+        ),
+    )
     assert reasons_for(obj) == []
     # ... unless the source had the same English in brackets: then it was simply left untranslated.
-    obj = rec("g2", ("开放时间？", "Opening hours?"),
-              ("上午9点到下午5点（closed on public holidays）。", "9 am to 5 pm (closed on public holidays)."))
+    obj = rec(
+        "g2",
+        ("开放时间？", "Opening hours?"),
+        ("上午9点到下午5点（closed on public holidays）。", "9 am to 5 pm (closed on public holidays)."),
+    )
     assert "untranslated.residue" in reasons_for(obj)
 
 
 def test_quoted_translation_and_speech_are_exempt_from_ocr():
-    obj = rec("q1", ("他说了什么？", "What did he say?"),
-              ("他说：“我马上回来。”", 'He said "I will be right back."'))
+    obj = rec("q1", ("他说了什么？", "What did he say?"), ("他说：“我马上回来。”", 'He said "I will be right back."'))
     assert reasons_for(obj) == []
 
 
 def test_inch_marks_are_not_quotes():
-    obj = rec("q2", ("披萨有多大？", "How big are the pizzas?"),
-              ("一个12英寸的披萨和一个16英寸的披萨。", 'A 12" pizza and a 16" pizza.'))
+    obj = rec(
+        "q2",
+        ("披萨有多大？", "How big are the pizzas?"),
+        ("一个12英寸的披萨和一个16英寸的披萨。", 'A 12" pizza and a 16" pizza.'),
+    )
     assert reasons_for(obj) == []
 
 
@@ -156,18 +201,27 @@ def test_load_filters_by_name_and_config(tmp_path):
     assert "script" not in names and len(names) == len(REGISTRY) - 1
     trad = next(o for _, _, o in DEFECTS if o["id"] == "x42")
     assert not any(r.family == "script" for r in reasons_for(trad, load_filters(cfg)))
-    short = rec("s1", ("描述一下。", "Describe it."), ("一只猫坐在窗台上，望着窗外的雨。", "A cat sits on the windowsill, "
-                                                  "looking out at the rain while the radio plays softly behind it."))
+    short = rec(
+        "s1",
+        ("描述一下。", "Describe it."),
+        (
+            "一只猫坐在窗台上，望着窗外的雨。",
+            "A cat sits on the windowsill, looking out at the rain while the radio plays softly behind it.",
+        ),
+    )
     assert "truncation.too_short" in reasons_for(short, load_filters(cfg))
     assert "truncation.too_short" not in reasons_for(short)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("filters:\n  spelling: {enabled: true}\n", "unknown key 'filters.spelling'"),
-    ("filters:\n  truncation: {min_ratio: high}\n", "'filters.truncation.min_ratio' must be float"),
-    ("dedupe: [1, 2]\n", "'dedupe' must be a mapping"),
-    ("filters: {script: {enabled: false}\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("filters:\n  spelling: {enabled: true}\n", "unknown key 'filters.spelling'"),
+        ("filters:\n  truncation: {min_ratio: high}\n", "'filters.truncation.min_ratio' must be float"),
+        ("dedupe: [1, 2]\n", "'dedupe' must be a mapping"),
+        ("filters: {script: {enabled: false}\n", "not valid YAML"),
+    ],
+)
 def test_config_errors_are_one_line(tmp_path, text, message):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)
@@ -178,8 +232,9 @@ def test_config_errors_are_one_line(tmp_path, text, message):
 
 def test_shipped_config_is_the_one_place_for_thresholds():
     from zqvl.data.clean.config import default_config
+
     shipped = default_config()["filters"]
-    assert list(shipped) == list(dict.fromkeys(list(shipped) + list(REGISTRY)))   # every family has a section
+    assert list(shipped) == list(dict.fromkeys(list(shipped) + list(REGISTRY)))  # every family has a section
     assert shipped["truncation"] == {"enabled": True, "min_ratio": 0.45, "min_source_units": 14, "min_source_words": 6}
     assert not any(hasattr(spec, "defaults") for spec in REGISTRY.values())
 
@@ -187,6 +242,7 @@ def test_shipped_config_is_the_one_place_for_thresholds():
 def test_filters_and_reasons_survive_pickling():
     """DataLoader workers receive the filters by pickling; reasons come back the same way."""
     import pickle
+
     filters = pickle.loads(pickle.dumps(load_filters()))
     obj = next(o for _, _, o in DEFECTS if o["id"] == "x24")
     found = pickle.loads(pickle.dumps(check_record(parse_record(obj), filters)))

@@ -1,5 +1,6 @@
 """report.html: self-contained (no scripts, no network), opens in headless Chromium without console messages,
 and shows the three distribution plots and rejected samples with their images."""
+
 from __future__ import annotations
 
 import re
@@ -9,15 +10,24 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
 from test_clean_runner import build_set
+
 from zqvl.data.clean.config import load_config
 from zqvl.data.clean.runner import clean
 from zqvl.data.report import KEPT_COLOUR, REJECTED_COLOUR, Plot, histogram_svg
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +44,10 @@ def test_report_is_self_contained(report):
     assert not re.search(r"""(?:src|href)=['"]https?:""", html)
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="plot"') == 3
     images = re.findall(r"<img src='([^']+)'", html)
-    assert images and all(src.startswith("data:image/jpeg;base64,") for src in images)   # inline: one file
+    assert images and all(src.startswith("data:image/jpeg;base64,") for src in images)  # inline: one file
     assert sorted(p.name for p in report.parent.iterdir() if p.name.startswith("report")) == ["report.html"]
-    assert "dedupe.image" in html and "numbers.missing" in html          # counts and sample sections
-    assert "img-b" in html                                               # a rejected sample next to its image
+    assert "dedupe.image" in html and "numbers.missing" in html  # counts and sample sections
+    assert "img-b" in html  # a rejected sample next to its image
 
 
 def test_histogram_marks_thresholds_and_counts():
@@ -47,8 +57,12 @@ def test_histogram_marks_thresholds_and_counts():
 
 
 def _chromium(report: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args, report.as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args, report.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
@@ -66,15 +80,24 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         colours = im.convert("RGB").getcolors(maxcolors=1 << 20)
     counts = {rgb: n for n, rgb in colours}
     hexes = {f"#{r:02x}{g:02x}{b:02x}": n for (r, g, b), n in counts.items()}
-    assert hexes.get(KEPT_COLOUR, 0) > 500 and hexes.get(REJECTED_COLOUR, 0) > 50   # bars are drawn
+    assert hexes.get(KEPT_COLOUR, 0) > 500 and hexes.get(REJECTED_COLOUR, 0) > 50  # bars are drawn
 
 
 def test_report_escapes_what_the_data_says():
     """The template autoescapes: a record's id, reasons and text never become markup."""
     from zqvl.data.report import ReportData, Sample, render
+
     evil = "<script>alert('x')</script>"
-    data = ReportData("t", "/in/&", 2, 1, [("a.b", 1, "m")], [Plot("p", [0.5], [], 0.0, 1.0, markers=[(0.5, evil)])],
-                      {"a.b": [Sample(evil, {"a.b": evil}, [("gpt", evil, evil)], "report_files/0.jpg")]}, [evil])
+    data = ReportData(
+        "t",
+        "/in/&",
+        2,
+        1,
+        [("a.b", 1, "m")],
+        [Plot("p", [0.5], [], 0.0, 1.0, markers=[(0.5, evil)])],
+        {"a.b": [Sample(evil, {"a.b": evil}, [("gpt", evil, evil)], "report_files/0.jpg")]},
+        [evil],
+    )
     page = render(data)
     assert "<script" not in page and page.count("&lt;script&gt;") == 7
     assert "Input <code>/in/&amp;</code>: <b>2</b> records, <b>1</b> kept, <b>1</b> rejected (50.0%)" in page
@@ -82,5 +105,6 @@ def test_report_escapes_what_the_data_says():
 
 def test_templates_ship_as_package_data():
     from importlib import resources
+
     templates = resources.files("zqvl.data").joinpath("templates")
     assert {p.name for p in templates.iterdir()} >= {"report.html.j2", "histogram.svg.j2"}

@@ -1,4 +1,5 @@
 """Label masks on token level with the real Qwen tokenizer; long chats split between exchanges, never inside."""
+
 from __future__ import annotations
 
 import random
@@ -12,7 +13,7 @@ from zqvl.data.schema import parse_record
 from zqvl.model.tokenizer import image_token_id
 from zqvl.train.collate import IGNORE, Dropped, Tokenizer, build_samples, collate, group_by_length
 
-N_IMG = 4          # image tokens per image in these tests
+N_IMG = 4  # image tokens per image in these tests
 IM_START, IM_END, NL = 151644, 151645, 198
 SYSTEM = "You are a helpful assistant."
 
@@ -47,9 +48,18 @@ def test_one_turn_exact_ids_and_labels(qwen_tokenizer, tok):
     rec = record("<image>\n这张图片里有什么？", "一只猫坐在窗台上。")
     [s] = build_samples(rec, tok, max_len=512, system=SYSTEM)
     img = image_token_id(qwen_tokenizer)
-    prompt = ([IM_START] + enc("system\n" + SYSTEM) + [IM_END, NL]
-              + [IM_START] + enc("user\n") + [img] * N_IMG + enc("\n这张图片里有什么？") + [IM_END, NL]
-              + [IM_START] + enc("assistant\n"))
+    prompt = (
+        [IM_START]
+        + enc("system\n" + SYSTEM)
+        + [IM_END, NL]
+        + [IM_START]
+        + enc("user\n")
+        + [img] * N_IMG
+        + enc("\n这张图片里有什么？")
+        + [IM_END, NL]
+        + [IM_START]
+        + enc("assistant\n")
+    )
     answer = enc("一只猫坐在窗台上。") + [IM_END]
     assert s.input_ids.tolist() == prompt + answer + [NL]
     assert s.labels.tolist() == [IGNORE] * len(prompt) + answer + [IGNORE]
@@ -74,13 +84,14 @@ def test_every_answer_supervised_and_nothing_else(qwen_tokenizer, tok, n_turns):
         # labels equal the ids on the span, and the span is exactly answer k + <|im_end|>
         assert s.labels[a:b].tolist() == ids[a:b]
         assert qwen_tokenizer.decode(ids[a:b]) == f"答案{k}：是一个红色的杯子。<|im_end|>"
-        assert ids[a - 3:a] == [IM_START, 77091, NL]           # right after "<|im_start|>assistant\n"
-        assert ids[b - 1] == IM_END and ids[b] == NL          # ends with the turn's <|im_end|>, "\n" unlabelled
+        assert ids[a - 3 : a] == [IM_START, 77091, NL]  # right after "<|im_start|>assistant\n"
+        assert ids[b - 1] == IM_END and ids[b] == NL  # ends with the turn's <|im_end|>, "\n" unlabelled
     supervised = sum(b - a for a, b in found)
     assert supervised == int((s.labels != IGNORE).sum())
     # the full sequence decodes to the ChatML the tokenizer's own chat template renders
     messages = [{"role": "system", "content": SYSTEM}] + [
-        {"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+        {"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)
+    ]
     rendered = qwen_tokenizer.apply_chat_template(messages, tokenize=False)
     assert qwen_tokenizer.decode(ids) == rendered.replace("<image>", "<image>" * N_IMG)
 
@@ -96,8 +107,9 @@ def test_trailing_question_dropped_and_bad_records(tok):
         build_samples(record("<image>\n问", "答", images=2), tok, 512, SYSTEM)
     assert e.value.reason == "placeholder.count"
     with pytest.raises(Dropped) as e:
-        answer_first = parse_record({"id": "x", "conversations": [{"from": "gpt", "value": "a"},
-                                                                  {"from": "human", "value": "b"}]})
+        answer_first = parse_record(
+            {"id": "x", "conversations": [{"from": "gpt", "value": "a"}, {"from": "human", "value": "b"}]}
+        )
         build_samples(answer_first, tok, 512, SYSTEM)
     assert e.value.reason == "structure.order"
 
@@ -105,7 +117,10 @@ def test_trailing_question_dropped_and_bad_records(tok):
 def test_long_chat_split_between_exchanges_with_image_carried(qwen_tokenizer, tok):
     turns = []
     for k in range(5):
-        turns += [("<image>\n" if k == 0 else "") + f"第{k}个问题" + "请详细说明。" * 5, f"第{k}个回答" + "内容很长。" * 8]
+        turns += [
+            ("<image>\n" if k == 0 else "") + f"第{k}个问题" + "请详细说明。" * 5,
+            f"第{k}个回答" + "内容很长。" * 8,
+        ]
     rec = record(*turns)
     [whole] = build_samples(rec, tok, max_len=4096, system=SYSTEM)
     max_len = len(whole) // 2
@@ -113,9 +128,9 @@ def test_long_chat_split_between_exchanges_with_image_carried(qwen_tokenizer, to
     assert len(pieces) >= 2 and all(len(p) <= max_len for p in pieces)
     assert [p.piece for p in pieces] == list(range(len(pieces))) and {p.pieces for p in pieces} == {len(pieces)}
     answers = [qwen_tokenizer.decode(p.input_ids[a:b]) for p in pieces for a, b in spans(p.labels)]
-    assert answers == [t + "<|im_end|>" for t in turns[1::2]]       # every answer once, whole, in order
+    assert answers == [t + "<|im_end|>" for t in turns[1::2]]  # every answer once, whole, in order
     img = image_token_id(qwen_tokenizer)
-    for p in pieces:   # every piece sees the image before its first answer
+    for p in pieces:  # every piece sees the image before its first answer
         assert p.image_index == [0]
         assert int((p.input_ids == img).sum()) == N_IMG
         assert (p.input_ids == img).nonzero()[0].item() < spans(p.labels)[0][0]
@@ -163,7 +178,7 @@ def test_collate_pads_right_and_masks_padding(tok):
         assert batch["input_ids"][row, :n].tolist() == s.input_ids.tolist()
         assert batch["attention_mask"][row].tolist() == [1] * n + [0] * (longest - n)
         assert (batch["labels"][row, n:] == IGNORE).all() and (batch["input_ids"][row, n:] == 151643).all()
-    assert batch["pixel_values"][:, 0, 0, 0].tolist() == [0.0, 1.0, 2.0]      # order of appearance
+    assert batch["pixel_values"][:, 0, 0, 0].tolist() == [0.0, 1.0, 2.0]  # order of appearance
     assert batch["tokens"] == sum(len(s) for s in samples)
     assert batch["supervised"] == sum(int((s.labels != IGNORE).sum()) for s in samples)
 
@@ -178,7 +193,7 @@ def test_length_grouping_cuts_padding_and_keeps_every_sample(tok):
         return 1 - sum(len(s) for s in samples) / padded
 
     grouped = group_by_length(samples, 8, random.Random(1))
-    plain = [samples[i:i + 8] for i in range(0, 64, 8)]
+    plain = [samples[i : i + 8] for i in range(0, 64, 8)]
     assert sorted(s.id for b in grouped for s in b) == sorted(s.id for s in samples)
     assert padding(grouped) < padding(plain) / 3
     again = group_by_length(samples, 8, random.Random(1))

@@ -1,13 +1,14 @@
 """The drop guard: a command that drops most of its records exits 1 with the share, the top reasons and a hint;
 past 20 % it warns; below it only reports."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 
 import pytest
-
 from helpers.datadir import jpeg_bytes
+
 from zqvl.cli.data import _main as data_main
 from zqvl.data.dropguard import Drops
 from zqvl.ui import run_cli
@@ -19,8 +20,16 @@ def llava_set(root, n, with_images):
     for i in range(n):
         if i < with_images:
             (root / "images" / f"{i}.jpg").write_bytes(jpeg_bytes(colour=(i * 10 % 255, 80, 40)))
-        rows.append({"id": f"r{i}", "image": f"{i}.jpg", "conversations": [
-            {"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A colour."}]})
+        rows.append(
+            {
+                "id": f"r{i}",
+                "image": f"{i}.jpg",
+                "conversations": [
+                    {"from": "human", "value": "<image>\nWhat is this?"},
+                    {"from": "gpt", "value": "A colour."},
+                ],
+            }
+        )
     (root / "chat.json").write_text(json.dumps(rows))
     return root / "chat.json"
 
@@ -32,7 +41,7 @@ def test_convert_with_the_wrong_images_dir_fails_with_a_hint(tmp_path, capsys):
     assert code == 1
     assert "convert dropped 15 of 16 records (94%): image.missing 15; check --images" in err
     assert "more than --max-drop 0.5" in err
-    assert (tmp_path / "out" / "chat.json").is_file()           # what was kept is still written, and listed
+    assert (tmp_path / "out" / "chat.json").is_file()  # what was kept is still written, and listed
 
 
 def test_convert_warns_between_20_percent_and_max_drop(tmp_path, capsys):
@@ -40,16 +49,20 @@ def test_convert_warns_between_20_percent_and_max_drop(tmp_path, capsys):
     code = run_cli(data_main, ["convert", "--format", "llava", str(src), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 0 and "warning: convert dropped 3 of 10 records (30%)" in err
-    code = run_cli(data_main, ["convert", "--format", "llava", str(src), "--out", str(tmp_path / "o2"),
-                               "--max-drop", "0.25"])
+    code = run_cli(
+        data_main, ["convert", "--format", "llava", str(src), "--out", str(tmp_path / "o2"), "--max-drop", "0.25"]
+    )
     assert code == 1
 
 
-@pytest.mark.parametrize("reasons, verdict, hint", [
-    (Counter({"untranslated.turn": 15}), "fail", "run `zqvl-data translate` first"),
-    (Counter({"too_long": 3}), "warn", "raise --max-len"),
-    (Counter({"dedupe.answer": 1}), None, ""),
-])
+@pytest.mark.parametrize(
+    "reasons, verdict, hint",
+    [
+        (Counter({"untranslated.turn": 15}), "fail", "run `zqvl-data translate` first"),
+        (Counter({"too_long": 3}), "warn", "raise --max-len"),
+        (Counter({"dedupe.answer": 1}), None, ""),
+    ],
+)
 def test_verdicts(reasons, verdict, hint):
     level, line = Drops("clean", 10 if verdict != "fail" else 16, reasons).verdict(0.5)
     assert level == verdict and hint in line

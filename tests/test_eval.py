@@ -1,27 +1,27 @@
 """zqvl-eval: the loss is the trainer's, chrF is sacrebleu's chrF2, defect rates come from clean's detectors,
 and the JSON keeps the documented schema."""
+
 from __future__ import annotations
 
 import json
 import math
 
 import pytest
-
 from helpers.train_helpers import workspace
+
 from zqvl.cli import eval as eval_cli
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.infer import eval as ev
 from zqvl.infer.chat import Chat, Reply
 from zqvl.infer.scores import chrf, exact_match, normalize
 
-MODEL_KEYS = {"name", "loss", "perplexity", "exact_match", "chrf", "ended", "mean_length", "defects",
-              "sampled_defects"}
+MODEL_KEYS = {"name", "loss", "perplexity", "exact_match", "chrf", "ended", "mean_length", "defects", "sampled_defects"}
 
 
 # -- chrF and exact match, against hand-computed values ---------------------------------------------------------
 def test_chrf_hand_computed():
     assert chrf("abc", "abc") == pytest.approx(100.0)
-    assert chrf("a b c", "abc") == pytest.approx(100.0)          # whitespace is removed
+    assert chrf("a b c", "abc") == pytest.approx(100.0)  # whitespace is removed
     # 1-grams: P = R = 1/2; 2-grams: P = R = 0; orders 3-6 occur in neither -> avg P = avg R = 1/4
     assert chrf("ab", "ac") == pytest.approx(25.0)
     # only 1-grams count: P = 1, R = 1/2 -> F2 = 5 * 0.5 / (4 * 1 + 0.5); recall weighs more than precision
@@ -36,14 +36,21 @@ def test_chrf_hand_computed():
 
 def test_exact_match_normalises_space_case_and_punctuation():
     assert normalize("它们是红色的。") == normalize(" 它们是红色的 ") == "它们是红色的"
-    assert exact_match(["It is RED.", "它是蓝色的！", "不对"], ["it is red", "它是蓝色的。", "它是绿色的。"]) == \
-        pytest.approx(2 / 3)
+    assert exact_match(
+        ["It is RED.", "它是蓝色的！", "不对"], ["it is red", "它是蓝色的。", "它是绿色的。"]
+    ) == pytest.approx(2 / 3)
 
 
 def test_defect_rates_use_clean_detectors():
     rates = ev.defect_rates(["以下是翻译：这是红色。", "这是红色。", "的" * 12, "作为一个AI语言模型，我无法看到图片。"])
-    assert rates == {"preamble": 0.25, "refusal": 0.25, "repetition": 0.25, "untranslated": 0.0,
-                     "script": 0.0, "truncation": 0.0}
+    assert rates == {
+        "preamble": 0.25,
+        "refusal": 0.25,
+        "repetition": 0.25,
+        "untranslated": 0.0,
+        "script": 0.0,
+        "truncation": 0.0,
+    }
     assert ev.defect_rates(["The image shows two red circles on the left of the picture."])["untranslated"] == 1.0
     assert ev.defect_rates(["圖片的左邊有兩個紅色的圓形。"])["script"] == 1.0
     assert ev.defect_rates(["图片的左边有两个红色的，"])["truncation"] == 1.0
@@ -87,11 +94,12 @@ def test_loss_equals_the_trainers_on_the_same_batch(setup):
     # in several micro-batches the token-weighted mean is the same number
     split_loss, _, _ = ev.answer_loss(chat.model, chat.processor, items, ev.EvalOptions(batch_size=1))
     assert split_loss == pytest.approx(expected, rel=1e-5)
-    assert math.log(chat.processor.tokenizer.vocab_size) * 0.5 < loss < 30   # random weights: about log(vocab)
+    assert math.log(chat.processor.tokenizer.vocab_size) * 0.5 < loss < 30  # random weights: about log(vocab)
 
 
-@pytest.mark.parametrize("answer, family", [("以下是翻译：图片的左边有两个红色的圆形。", "preamble"),
-                                            ("的" * 40, "repetition")])
+@pytest.mark.parametrize(
+    "answer, family", [("以下是翻译：图片的左边有两个红色的圆形。", "preamble"), ("的" * 40, "repetition")]
+)
 def test_a_model_that_always_says_it_scores_one(setup, monkeypatch, answer, family):
     calls = []
 
@@ -100,8 +108,11 @@ def test_a_model_that_always_says_it_scores_one(setup, monkeypatch, answer, fami
         return Reply(answer, 12, "im_end")
 
     monkeypatch.setattr(Chat, "ask", fake_ask)
-    result = ev.evaluate([str(setup["model"])], [str(setup["shards"])],
-                         ev.EvalOptions(max_samples=4, max_new_tokens=8, sample=2, temperature=0.9))
+    result = ev.evaluate(
+        [str(setup["model"])],
+        [str(setup["shards"])],
+        ev.EvalOptions(max_samples=4, max_new_tokens=8, sample=2, temperature=0.9),
+    )
     [model] = result["models"]
     assert result["samples"] == 4 and len(calls) == 4 * 3
     assert all(q.startswith("<image>\n") and n == 1 and g["max_new_tokens"] == 8 for q, n, g in calls)
@@ -112,8 +123,19 @@ def test_a_model_that_always_says_it_scores_one(setup, monkeypatch, answer, fami
 
 def test_cli_table_and_json_schema(setup, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    code = eval_cli._main([str(setup["model"]), "--shards", str(setup["shards"]), "--max-samples", "4",
-                           "--max-new-tokens", "4", "--out", str(out)])
+    code = eval_cli._main(
+        [
+            str(setup["model"]),
+            "--shards",
+            str(setup["shards"]),
+            "--max-samples",
+            "4",
+            "--max-new-tokens",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     shown = capsys.readouterr().out
     assert "zqvl-eval: 4 samples (val split)" in shown and "perplexity" in shown and "defect: preamble" in shown
@@ -122,7 +144,7 @@ def test_cli_table_and_json_schema(setup, tmp_path, capsys):
     [model] = result["models"]
     assert set(model) == MODEL_KEYS and model["name"] == "model"
     assert set(model["defects"]) == set(ev.DEFECT_FAMILIES) and model["sampled_defects"] == {}
-    assert model["ended"] == 0.0 and model["mean_length"] == 4     # random weights never say <|im_end|> in 4
+    assert model["ended"] == 0.0 and model["mean_length"] == 4  # random weights never say <|im_end|> in 4
     assert model["perplexity"] == pytest.approx(math.exp(model["loss"]), rel=1e-6)
     assert 0 <= model["chrf"] <= 100
 

@@ -1,12 +1,13 @@
 """chat.json elements that are JSON but cannot be records — nested 100,000 deep, an integer of 5,000 digits, a
 duplicate key, a lone surrogate — are skipped and named by every command; the records around them go on."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from helpers.datadir import jpeg_bytes
+
 from zqvl.cli.data import _main as data_main
 from zqvl.data.io import iter_json_values
 from zqvl.data.schema import Unparsable
@@ -14,9 +15,17 @@ from zqvl.ui import run_cli
 
 
 def good(i: int) -> str:
-    return json.dumps({"id": f"ok{i}", "image": "a.jpg", "conversations": [
-        {"from": "human", "value": "<image>\n这是什么颜色？", "source": "<image>\nWhat colour is this?"},
-        {"from": "gpt", "value": "这是红色的。", "source": "It is red."}]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "id": f"ok{i}",
+            "image": "a.jpg",
+            "conversations": [
+                {"from": "human", "value": "<image>\n这是什么颜色？", "source": "<image>\nWhat colour is this?"},
+                {"from": "gpt", "value": "这是红色的。", "source": "It is red."},
+            ],
+        },
+        ensure_ascii=False,
+    )
 
 
 HOSTILE = {
@@ -26,8 +35,13 @@ HOSTILE = {
     "duplicate_key": '{"id": "dup", "conversations": [], "conversations": []}',
     "surrogate": '{"id": "sur", "conversations": [{"from": "human", "value": "\\ud83d"}]}',
 }
-WHY = {"deep": "nests deeper", "medium_deep": "nests deeper than 64", "huge_int": "digits",
-       "duplicate_key": "duplicate key 'conversations'", "surrogate": "lone surrogate"}
+WHY = {
+    "deep": "nests deeper",
+    "medium_deep": "nests deeper than 64",
+    "huge_int": "digits",
+    "duplicate_key": "duplicate key 'conversations'",
+    "surrogate": "lone surrogate",
+}
 
 
 def hostile_dir(root, kind):
@@ -65,6 +79,7 @@ def test_every_command_skips_and_names_it(tmp_path, kind, capsys):
 
 def test_whitespace_only_is_an_empty_file(tmp_path):
     from zqvl.errors import UsageError
+
     (tmp_path / "chat.json").write_text(" \n\t\n" * 1000)
     with pytest.raises(UsageError, match="empty file"):
         list(iter_json_values(tmp_path / "chat.json"))
@@ -72,6 +87,7 @@ def test_whitespace_only_is_an_empty_file(tmp_path):
 
 def test_invalid_utf8_names_the_real_byte(tmp_path):
     from zqvl.errors import UsageError
+
     text = ("[" + ",".join(good(i) for i in range(5))).encode()
     (tmp_path / "chat.json").write_bytes(text + b"\xff" + b"]")
     with pytest.raises(UsageError, match=f"not UTF-8 text at byte {len(text)} "):
@@ -80,7 +96,8 @@ def test_invalid_utf8_names_the_real_byte(tmp_path):
 
 def test_a_value_spanning_chunks_still_parses(tmp_path, monkeypatch):
     import zqvl.data.io as zio
-    monkeypatch.setattr(zio, "CHUNK", 7)            # every record crosses several chunk boundaries
+
+    monkeypatch.setattr(zio, "CHUNK", 7)  # every record crosses several chunk boundaries
     records = [json.loads(good(i)) for i in range(3)]
     (tmp_path / "chat.json").write_text(json.dumps(records, ensure_ascii=False) + "\n", encoding="utf-8")
     assert list(iter_json_values(tmp_path / "chat.json")) == records

@@ -1,9 +1,11 @@
 """User data that looks like rich markup (`[/]`, `[bold]`) prints as itself and never breaks the error path."""
+
 from __future__ import annotations
 
 import json
 
 from helpers.datadir import jpeg_bytes
+
 from zqvl.cli.data import _main as data_main
 from zqvl.ui import run_cli
 
@@ -11,10 +13,18 @@ from zqvl.ui import run_cli
 def odd_dir(root):
     (root / "images").mkdir(parents=True)
     (root / "images" / "a.jpg").write_bytes(jpeg_bytes())
-    records = [{"id": "[/]", "image": "a.jpg", "conversations": [
-                   {"from": "human", "value": "<image>\n[bold]这是什么？"}, {"from": "gpt", "value": "[/]"}]},
-               {"id": "[red]x", "image": "gone[/].jpg", "conversations": [
-                   {"from": "human", "value": "<image>\n什么？"}, {"from": "gpt", "value": "猫。"}]}]
+    records = [
+        {
+            "id": "[/]",
+            "image": "a.jpg",
+            "conversations": [{"from": "human", "value": "<image>\n[bold]这是什么？"}, {"from": "gpt", "value": "[/]"}],
+        },
+        {
+            "id": "[red]x",
+            "image": "gone[/].jpg",
+            "conversations": [{"from": "human", "value": "<image>\n什么？"}, {"from": "gpt", "value": "猫。"}],
+        },
+    ]
     (root / "chat.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     return root
 

@@ -1,4 +1,5 @@
 """`zqvl-model build` / `info` on the tiny presets and on local weight directories; the model contract."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from zqvl.data.template import generation_prompt
-from zqvl.model.build import build_model, calibration_image, load_model, parameter_groups
 from zqvl.cli.model import _main
+from zqvl.data.template import generation_prompt
 from zqvl.errors import UsageError
+from zqvl.model.build import build_model, calibration_image, load_model, parameter_groups
 from zqvl.ui import run_cli
 
 PRESETS = ["tiny-qwen-vl", "tiny-clip", "tiny-siglip"]
@@ -33,6 +34,7 @@ def loaded(built):
         if vision not in cache:
             cache[vision] = load_model(built[vision])
         return cache[vision]
+
     return get
 
 
@@ -46,15 +48,22 @@ def test_build_writes_a_plain_hf_directory(built):
 
     for path in built.values():
         names = {p.name for p in path.iterdir()}
-        assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
-                "tokenizer_config.json", "preprocessor_config.json", "processor_config.json"} <= names
-        assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]      # no temp dirs left
+        assert {
+            "config.json",
+            "model.safetensors",
+            "generation_config.json",
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "preprocessor_config.json",
+            "processor_config.json",
+        } <= names
+        assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
         config = json.loads((path / "config.json").read_text())
         assert config["model_type"] == "zqvl" and config["num_image_tokens"] == 16
         generation = json.loads((path / "generation_config.json").read_text())
         # the template's stop tokens, <|im_end|> first (the tiny LLM has no eos of its own)
         assert generation["max_new_tokens"] >= 1024 and generation["eos_token_id"] == [151645, 151643]
-        model = AutoModelForImageTextToText.from_pretrained(str(path))      # no trust_remote_code
+        model = AutoModelForImageTextToText.from_pretrained(str(path))  # no trust_remote_code
         assert type(model).__name__ == "ZqvlForConditionalGeneration"
         assert model.vision_tower.num_tokens == 16
 
@@ -69,10 +78,11 @@ def test_forward_places_image_features_and_computes_shifted_loss(loaded, vision)
     answer_start = len(proc.encode(generation_prompt([], "<image>\n图片里有什么？")))
     labels[:, :answer_start] = -100
     with torch.no_grad():
-        loss = model(**batch, labels=labels).loss           # supervised positions only (model/loss.py)
+        loss = model(**batch, labels=labels).loss  # supervised positions only (model/loss.py)
         out = model(**batch)
-        other = model(input_ids=ids, attention_mask=batch["attention_mask"],
-                      pixel_values=proc.preprocess_images([image(1)]))
+        other = model(
+            input_ids=ids, attention_mask=batch["attention_mask"], pixel_values=proc.preprocess_images([image(1)])
+        )
     expected = F.cross_entropy(out.logits[0, :-1].float(), labels[0, 1:], ignore_index=-100)
     torch.testing.assert_close(loss, expected)
     # causal: positions before the first image token cannot see the image; every later position does
@@ -90,7 +100,7 @@ def test_images_fill_their_runs_in_order(loaded):
         merged = model.merge_image_features(ids, model.get_input_embeddings()(ids), batch["pixel_values"])
     positions = (ids == proc.image_token_id).nonzero()
     torch.testing.assert_close(merged[positions[:, 0], positions[:, 1]], features.reshape(-1, features.shape[-1]))
-    with pytest.raises(ValueError, match="47 image tokens .* 3 image"):    # row 2 loses its last image token
+    with pytest.raises(ValueError, match="47 image tokens .* 3 image"):  # row 2 loses its last image token
         model(input_ids=ids[:, :-1], pixel_values=batch["pixel_values"])
     with pytest.raises(ValueError, match="no pixel_values"):
         model(input_ids=ids)
@@ -98,11 +108,13 @@ def test_images_fill_their_runs_in_order(loaded):
 
 def test_generate_with_images(loaded):
     model, proc = loaded("tiny-siglip")
-    batch = proc([generation_prompt([], "<image>\n描述"), generation_prompt([], "<image>\n这是什么？再看一次")],
-                 images=[image(0), image(1)])
+    batch = proc(
+        [generation_prompt([], "<image>\n描述"), generation_prompt([], "<image>\n这是什么？再看一次")],
+        images=[image(0), image(1)],
+    )
     out = model.generate(**batch, max_new_tokens=6, do_sample=False, eos_token_id=None)
     assert out.shape == (2, batch["input_ids"].shape[1] + 6)
-    assert torch.equal(out[:, :batch["input_ids"].shape[1]], batch["input_ids"])
+    assert torch.equal(out[:, : batch["input_ids"].shape[1]], batch["input_ids"])
 
 
 @pytest.mark.filterwarnings("ignore:`gradient_checkpointing_enable` is deprecated:FutureWarning")
@@ -137,8 +149,12 @@ def test_parameter_groups_partition_the_model(loaded):
     assert sorted(names) == sorted(n for n, _ in model.named_parameters())
     assert all(n.startswith("vision_tower.") for n, _ in groups["vision"])
     assert all(n.startswith("language_model.") for n, _ in groups["llm"])
-    assert [n for n, _ in groups["projector"]] == ["projector.linears.0.weight", "projector.linears.0.bias",
-                                                   "projector.linears.1.weight", "projector.linears.1.bias"]
+    assert [n for n, _ in groups["projector"]] == [
+        "projector.linears.0.weight",
+        "projector.linears.0.bias",
+        "projector.linears.1.weight",
+        "projector.linears.1.bias",
+    ]
 
 
 @pytest.mark.parametrize("vision", PRESETS)
@@ -171,7 +187,7 @@ def test_embeddings_grow_only_when_the_image_token_has_no_row(tmp_path):
     small = tiny_llm_dir(tmp_path / "small", vocab_size=151643)
     model, proc = load_model(build_model("tiny-clip", str(tmp_path / "small"), tmp_path / "a"))
     emb = model.get_input_embeddings().weight
-    assert emb.shape[0] == 151680 and proc.image_token_id < emb.shape[0]     # len(tokenizer) rounded up to 64
+    assert emb.shape[0] == 151680 and proc.image_token_id < emb.shape[0]  # len(tokenizer) rounded up to 64
     torch.testing.assert_close(emb[:151643], small.get_input_embeddings().weight)
     assert json.loads((tmp_path / "a" / "zqvl_build.json").read_text())["embeddings_resized"] is True
 
@@ -187,19 +203,45 @@ def test_local_clip_directory_supplies_weights_and_preprocessing(tmp_path):
     from transformers import CLIPConfig, CLIPModel
 
     torch.manual_seed(2)
-    clip = CLIPModel(CLIPConfig(
-        text_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-                         vocab_size=99, bos_token_id=0, eos_token_id=1, pad_token_id=1),
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=2,
-                           image_size=40, patch_size=8)))
+    clip = CLIPModel(
+        CLIPConfig(
+            text_config=dict(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                vocab_size=99,
+                bos_token_id=0,
+                eos_token_id=1,
+                pad_token_id=1,
+            ),
+            vision_config=dict(
+                hidden_size=32,
+                intermediate_size=64,
+                num_hidden_layers=3,
+                num_attention_heads=2,
+                image_size=40,
+                patch_size=8,
+            ),
+        )
+    )
     clip.save_pretrained(str(tmp_path / "clip"))
-    (tmp_path / "clip" / "preprocessor_config.json").write_text(json.dumps({
-        "image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 40}, "do_center_crop": True,
-        "crop_size": {"height": 40, "width": 40}, "image_mean": [0.5] * 3, "image_std": [0.25] * 3,
-        "resample": 3}))
+    (tmp_path / "clip" / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "image_processor_type": "CLIPImageProcessor",
+                "size": {"shortest_edge": 40},
+                "do_center_crop": True,
+                "crop_size": {"height": 40, "width": 40},
+                "image_mean": [0.5] * 3,
+                "image_std": [0.25] * 3,
+                "resample": 3,
+            }
+        )
+    )
     out = build_model(str(tmp_path / "clip"), "tiny-qwen2", tmp_path / "m", feature_layer=-3, cls="keep")
     model, proc = load_model(out)
-    assert proc.num_image_tokens == 26 and model.config.vision_feature_layer == -3     # 5x5 patches + CLS
+    assert proc.num_image_tokens == 26 and model.config.vision_feature_layer == -3  # 5x5 patches + CLS
     assert proc.image_processor.mean == (0.5,) * 3 and proc.image_processor.height == 40
     ours = model.vision_tower.model.state_dict()
     for name, tensor in clip.vision_model.state_dict().items():
@@ -223,8 +265,9 @@ def test_cli_build_and_info(tmp_path, capsys):
 
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "keep.txt").write_text("mine")
-    assert run_cli(_main, ["build", "--vision", "tiny-clip", "--llm", "tiny-qwen2",
-                           "--out", str(tmp_path / "taken")]) == 2
+    assert (
+        run_cli(_main, ["build", "--vision", "tiny-clip", "--llm", "tiny-qwen2", "--out", str(tmp_path / "taken")]) == 2
+    )
     assert [p.name for p in (tmp_path / "taken").iterdir()] == ["keep.txt"]
     assert run_cli(_main, ["build", "--vision", "tiny-vit", "--llm", "tiny-qwen2", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err

@@ -1,4 +1,5 @@
 """`zqvl-model export --format hf-llava`: plain transformers loads it and computes what zqvl computes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
-from zqvl.data.template import generation_prompt, stop_token_ids
-from zqvl.model.build import build_model, load_model
 from zqvl.cli.model import _main
-from zqvl.model.export import export_model
+from zqvl.data.template import generation_prompt, stop_token_ids
 from zqvl.errors import UsageError
+from zqvl.model.build import build_model, load_model
+from zqvl.model.export import export_model
 from zqvl.ui import run_cli
 
 
@@ -18,8 +19,11 @@ def photo(seed: int, size=(57, 41)) -> Image.Image:
     return Image.fromarray((np.random.default_rng(seed).random((size[1], size[0], 3)) * 255).astype("uint8"))
 
 
-@pytest.mark.parametrize("vision,options", [("tiny-clip", {}), ("tiny-clip", {"cls": "keep", "feature_layer": -1}),
-                                            ("tiny-siglip", {})], ids=["clip", "clip-keep-cls", "siglip"])
+@pytest.mark.parametrize(
+    "vision,options",
+    [("tiny-clip", {}), ("tiny-clip", {"cls": "keep", "feature_layer": -1}), ("tiny-siglip", {})],
+    ids=["clip", "clip-keep-cls", "siglip"],
+)
 def test_llava_export_matches_zqvl(tmp_path, vision, options):
     from transformers import AutoProcessor, LlavaForConditionalGeneration
 
@@ -29,13 +33,14 @@ def test_llava_export_matches_zqvl(tmp_path, vision, options):
     hf_processor = AutoProcessor.from_pretrained(str(tmp_path / "llava"))
     model, processor = load_model(src)
 
-    prompts = [generation_prompt([], "<image>\n这张图片里有什么？"),
-               generation_prompt([("<image>\n第一张", "好的。")], "<image>\n和第一张比呢？")]
+    prompts = [
+        generation_prompt([], "<image>\n这张图片里有什么？"),
+        generation_prompt([("<image>\n第一张", "好的。")], "<image>\n和第一张比呢？"),
+    ]
     images = [photo(0), photo(1), photo(2, size=(30, 70))]
     ours = processor(prompts, images=images)
-    theirs = hf_processor(text=prompts, images=images, return_tensors="pt", padding=True,
-                          padding_side="left")
-    assert torch.equal(ours["input_ids"], theirs["input_ids"])      # same expansion, same token ids
+    theirs = hf_processor(text=prompts, images=images, return_tensors="pt", padding=True, padding_side="left")
+    assert torch.equal(ours["input_ids"], theirs["input_ids"])  # same expansion, same token ids
     torch.testing.assert_close(ours["pixel_values"], theirs["pixel_values"], rtol=0, atol=1e-5)
 
     with torch.no_grad():

@@ -1,4 +1,5 @@
 """Supervised-only, chunked cross-entropy equals the plain full-logits path: loss and every gradient (fp32)."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,15 @@ from zqvl.model.loss import IGNORE, supervised_cross_entropy
 
 def tiny_lm(tied: bool) -> Qwen2ForCausalLM:
     torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=503, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied)
+    config = Qwen2Config(
+        vocab_size=503,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=tied,
+    )
     return Qwen2ForCausalLM(config).float()
 
 
@@ -19,12 +27,12 @@ def batch(seed: int = 1):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, 503, (3, 40), generator=g)
     labels = torch.full_like(ids, IGNORE)
-    labels[0, 10:18] = ids[0, 10:18]           # answers: a few spans per row, as collate makes them
+    labels[0, 10:18] = ids[0, 10:18]  # answers: a few spans per row, as collate makes them
     labels[1, 5:9] = ids[1, 5:9]
     labels[1, 30:40] = ids[1, 30:40]
     labels[2, 39] = ids[2, 39]
     mask = torch.ones_like(ids)
-    mask[2, :6] = 0                             # left padding in one row
+    mask[2, :6] = 0  # left padding in one row
     return ids, mask, labels
 
 
@@ -57,8 +65,9 @@ def test_same_loss_and_gradients_as_full_logits(tied, chunk):
 
 def test_same_under_lora():
     from peft import LoraConfig, get_peft_model
+
     model = get_peft_model(tiny_lm(False), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], lora_dropout=0.0))
-    for p in model.parameters():               # LoRA B starts at zero; make its gradient path non-trivial
+    for p in model.parameters():  # LoRA B starts at zero; make its gradient path non-trivial
         if p.requires_grad:
             torch.nn.init.normal_(p, std=0.02)
     base = model.base_model.model
@@ -67,8 +76,9 @@ def test_same_under_lora():
     base(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
     want = grads(model)
     model.zero_grad()
-    loss = supervised_cross_entropy(base.model(input_ids=ids, attention_mask=mask).last_hidden_state, labels,
-                                    base.lm_head, chunk=5)
+    loss = supervised_cross_entropy(
+        base.model(input_ids=ids, attention_mask=mask).last_hidden_state, labels, base.lm_head, chunk=5
+    )
     loss.backward()
     got = grads(model)
     assert want.keys() == got.keys() and want

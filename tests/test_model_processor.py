@@ -1,4 +1,5 @@
 """`<image>` as one real token, image-token expansion per image and per record, image preprocessing parity."""
+
 from __future__ import annotations
 
 import json
@@ -9,13 +10,12 @@ import torch
 from PIL import Image
 
 from zqvl.data.schema import parse_record
-from zqvl.data.template import segments
+from zqvl.data.template import chat_template, segments
+from zqvl.errors import UsageError
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, SIGLIP_MEAN, SIGLIP_STD
-from zqvl.data.template import chat_template
 from zqvl.model.processor import ZqvlProcessor, expand_image_tokens
 from zqvl.model.tokenizer import image_token_id
-from zqvl.errors import UsageError
 
 CLIP_CROP = ImageProcessor(32, 32, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD, "CLIPImageProcessor")
 SIGLIP_PLAIN = ImageProcessor(48, 48, "plain", SIGLIP_MEAN, SIGLIP_STD, "SiglipImageProcessor")
@@ -43,7 +43,7 @@ def test_image_tag_is_one_special_token_and_round_trips(qwen_tokenizer, tmp_path
     tok = qwen_tokenizer
     iid = image_token_id(tok)
     assert tok.encode("<image>", add_special_tokens=False) == [iid]
-    assert iid not in tok.encode("<", add_special_tokens=False)     # the seed's bug: the id of "<"
+    assert iid not in tok.encode("<", add_special_tokens=False)  # the seed's bug: the id of "<"
     assert iid in tok.all_special_ids and tok.decode([iid]) == "<image>"
     text = "看<image>这张图，<image>那张。"
     ids = tok.encode(text, add_special_tokens=False)
@@ -60,7 +60,7 @@ def test_image_tag_is_one_special_token_and_round_trips(qwen_tokenizer, tmp_path
 def test_saved_image_token_id_must_match_tokenizer(qwen_tokenizer, tmp_path):
     ZqvlProcessor(qwen_tokenizer, CLIP_CROP, 4).save_pretrained(tmp_path)
     meta = json.loads((tmp_path / "processor_config.json").read_text())
-    meta["image_token_id"] = 27      # "<" in the Qwen vocabulary
+    meta["image_token_id"] = 27  # "<" in the Qwen vocabulary
     (tmp_path / "processor_config.json").write_text(json.dumps(meta))
     with pytest.raises(UsageError, match="says 27"):
         ZqvlProcessor.from_pretrained(tmp_path)
@@ -70,13 +70,22 @@ def test_saved_image_token_id_must_match_tokenizer(qwen_tokenizer, tmp_path):
 def test_expansion_per_image_and_per_multi_image_record(qwen_tokenizer, n_tokens):
     proc = ZqvlProcessor(qwen_tokenizer, CLIP_CROP, n_tokens)
     iid = proc.image_token_id
-    record = parse_record({"id": "m1", "image": ["a.jpg", "b.jpg"], "conversations": [
-        {"from": "human", "value": "<image>\n<image>\n这两张图有什么不同？"},
-        {"from": "gpt", "value": "左边是猫，右边是狗。"},
-        {"from": "human", "value": "哪个更大？"}, {"from": "gpt", "value": "狗更大。"}]}, 0)
+    record = parse_record(
+        {
+            "id": "m1",
+            "image": ["a.jpg", "b.jpg"],
+            "conversations": [
+                {"from": "human", "value": "<image>\n<image>\n这两张图有什么不同？"},
+                {"from": "gpt", "value": "左边是猫，右边是狗。"},
+                {"from": "human", "value": "哪个更大？"},
+                {"from": "gpt", "value": "狗更大。"},
+            ],
+        },
+        0,
+    )
     text = "".join(s.text for s in segments(record))
     ids = proc.encode(text)
-    assert runs(ids, iid) == [n_tokens, n_tokens]          # one run per image, in order, none merged
+    assert runs(ids, iid) == [n_tokens, n_tokens]  # one run per image, in order, none merged
     assert qwen_tokenizer.decode([i for i in ids if i != iid]) == text.replace("<image>", "")
 
     single = proc.encode("<image>\n描述图片")
@@ -98,7 +107,7 @@ def test_processor_call_tokenises_and_preprocesses_a_batch(qwen_tokenizer):
     batch = proc(["<image>\n问题", "<image>和<image>比较一下"], images=images)
     assert batch["pixel_values"].shape == (3, 3, 32, 32)
     assert (batch["input_ids"] == proc.image_token_id).sum().item() == 15
-    assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][1].all()   # left padding
+    assert batch["attention_mask"][0, 0] == 0 and batch["attention_mask"][1].all()  # left padding
     with pytest.raises(ValueError, match="2 '<image>' tag"):
         proc("<image><image>", images=images[:1])
 
@@ -127,15 +136,27 @@ def test_preprocessing_equals_transformers_image_processor(tmp_path, processor, 
 def test_transparent_pixels_become_white():
     image = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
     pixels = SIGLIP_PLAIN([image])
-    torch.testing.assert_close(pixels, torch.ones_like(pixels))      # white, normalised with mean=std=0.5
+    torch.testing.assert_close(pixels, torch.ones_like(pixels))  # white, normalised with mean=std=0.5
 
 
 def test_reads_checkpoint_preprocessor_configs():
-    old = {"image_processor_type": "CLIPImageProcessor", "size": 336, "crop_size": 336, "do_center_crop": True,
-           "image_mean": list(OPENAI_CLIP_MEAN), "image_std": list(OPENAI_CLIP_STD), "resample": 3}
+    old = {
+        "image_processor_type": "CLIPImageProcessor",
+        "size": 336,
+        "crop_size": 336,
+        "do_center_crop": True,
+        "image_mean": list(OPENAI_CLIP_MEAN),
+        "image_std": list(OPENAI_CLIP_STD),
+        "resample": 3,
+    }
     assert ImageProcessor.from_hf_dict(old) == ImageProcessor(336, 336, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)
-    siglip = {"image_processor_type": "SiglipImageProcessor", "size": {"height": 384, "width": 384},
-              "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "resample": 3}
+    siglip = {
+        "image_processor_type": "SiglipImageProcessor",
+        "size": {"height": 384, "width": 384},
+        "image_mean": [0.5] * 3,
+        "image_std": [0.5] * 3,
+        "resample": 3,
+    }
     assert ImageProcessor.from_hf_dict(siglip).resize == "plain"
     with pytest.raises(UsageError, match="varying size"):
         ImageProcessor.from_hf_dict({**siglip, "size": {"shortest_edge": 384}})

@@ -1,4 +1,5 @@
 """Qwen-VL tower port: real key names, sharded checkpoint loading with key coverage, 448 px plain-resize input."""
+
 from __future__ import annotations
 
 import json
@@ -8,22 +9,37 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from zqvl.errors import UsageError
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from zqvl.model.testing import TINY_VISUAL, write_fake_qwen_vl_chat
 from zqvl.model.towers import load_vision
 from zqvl.model.towers.qwen_vl import QwenVLAttention, QwenVLVisionModel, resize_positions
 from zqvl.model.towers.qwen_vl_checkpoint import PREFIX, config_from_visual, load_qwen_vl_tower
-from zqvl.errors import UsageError
 
 
 def documented_keys(layers: int) -> set[str]:
     """The key list of shared/qwen-vl-visual.md, written out independently of the port."""
-    keys = {"conv1.weight", "positional_embedding", "ln_pre.weight", "ln_pre.bias", "attn_pool.query",
-            "attn_pool.pos_embed", "attn_pool.kv_proj.weight", "attn_pool.attn.in_proj_weight",
-            "attn_pool.attn.in_proj_bias", "attn_pool.attn.out_proj.weight", "attn_pool.attn.out_proj.bias",
-            "attn_pool.ln_q.weight", "attn_pool.ln_q.bias", "attn_pool.ln_kv.weight", "attn_pool.ln_kv.bias",
-            "ln_post.weight", "ln_post.bias", "proj"}
+    keys = {
+        "conv1.weight",
+        "positional_embedding",
+        "ln_pre.weight",
+        "ln_pre.bias",
+        "attn_pool.query",
+        "attn_pool.pos_embed",
+        "attn_pool.kv_proj.weight",
+        "attn_pool.attn.in_proj_weight",
+        "attn_pool.attn.in_proj_bias",
+        "attn_pool.attn.out_proj.weight",
+        "attn_pool.attn.out_proj.bias",
+        "attn_pool.ln_q.weight",
+        "attn_pool.ln_q.bias",
+        "attn_pool.ln_kv.weight",
+        "attn_pool.ln_kv.bias",
+        "ln_post.weight",
+        "ln_post.bias",
+        "proj",
+    }
     for i in range(layers):
         for leaf in ("ln_1", "attn.in_proj", "attn.out_proj", "ln_2", "mlp.c_fc", "mlp.c_proj"):
             keys |= {f"transformer.resblocks.{i}.{leaf}.weight", f"transformer.resblocks.{i}.{leaf}.bias"}
@@ -31,8 +47,17 @@ def documented_keys(layers: int) -> set[str]:
 
 
 def test_port_uses_qwen_vl_chat_key_names_and_shapes():
-    real = config_from_visual({"image_size": 448, "patch_size": 14, "width": 1664, "layers": 48, "heads": 16,
-                               "mlp_ratio": 4.9231, "output_dim": 4096})
+    real = config_from_visual(
+        {
+            "image_size": 448,
+            "patch_size": 14,
+            "width": 1664,
+            "layers": 48,
+            "heads": 16,
+            "mlp_ratio": 4.9231,
+            "output_dim": 4096,
+        }
+    )
     with torch.device("meta"):
         model = QwenVLVisionModel(real)
     state = model.state_dict()
@@ -83,6 +108,7 @@ def test_key_listed_in_index_but_absent_from_shard_is_named(tmp_path):
     victim = PREFIX + "ln_post.weight"
     shard = tmp_path / index["weight_map"][victim]
     from safetensors.torch import load_file, save_file
+
     tensors = load_file(str(shard))
     del tensors[victim]
     save_file(tensors, str(shard))
@@ -120,9 +146,10 @@ def test_attention_splits_fused_projection_per_head():
     outs = []
     for h in range(heads):
         base = h * 3 * hd
-        q, k, v = (x @ w[base + j * hd: base + (j + 1) * hd].T + b[base + j * hd: base + (j + 1) * hd]
-                   for j in range(3))
-        outs.append(torch.softmax(q @ k.transpose(1, 2) / hd ** 0.5, dim=-1) @ v)
+        q, k, v = (
+            x @ w[base + j * hd : base + (j + 1) * hd].T + b[base + j * hd : base + (j + 1) * hd] for j in range(3)
+        )
+        outs.append(torch.softmax(q @ k.transpose(1, 2) / hd**0.5, dim=-1) @ v)
     expected = attn.out_proj(torch.cat(outs, dim=-1))
     torch.testing.assert_close(attn(x), expected, rtol=1e-5, atol=1e-6)
 
@@ -166,16 +193,16 @@ def test_qwen_vl_preprocessing_is_448_plain_resize_without_crop(tmp_path):
     rgb = pixels * torch.tensor(OPENAI_CLIP_STD)[:, None, None] + torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
     red = (rgb[0] > 0.8) & (rgb[1] < 0.2) & (rgb[2] < 0.2)
     blue = (rgb[2] > 0.8) & (rgb[0] < 0.2)
-    assert red[:, 0].all() and red[:, -1].all()            # both side edges survive
+    assert red[:, 0].all() and red[:, -1].all()  # both side edges survive
     assert blue[0, 100:340].all() and blue[-1, 100:340].all()  # top and bottom edges survive
-    assert (rgb[:, 200:250, 6:16].mean(0) < 0.6).any()      # the text next to the left edge is still there
+    assert (rgb[:, 200:250, 6:16].mean(0) < 0.6).any()  # the text next to the left edge is still there
 
     # the CLIP-style alternative (shortest edge + centre crop) would have cut the side edges and the text off
     cropped = ImageProcessor(448, 448, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)([image])[0]
     crgb = cropped * torch.tensor(OPENAI_CLIP_STD)[:, None, None] + torch.tensor(OPENAI_CLIP_MEAN)[:, None, None]
     assert not ((crgb[0, :, 0] > 0.8) & (crgb[1, :, 0] < 0.2)).any()
 
-    features = load_qwen_vl_tower(tmp_path)(pixels[None])     # 32x32 patches, positions resized from 16x16
+    features = load_qwen_vl_tower(tmp_path)(pixels[None])  # 32x32 patches, positions resized from 16x16
     assert features.shape == (1, 16, 48) and torch.isfinite(features).all()
 
 

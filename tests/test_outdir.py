@@ -1,11 +1,12 @@
 """The output rule (what --out a command may write into) and the staged whole-directory swap."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 
-from zqvl.data.outdir import NEW, REPLACE, RESUME, OUTPUT_MARK, claim, staged, write_mark
+from zqvl.data.outdir import NEW, OUTPUT_MARK, REPLACE, RESUME, claim, staged, write_mark
 from zqvl.errors import UsageError
 
 CLEAN = "zqvl-data clean"
@@ -21,8 +22,11 @@ def test_users_files_are_refused_unless_forced(tmp_path):
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "notes.txt").write_text("mine")
-    with pytest.raises(UsageError, match=r"--out .*precious is not empty and not zqvl-data clean output "
-                                         r"\(1 entries, e.g. 'notes.txt'\).*--force"):
+    with pytest.raises(
+        UsageError,
+        match=r"--out .*precious is not empty and not zqvl-data clean output "
+        r"\(1 entries, e.g. 'notes.txt'\).*--force",
+    ):
         claim(precious, CLEAN)
     assert claim(precious, CLEAN, force=True) == REPLACE
     (tmp_path / "f").write_text("x")
@@ -46,7 +50,7 @@ def test_a_finished_output_is_replaced_only_when_forced(tmp_path):
     out = tmp_path / "old_clean"
     out.mkdir()
     (out / "chat.json").write_text("[]")
-    (out / "rejected.jsonl").write_text("")           # written before the mark existed: known by its files
+    (out / "rejected.jsonl").write_text("")  # written before the mark existed: known by its files
     with pytest.raises(UsageError, match="holds an earlier zqvl-data clean output; pass --force"):
         claim(out, CLEAN, input_dir=tmp_path / "in")
     assert claim(out, CLEAN, input_dir=tmp_path / "in", force=True) == REPLACE
@@ -61,8 +65,8 @@ def test_staged_swap_replaces_whole_or_not_at_all(tmp_path):
         with staged(out, CLEAN, tmp_path / "in") as tmp:
             (tmp / "chat.json").write_text("second, half")
             raise OSError(28, "No space left on device")
-    assert (out / "chat.json").read_text() == "first"               # the earlier complete output, untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]   # no temp dir left
+    assert (out / "chat.json").read_text() == "first"  # the earlier complete output, untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp dir left
     assert oct(os.stat(out).st_mode & 0o777) != oct(0o700)
 
 
@@ -70,11 +74,11 @@ def test_a_crash_between_the_renames_is_repaired_by_the_next_run(tmp_path):
     out = tmp_path / "out"
     with staged(out, CLEAN) as tmp:
         (tmp / "chat.json").write_text("previous")
-    os.replace(out, tmp_path / ".out.old-999999")                   # killed after the first rename
-    (tmp_path / ".out.tmp-abandoned").mkdir()                       # and a temp dir of another killed run
+    os.replace(out, tmp_path / ".out.old-999999")  # killed after the first rename
+    (tmp_path / ".out.tmp-abandoned").mkdir()  # and a temp dir of another killed run
     with pytest.raises(RuntimeError):
         with staged(out, CLEAN):
-            assert (out / "chat.json").read_text() == "previous"     # put back before anything else happens
+            assert (out / "chat.json").read_text() == "previous"  # put back before anything else happens
             raise RuntimeError("stop")
     assert (out / "chat.json").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -1,4 +1,5 @@
 """zqvl.progress: plain lines for logs (periodic, with a last one), silence for short jobs, a no-op default."""
+
 from __future__ import annotations
 
 import io

@@ -1,5 +1,6 @@
 """`zqvl-data shard` / `verify`: round trip, reproducibility, strict bounds, kill -9 + --resume, val split,
 datasets/webdataset compatibility, and verify catching damage."""
+
 from __future__ import annotations
 
 import io
@@ -14,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import webdataset as wds
+from helpers.shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 from PIL import Image
 
-from helpers.shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 from zqvl.cli.data import _main as zqvl_data
 from zqvl.data.shards.format import image_members
 from zqvl.data.shards.prepare import in_val_split
@@ -51,13 +52,13 @@ def test_round_trip_every_record_and_byte(data, tmp_path):
     assert set(by_id) == set(expect["good"])
     for rid, (key, tar, members) in by_id.items():
         record = json.loads(members["json"])
-        assert record == expect["good"][rid]                               # conversations, source, extras
+        assert record == expect["good"][rid]  # conversations, source, extras
         assert "." not in key and "/" not in key
         assert tar.startswith("val/") == in_val_split(rid, 0.25)
         names = image_members(members)
         images = record.get("image", [])
         images = [images] if isinstance(images, str) else images
-        assert [members[n] for n in names] == [expect["files"][rel] for rel in images]   # original bytes
+        assert [members[n] for n in names] == [expect["files"][rel] for rel in images]  # original bytes
         if len(images) > 1:
             assert names == ["0.jpg", "1.png"]
         elif images:
@@ -72,7 +73,7 @@ def test_round_trip_every_record_and_byte(data, tmp_path):
     for part in m.splits.values():
         for info in part.shards:
             assert info.samples <= 7 and (out / info.file).stat().st_size == info.bytes
-    assert not [p for p in out.rglob(".*")]                                  # no temp / progress files left
+    assert not [p for p in out.rglob(".*")]  # no temp / progress files left
 
 
 def test_tars_are_what_webdataset_tarwriter_writes(data, tmp_path):
@@ -97,18 +98,25 @@ def test_plain_webdataset_reads_every_sample(data, tmp_path):
         images = [v for k, v in s.items() if k.rsplit(".", 1)[-1] in ("jpg", "png")]
         assert all(isinstance(im, Image.Image) for im in images)
         seen[s["json"]["id"]] = len(images)
-    assert seen == {rid: len(r["image"]) if isinstance(r.get("image"), list) else int("image" in r)
-                    for rid, r in expect["good"].items()}
+    assert seen == {
+        rid: len(r["image"]) if isinstance(r.get("image"), list) else int("image" in r)
+        for rid, r in expect["good"].items()
+    }
 
 
 def test_datasets_load_dataset_webdataset(tmp_path):
     import datasets
+
     root = tmp_path / "src"
     expect = make_dataset(root, 12, broken=False, jpeg_only=True)
     out = tmp_path / "demo"
     shard_dir(root, out, ShardOptions(max_count=5))
-    ds = datasets.load_dataset("webdataset", data_files={"train": sorted(str(p) for p in out.glob("*.tar"))},
-                               split="train", cache_dir=str(tmp_path / "hf"))
+    ds = datasets.load_dataset(
+        "webdataset",
+        data_files={"train": sorted(str(p) for p in out.glob("*.tar"))},
+        split="train",
+        cache_dir=str(tmp_path / "hf"),
+    )
     assert len(ds) == 12
     for row in ds:
         rid = row["json"]["id"]
@@ -152,8 +160,9 @@ def test_resize_keeps_aspect_and_small_images(tmp_path):
             assert max(after.size) == 32
             assert abs(after.size[0] / after.size[1] - before.size[0] / before.size[1]) < 0.1
     shard_dir(root, tmp_path / "big", ShardOptions(resize=1000))
-    assert {json.loads(m["json"])["id"]: m for _, m in read_all(tmp_path / "big").values()}["rec_0002"]["png"] \
-        == expect["files"]["0002.png"]                                       # never enlarged, never re-encoded
+    assert {json.loads(m["json"])["id"]: m for _, m in read_all(tmp_path / "big").values()}["rec_0002"][
+        "png"
+    ] == expect["files"]["0002.png"]  # never enlarged, never re-encoded
 
 
 def test_image_format_jpg_makes_members_uniform(data, tmp_path):
@@ -200,9 +209,9 @@ def test_kill_9_mid_run_then_resume_is_identical(tmp_path, capsys):
     ref = tree(reference)
     finished = list(out.glob("*.tar")) + list(out.glob("val/*.tar"))
     assert len(finished) >= 10
-    for tar in finished:                                                   # whatever has a final name is complete
+    for tar in finished:  # whatever has a final name is complete
         assert tar.read_bytes() == ref[str(tar.relative_to(out))]
-    assert cli("shard", str(root), "--out", str(out), *args) == 2        # refuses without --resume
+    assert cli("shard", str(root), "--out", str(out), *args) == 2  # refuses without --resume
     capsys.readouterr()
     assert cli("shard", str(root), "--out", str(out), *args, "--resume") == 0
     resumed = re.search(r"resumed\s+at\s+record\s+(\d+)", capsys.readouterr().out)
@@ -225,6 +234,7 @@ def test_interrupted_twice_then_resumed_is_identical(tmp_path):
         def update(self, done=None, total=None, **fields):
             if done >= self.n:
                 raise KeyboardInterrupt
+
     for stop in (128, 256):
         with pytest.raises(KeyboardInterrupt):
             shard_dir(root, out, options, workers=2, resume=True, progress=stop_at(stop))
@@ -241,7 +251,7 @@ def test_verify_passes_then_catches_damage(data, tmp_path, capsys):
     assert cli("verify", str(out), "--workers", "2") == 0
     tar = sorted(out.glob("*.tar"))[1]
     raw = bytearray(tar.read_bytes())
-    raw[700] ^= 0xFF                                                         # inside the first member's data
+    raw[700] ^= 0xFF  # inside the first member's data
     tar.write_bytes(bytes(raw))
     (out / "stray.tar").write_bytes(b"")
     capsys.readouterr()
@@ -261,21 +271,33 @@ def test_val_split_is_by_id_hash():
     assert not any(in_val_split(i, 0.0) for i in ids)
 
 
-@pytest.mark.parametrize("name, data, image_check", [
-    ("bomb.png", png_header_only(40_000, 40_000), "fast"),    # past Pillow's own guard too
-    ("bomb.png", png_header_only(40_000, 40_000), "full"),
-    ("big.png", png_header_only(8_000, 8_000), "fast"),       # 64M pixels: only our 50M limit stops it
-    ("big.png", png_header_only(8_000, 8_000), "full"),
-    ("bomb.jpg", jpeg_claiming(40_000, 40_000), "fast"),      # caught by the JPEG frame-header look
-    ("big.jpg", jpeg_claiming(8_000, 8_000), "full"),
-])
+@pytest.mark.parametrize(
+    "name, data, image_check",
+    [
+        ("bomb.png", png_header_only(40_000, 40_000), "fast"),  # past Pillow's own guard too
+        ("bomb.png", png_header_only(40_000, 40_000), "full"),
+        ("big.png", png_header_only(8_000, 8_000), "fast"),  # 64M pixels: only our 50M limit stops it
+        ("big.png", png_header_only(8_000, 8_000), "full"),
+        ("bomb.jpg", jpeg_claiming(40_000, 40_000), "fast"),  # caught by the JPEG frame-header look
+        ("big.jpg", jpeg_claiming(8_000, 8_000), "full"),
+    ],
+)
 def test_decompression_bomb_is_skipped_with_its_reason(tmp_path, capsys, name, data, image_check):
     root = tmp_path / "src"
     expect = make_dataset(root, 6, broken=False)
     (root / "images" / name).write_bytes(data)
     values = json.loads((root / "chat.json").read_text(encoding="utf-8"))
-    values.insert(2, {"id": "the_bomb", "image": name, "conversations": [
-        {"from": "human", "value": "<image>\n这是什么？"}, {"from": "gpt", "value": "一张很大的图。"}]})
+    values.insert(
+        2,
+        {
+            "id": "the_bomb",
+            "image": name,
+            "conversations": [
+                {"from": "human", "value": "<image>\n这是什么？"},
+                {"from": "gpt", "value": "一张很大的图。"},
+            ],
+        },
+    )
     (root / "chat.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "demo"
     assert cli("shard", str(root), "--out", str(out), "--workers", "0", "--image-check", image_check) == 0
@@ -296,7 +318,12 @@ assert (PIL.Image.MAX_IMAGE_PIXELS, PIL.ImageFile.LOAD_TRUNCATED_IMAGES) == befo
     (before, PIL.Image.MAX_IMAGE_PIXELS, PIL.ImageFile.LOAD_TRUNCATED_IMAGES)
 print(len(names))
 """
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) > 40                                            # it did walk the package
+    assert int(done.stdout) > 40  # it did walk the package

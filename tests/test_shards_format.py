@@ -1,5 +1,6 @@
 """The shard format: Manifest round trip, every reader refusing another format version with one line naming
 the file, the tar header table, and the package's exports."""
+
 from __future__ import annotations
 
 import json
@@ -38,10 +39,10 @@ def out(src, tmp_path) -> Path:
 def test_manifest_round_trip(out):
     text = (out / "manifest.json").read_text(encoding="utf-8")
     m = Manifest.read(out)
-    assert json.dumps(m.to_json(), ensure_ascii=False, indent=1) + "\n" == text    # same bytes, same key order
+    assert json.dumps(m.to_json(), ensure_ascii=False, indent=1) + "\n" == text  # same bytes, same key order
     assert Manifest.from_json(json.loads(text)) == m
     train, val = m.split("train"), m.split("val")
-    assert m.samples == train.samples + val.samples == 12 and m.records == 12 + 7    # + 7 broken records
+    assert m.samples == train.samples + val.samples == 12 and m.records == 12 + 7  # + 7 broken records
     assert train.samples == sum(s.samples for s in train.shards) and len(train.shards) == 1 + (train.samples - 1) // 4
     assert [s.file for s in val.shards] == [f"val/demo-val-{i:06d}.tar" for i in range(len(val.shards))]
     assert m.skipped.count == 7 and m.format == FORMAT and m.name == "demo" and m.path == out / "manifest.json"
@@ -85,11 +86,14 @@ def test_resume_refuses_another_format_version(src, out, capsys):
     assert "shard format 'zqvl-shards/0'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({"format": None}, "no shard format version"),
-    ({"splits": None}, "not a zqvl shard manifest (no 'splits' field)"),
-    ({"splits": [1, 2]}, "not a zqvl shard manifest"),
-])
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"format": None}, "no shard format version"),
+        ({"splits": None}, "not a zqvl shard manifest (no 'splits' field)"),
+        ({"splits": [1, 2]}, "not a zqvl shard manifest"),
+    ],
+)
 def test_malformed_manifests_name_the_file(out, changes, expected):
     path = rewrite(out, **changes)
     assert one_line_error(lambda: Manifest.read(out)).startswith(f"{path}: {expected}")
@@ -108,8 +112,10 @@ def test_missing_or_unparsable_manifest(out):
 def test_no_such_split_names_the_manifest(src, tmp_path):
     out = tmp_path / "trainonly"
     shard_dir(src, out, ShardOptions())
-    assert one_line_error(lambda: Manifest.read(out).split("val")) == \
-        f"{out / 'manifest.json'}: no 'val' split (it has train)"
+    assert (
+        one_line_error(lambda: Manifest.read(out).split("val"))
+        == f"{out / 'manifest.json'}: no 'val' split (it has train)"
+    )
 
 
 def test_ustar_fields_tile_the_header_as_tarfile_writes_it():
@@ -123,14 +129,14 @@ def test_ustar_fields_tile_the_header_as_tarfile_writes_it():
     assert int(block[SIZE.span].rstrip(b"\0"), 8) == 1234
     assert block[MAGIC.span] + block[USTAR["version"].span] == tarfile.POSIX_MAGIC
     chk = int(block[CHKSUM.span].split(b"\0")[0], 8)
-    assert chk == sum(block[:CHKSUM.offset]) + 8 * 32 + sum(block[CHKSUM.end:])
+    assert chk == sum(block[: CHKSUM.offset]) + 8 * 32 + sum(block[CHKSUM.end :])
     assert header("a.json", 7)[SIZE.span] == b"%011o\0" % 7
 
 
 def test_package_exports_resolve():
     assert sorted(shards_pkg.__all__) == sorted(shards_pkg._WHERE)
-    assert shards_pkg.shard_dir is shard_dir and shards_pkg.Manifest is Manifest      # lazily, the same objects
+    assert shards_pkg.shard_dir is shard_dir and shards_pkg.Manifest is Manifest  # lazily, the same objects
     for name in shards_pkg.__all__:
-        getattr(shards_pkg, name)                                         # a typo in the table raises here
+        getattr(shards_pkg, name)  # a typo in the table raises here
     with pytest.raises(AttributeError):
         shards_pkg.no_such_name  # noqa: B018

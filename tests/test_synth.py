@@ -1,12 +1,13 @@
 """`zqvl-data synth`: deterministic bytes, a valid canonical DIR, and injected defects that `clean` catches."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 
 import pytest
-
 from helpers.shardkit import tree
+
 from zqvl.cli.data import _main
 from zqvl.data.synth import synthesize
 from zqvl.data.synth_defects import FAMILIES
@@ -31,7 +32,7 @@ def test_same_args_same_bytes_other_seed_differs(tmp_path):
     assert tree(a) == tree(b)
     assert len([k for k in tree(a) if k.startswith("images/")]) == 40
     assert tree(a)["chat.json"] != tree(c)["chat.json"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temp dir left behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind
 
 
 def test_refuses_existing_nonempty_dir_and_bad_args(tmp_path):
@@ -44,7 +45,7 @@ def test_refuses_existing_nonempty_dir_and_bad_args(tmp_path):
     with pytest.raises(UsageError, match="--defects"):
         synthesize(tmp_path / "d", 5, 0, defects=1.5)
     (tmp_path / "empty").mkdir()
-    synthesize(tmp_path / "empty", 3, 0)          # an empty dir is fine
+    synthesize(tmp_path / "empty", 3, 0)  # an empty dir is fine
     assert len(json.loads((tmp_path / "empty" / "chat.json").read_text(encoding="utf-8"))) == 3
 
 
@@ -70,9 +71,8 @@ def test_labels_name_exactly_the_changed_records(tmp_path):
     changed = {rid for rid in before if before[rid] != after[rid]}
     assert changed == set(labels) and len(labels) == 40
     assert set(labels.values()) <= set(FAMILIES)
-    for rid in changed:   # only values change, never the English sources or the image
-        assert [t["source"] for t in before[rid]["conversations"]] == \
-               [t["source"] for t in after[rid]["conversations"]]
+    for rid in changed:  # only values change, never the English sources or the image
+        assert [t["source"] for t in before[rid]["conversations"]] == [t["source"] for t in after[rid]["conversations"]]
     assert tree(plain)["images/synth_000000.png"] == tree(bad)["images/synth_000000.png"]
 
 

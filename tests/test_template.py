@@ -1,5 +1,6 @@
 """One ChatML definition: the tokenizer's generated Jinja template renders exactly what `segments` renders
 (plain and list-of-parts content), one generation header, stop ids from the same names."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,10 @@ def as_parts(text: str) -> list[dict]:
 
 
 def messages(turns: list[str], parts: bool) -> list[dict]:
-    return [{"role": "user" if i % 2 == 0 else "assistant", "content": as_parts(t) if parts else t}
-            for i, t in enumerate(turns)]
+    return [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": as_parts(t) if parts else t}
+        for i, t in enumerate(turns)
+    ]
 
 
 @pytest.mark.parametrize("parts", [False, True], ids=["plain", "parts"])
@@ -48,24 +51,27 @@ def test_chat_template_renders_exactly_the_segments(qwen_tokenizer, n_turns, par
     assert qwen_tokenizer.apply_chat_template(msgs, tokenize=False) == want
     with_header = qwen_tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
     assert with_header == want + GENERATION_HEADER == want + "<|im_start|>assistant\n"
-    assert with_header.count(GENERATION_HEADER) == n_turns + 1      # one per answer, plus the one to generate
+    assert with_header.count(GENERATION_HEADER) == n_turns + 1  # one per answer, plus the one to generate
 
 
 def test_generation_prompt_is_the_template_with_a_header(qwen_tokenizer):
     history = [("<image>\n第一张", "好的。")]
     msgs = messages(["<image>\n第一张", "好的。", "和第一张比呢？"], parts=True)
     assert generation_prompt(history, "和第一张比呢？") == qwen_tokenizer.apply_chat_template(
-        msgs, tokenize=False, add_generation_prompt=True)
+        msgs, tokenize=False, add_generation_prompt=True
+    )
 
 
 def test_leading_system_message_replaces_the_default(qwen_tokenizer):
     turns = turns_for(2)
     custom = [{"role": "system", "content": "你是助手。"}] + messages(turns, parts=False)
     assert qwen_tokenizer.apply_chat_template(custom, tokenize=False) == "".join(
-        s.text for s in segments(record(turns), "你是助手。"))
+        s.text for s in segments(record(turns), "你是助手。")
+    )
     as_list = [{"role": "system", "content": [{"type": "text", "text": "你是助手。"}]}] + messages(turns, parts=True)
     assert qwen_tokenizer.apply_chat_template(as_list, tokenize=False).startswith(
-        "<|im_start|>system\n你是助手。<|im_end|>\n<|im_start|>user\n<image>\n问题0")
+        "<|im_start|>system\n你是助手。<|im_end|>\n<|im_start|>user\n<image>\n问题0"
+    )
     # an empty system message means no system turn, as segments(record, "") renders it
     empty = [{"role": "system", "content": ""}] + messages(turns, parts=False)
     rendered = qwen_tokenizer.apply_chat_template(empty, tokenize=False)
@@ -83,7 +89,7 @@ def test_stop_token_ids_are_im_end_then_endoftext(qwen_tokenizer):
 
 
 def test_stop_token_ids_skip_tokens_a_vocabulary_lacks():
-    class Vocab:   # a tokenizer with an unknown token: unknown names map to it and must not become stops
+    class Vocab:  # a tokenizer with an unknown token: unknown names map to it and must not become stops
         unk_token_id = 0
 
         def convert_tokens_to_ids(self, token):

@@ -1,5 +1,6 @@
 """Real DeepSpeed runs (ZeRO-2, CPU, gloo): a tiny model memorises 8 samples; SIGKILL / SIGTERM + --resume
 give the same losses bit for bit; two processes under torchrun; a NaN loss stops with a checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import time
 
 import pytest
 import torch
-
 from helpers.train_helpers import MEMORISE, losses, memorised_run, train_cmd, workspace
+
 from zqvl.model.build import load_model
 from zqvl.train import checkpoint
 
@@ -98,18 +99,47 @@ def _free_port() -> int:
 def test_torchrun_two_processes_zero2_lora(tmp_path_factory):
     base = workspace(tmp_path_factory)
     run = base / "torchrun"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "zqvl.cli.train", "--stage", "2", "--train-type", "lora", "--lora-r", "4", "--lr", "1e-3",
-           "--model", base / "model", "--shards", base / "shards", "--out", run, "--max-steps", "4",
-           "--batch-size", "2", "--num-workers", "0", "--save-every", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "zqvl.cli.train",
+        "--stage",
+        "2",
+        "--train-type",
+        "lora",
+        "--lora-r",
+        "4",
+        "--lr",
+        "1e-3",
+        "--model",
+        base / "model",
+        "--shards",
+        base / "shards",
+        "--out",
+        run,
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "2",
+        "--num-workers",
+        "0",
+        "--save-every",
+        "2",
+    ]
     done = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["processes"] == 2 and summary["steps"] == 4
-    assert summary["samples"] == 4 * 2 * 2                        # both ranks' micro-batches count
+    assert summary["samples"] == 4 * 2 * 2  # both ranks' micro-batches count
     ckpt = run / "checkpoints" / "step-00000002"
     assert (ckpt / "data_rank0.pt").is_file() and (ckpt / "data_rank1.pt").is_file()
-    assert len(list(ckpt.glob("*optim_states.pt"))) == 2          # ZeRO-2: one optimizer partition per rank
+    assert len(list(ckpt.glob("*optim_states.pt"))) == 2  # ZeRO-2: one optimizer partition per rank
     # the final model has the adapters merged: the projector and the LLM's 14 adapted linears changed, the
     # vision tower and everything else are bit-identical to the input model
     before, _ = load_model(base / "model")
@@ -118,19 +148,51 @@ def test_torchrun_two_processes_zero2_lora(tmp_path_factory):
     assert set(old) == set(new)
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert {k for k in changed if not k.startswith("projector.")} == {
-        f"language_model.model.layers.{i}.{m}.weight" for i in range(2)
-        for m in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
-                  "mlp.up_proj", "mlp.down_proj")}
+        f"language_model.model.layers.{i}.{m}.weight"
+        for i in range(2)
+        for m in (
+            "self_attn.q_proj",
+            "self_attn.k_proj",
+            "self_attn.v_proj",
+            "self_attn.o_proj",
+            "mlp.gate_proj",
+            "mlp.up_proj",
+            "mlp.down_proj",
+        )
+    }
     assert {k for k in old if k.startswith("projector.")} <= changed
 
 
 def test_nan_loss_stops_with_checkpoint_and_message(tmp_path_factory):
     base = workspace(tmp_path_factory)
     run = base / "nan"
-    done = subprocess.run(train_cmd("--stage", "1", "--model", base / "model", "--shards", base / "shards",
-                                    "--out", run, "--max-steps", "8", "--batch-size", "4", "--num-workers", "0",
-                                    "--lr", "1e30", "--warmup-ratio", "0", "--grad-clip", "0"),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        train_cmd(
+            "--stage",
+            "1",
+            "--model",
+            base / "model",
+            "--shards",
+            base / "shards",
+            "--out",
+            run,
+            "--max-steps",
+            "8",
+            "--batch-size",
+            "4",
+            "--num-workers",
+            "0",
+            "--lr",
+            "1e30",
+            "--warmup-ratio",
+            "0",
+            "--grad-clip",
+            "0",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 3, done.stderr[-3000:]
     rows = metrics(run)
     message = done.stderr.replace("\n", " ")

@@ -1,12 +1,13 @@
 """The trainer's loader on real shards and the real SampleBuilder: length-grouped micro-batches resume at the
 exact next micro-batch, across epochs."""
+
 from __future__ import annotations
 
 from functools import partial
 
 import pytest
-
 from helpers.train_helpers import make_shards, sample_dir, tiny_model
+
 from zqvl.data.shards.reader import ShardStream, SkipSample
 from zqvl.model.build import load_model
 from zqvl.train.collate import SampleBuilder
@@ -24,10 +25,16 @@ def setup(tmp_path_factory):
 def micro_batches(setup, workers):
     processor, shards = setup
     builder = SampleBuilder(processor, max_len=512, system="You are a helpful assistant.", skip=SkipSample)
-    stream = ShardStream(resolve_shards([str(shards)]), seed=7, shuffle_buffer=5, transform=builder, rank=0,
-                         world_size=1)
-    return TrainLoader(stream, batch_size=2, group_batches=2, num_workers=workers,
-                       collate_fn=partial(collate_micro_batch, pad_id=processor.tokenizer.pad_token_id))
+    stream = ShardStream(
+        resolve_shards([str(shards)]), seed=7, shuffle_buffer=5, transform=builder, rank=0, world_size=1
+    )
+    return TrainLoader(
+        stream,
+        batch_size=2,
+        group_batches=2,
+        num_workers=workers,
+        collate_fn=partial(collate_micro_batch, pad_id=processor.tokenizer.pad_token_id),
+    )
 
 
 def take(batches, n):
@@ -38,13 +45,13 @@ def take(batches, n):
 def test_resume_at_every_position_gives_the_same_batches(setup, workers):
     reference = micro_batches(setup, workers)
     states, seen = [], []
-    for _ in range(16):                  # 11 records / 2 per batch: crosses two epoch boundaries
+    for _ in range(16):  # 11 records / 2 per batch: crosses two epoch boundaries
         states.append(reference.state_dict())
         seen.append(tuple(next(reference)["ids"]))
     epoch_one = sorted(i for b in seen[:6] for i in b)
-    assert epoch_one == [f"s{i:03d}" for i in range(11)]          # every record once per epoch
-    assert seen[6:12] != seen[:6]                                   # the next epoch is reshuffled
-    assert reference.stats() == {"epoch": 2, "samples": 11 + 11 + 8, "dropped": {}}   # batches of 2,2,2,2,2,1 per epoch
+    assert epoch_one == [f"s{i:03d}" for i in range(11)]  # every record once per epoch
+    assert seen[6:12] != seen[:6]  # the next epoch is reshuffled
+    assert reference.stats() == {"epoch": 2, "samples": 11 + 11 + 8, "dropped": {}}  # batches of 2,2,2,2,2,1 per epoch
     for k in (1, 2, 3, 5, 6, 7, 11, 13):
         resumed = micro_batches(setup, workers)
         resumed.load_state_dict(states[k])

@@ -1,15 +1,16 @@
 """Stage presets freeze exactly the right parameters; LoRA touches only the LLM; config precedence."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers.train_helpers import tiny_model
+
+from zqvl.errors import UsageError
 from zqvl.model.build import load_model, parameter_groups
 from zqvl.train.config import TrainConfig, load_yaml_overrides, resolve
 from zqvl.train.parts import apply_train_type
 from zqvl.train.presets import stage_preset, trainable_parts
-from zqvl.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +23,15 @@ def part_sizes(model):
 
 
 def trainable_by_part(model):
-    return {part: sum(p.numel() for _, p in named if p.requires_grad)
-            for part, named in parameter_groups(model).items()}
+    return {
+        part: sum(p.numel() for _, p in named if p.requires_grad) for part, named in parameter_groups(model).items()
+    }
 
 
-@pytest.mark.parametrize("train_type,parts", [("projector", {"projector"}),
-                                              ("freeze_vision", {"projector", "llm"}),
-                                              ("full", {"vision", "projector", "llm"})])
+@pytest.mark.parametrize(
+    "train_type,parts",
+    [("projector", {"projector"}), ("freeze_vision", {"projector", "llm"}), ("full", {"vision", "projector", "llm"})],
+)
 def test_train_types_freeze_exactly_their_parts(model_dir, train_type, parts):
     model, _ = load_model(model_dir)
     sizes = part_sizes(model)
@@ -56,10 +59,15 @@ def test_lora_touches_no_vision_parameter(model_dir):
     assert any(n.startswith("vision_tower") and n.endswith("q_proj") for n, _ in model.named_modules())
     sizes = part_sizes(model)
     before = {n: (p, p.detach().clone()) for n, p in model.named_parameters()}  # same objects after wrapping
-    model, report = apply_train_type(model, "lora", lora_r=4, lora_alpha=8, lora_dropout=0.0,
-                                     lora_targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                                   "down_proj"])
-    assert len(report.lora_modules) == 7 * 2            # 7 linear layers x 2 decoder layers of tiny-qwen2
+    model, report = apply_train_type(
+        model,
+        "lora",
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+        lora_targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    )
+    assert len(report.lora_modules) == 7 * 2  # 7 linear layers x 2 decoder layers of tiny-qwen2
     assert all(n.startswith("language_model.") for n in report.lora_modules)
     lora = {n: p for n, p in model.named_parameters() if "lora_" in n}
     assert lora and all(".language_model." in n for n in lora)
@@ -70,8 +78,7 @@ def test_lora_touches_no_vision_parameter(model_dir):
     per_layer = sum(4 * (i + o) for i, o in [(h, h), (h, kv), (h, kv), (h, h), (h, inter), (h, inter), (inter, h)])
     assert sum(p.numel() for p in lora.values()) == 2 * per_layer == report.by_part["llm_lora"][0]
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert {n for n in trainable if "lora_" not in n} == {n for n, _ in model.named_parameters()
-                                                          if ".projector." in n}
+    assert {n for n in trainable if "lora_" not in n} == {n for n, _ in model.named_parameters() if ".projector." in n}
     assert report.by_part["projector"][0] == sizes["projector"]
     # one optimizer step moves the adapters and the projector, nothing of the vision tower or the base LLM
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
@@ -100,4 +107,5 @@ def test_config_precedence(tmp_path):
     saved = tmp_path / "saved.yaml"
     cfg.save(saved)
     from zqvl.train.config import from_saved
+
     assert from_saved(saved) == cfg and isinstance(cfg, TrainConfig)

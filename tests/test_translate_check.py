@@ -1,4 +1,5 @@
 """Answer checks: reject what clean would drop, and what LLMs add around a translation; repair only what is safe."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,28 +29,57 @@ def test_clean_answer_is_accepted_unchanged():
 # One planted defect per clean family that judges a single turn: (family, source, bad answer, clean's code,
 # a faithful answer). Answers are masked bodies, as the model sees and returns them (⟦n⟧ = protected spans).
 PER_FAMILY = [
-    ("preamble", "What does this image show?", "以下是翻译：\n这张图片显示了什么？", "preamble.lead_in",
-     "这张图片显示了什么？"),
-    ("refusal", "Describe the picture in detail.", "抱歉，我无法协助完成这个请求。", "refusal.apology",
-     "请详细描述这张图片。"),
-    ("truncation", "The dog is sitting on the red sofa next to the window, looking outside.",
-     "这只狗坐在窗边的红色沙发上，", "truncation.mid_sentence", "这只狗坐在窗边的红色沙发上，望着外面。"),
+    (
+        "preamble",
+        "What does this image show?",
+        "以下是翻译：\n这张图片显示了什么？",
+        "preamble.lead_in",
+        "这张图片显示了什么？",
+    ),
+    (
+        "refusal",
+        "Describe the picture in detail.",
+        "抱歉，我无法协助完成这个请求。",
+        "refusal.apology",
+        "请详细描述这张图片。",
+    ),
+    (
+        "truncation",
+        "The dog is sitting on the red sofa next to the window, looking outside.",
+        "这只狗坐在窗边的红色沙发上，",
+        "truncation.mid_sentence",
+        "这只狗坐在窗边的红色沙发上，望着外面。",
+    ),
     ("repetition", "The puppy sleeps on the sofa.", "小狗在沙发上睡觉。" * 4, "repetition.loop", "小狗在沙发上睡觉。"),
-    ("untranslated", "The cat is sitting on the red sofa next to the window.",
-     "这只猫 is sitting on the red sofa，在窗边。", "untranslated.residue", "这只猫坐在窗边的红色沙发上。"),
-    ("ocr", "DESCRIPTION: A bakery shop front.\nTEXT: Fresh Bread Daily", "⟦1⟧：一家面包店的店面。\n⟦2⟧：每日新鲜面包",
-     "ocr.not_verbatim", "⟦1⟧：一家面包店的店面。\n⟦2⟧：Fresh Bread Daily"),
+    (
+        "untranslated",
+        "The cat is sitting on the red sofa next to the window.",
+        "这只猫 is sitting on the red sofa，在窗边。",
+        "untranslated.residue",
+        "这只猫坐在窗边的红色沙发上。",
+    ),
+    (
+        "ocr",
+        "DESCRIPTION: A bakery shop front.\nTEXT: Fresh Bread Daily",
+        "⟦1⟧：一家面包店的店面。\n⟦2⟧：每日新鲜面包",
+        "ocr.not_verbatim",
+        "⟦1⟧：一家面包店的店面。\n⟦2⟧：Fresh Bread Daily",
+    ),
     ("numbers", "There are three cats on the bed.", "床上有两只猫。", "numbers.missing", "床上有三只猫。"),
-    ("markdown", "Steps:\n1. Open the box.\n2. Remove the phone.\n3. Charge it.",
-     "步骤：1. 打开盒子。2. 取出手机。3. 给它充电。", "markdown.list_collapsed",
-     "步骤：\n1. 打开盒子。\n2. 取出手机。\n3. 给它充电。"),
+    (
+        "markdown",
+        "Steps:\n1. Open the box.\n2. Remove the phone.\n3. Charge it.",
+        "步骤：1. 打开盒子。2. 取出手机。3. 给它充电。",
+        "markdown.list_collapsed",
+        "步骤：\n1. 打开盒子。\n2. 取出手机。\n3. 给它充电。",
+    ),
     ("placeholder", "What is in this picture?", "这张<图像>里有什么？", "placeholder.mangled", "这张图片里有什么？"),
 ]
 
 
 def test_every_per_turn_family_is_covered():
     assert set(TURN_FAMILIES) == set(REGISTRY) - {"structure"}
-    assert {f for f, *_ in PER_FAMILY} | {"script"} == set(TURN_FAMILIES)   # script: repaired, see below
+    assert {f for f, *_ in PER_FAMILY} | {"script"} == set(TURN_FAMILIES)  # script: repaired, see below
 
 
 @pytest.mark.parametrize("family, source, bad, code, good", PER_FAMILY, ids=[c[0] for c in PER_FAMILY])
@@ -66,18 +96,21 @@ def test_traditional_script_is_what_clean_drops_and_is_repaired_not_retried():
     assert v.ok and v.script_converted and v.text == "今天天气很好，适合散步。"
 
 
-@pytest.mark.parametrize("answer, code", [
-    ("翻译：这张图片显示了什么？", "preamble.lead_in"),
-    ("Here is the translation: 这张图片显示了什么？", "preamble.lead_in"),
-    ("好的，这张图片显示了什么？", "preamble.lead_in"),
-    ("作为一个AI语言模型，我不能这样做。", "refusal.ai_self"),
-    ("这张图片显示了什么？\n（注：这是直译。）", "preamble.note"),
-    ("这张图片显示了什么？\n\n这句话是在询问图片内容。", "extra_paragraph"),
-    ("", "empty"),
-    ("What does this image show?", "not_chinese"),
-    ("この画像は何を示していますか？", "not_chinese"),
-    ("这张图片显示了什么？" * 20, "too_long"),
-])
+@pytest.mark.parametrize(
+    "answer, code",
+    [
+        ("翻译：这张图片显示了什么？", "preamble.lead_in"),
+        ("Here is the translation: 这张图片显示了什么？", "preamble.lead_in"),
+        ("好的，这张图片显示了什么？", "preamble.lead_in"),
+        ("作为一个AI语言模型，我不能这样做。", "refusal.ai_self"),
+        ("这张图片显示了什么？\n（注：这是直译。）", "preamble.note"),
+        ("这张图片显示了什么？\n\n这句话是在询问图片内容。", "extra_paragraph"),
+        ("", "empty"),
+        ("What does this image show?", "not_chinese"),
+        ("この画像は何を示していますか？", "not_chinese"),
+        ("这张图片显示了什么？" * 20, "too_long"),
+    ],
+)
 def test_additions_are_rejected(answer, code):
     v = verdict("What does this image show?", answer)
     assert not v.ok and v.code == code
@@ -86,15 +119,23 @@ def test_additions_are_rejected(answer, code):
 def test_planted_defects_are_retried_end_to_end(tmp_path):
     """Through the real client against the fake server: each planted answer costs one retry, with clean's code
     as the reason, and the faithful second answer is what gets written."""
-    records = [{"id": family, "conversations": [{"from": "human", "value": "Describe it."},
-                                                {"from": "gpt", "value": source}]}
-               for family, source, *_ in PER_FAMILY]
+    records = [
+        {"id": family, "conversations": [{"from": "human", "value": "Describe it."}, {"from": "gpt", "value": source}]}
+        for family, source, *_ in PER_FAMILY
+    ]
     faults = {mask(source).body: ["=" + bad, "=" + good] for _, source, bad, _, good in PER_FAMILY}
     src = write_chat_dir(tmp_path / "in", records)
     with FakeOpenAI(faults=faults) as srv:
-        stats = translate_dir(src, tmp_path / "out", TranslateOptions(
-            base_url=srv.base_url, model="fake", concurrency=4,
-            retry=RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)))
+        stats = translate_dir(
+            src,
+            tmp_path / "out",
+            TranslateOptions(
+                base_url=srv.base_url,
+                model="fake",
+                concurrency=4,
+                retry=RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05),
+            ),
+        )
     chat = {r["id"]: r for r in json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))}
     assert stats.records_failed == 0
     for family, source, _, _, good in PER_FAMILY:
@@ -132,10 +173,10 @@ def test_wrapping_quotes_are_removed_and_traditional_script_converted():
 
 
 def test_traditional_conversion_never_touches_protected_text():
-    m = mask('The sign reads "這裡" in red.')   # OCR text in Traditional script stays as the image shows it
+    m = mask('The sign reads "這裡" in red.')  # OCR text in Traditional script stays as the image shows it
     v = check_answer(m, "標誌上寫着⟦1⟧，是紅色的。")
     assert v.ok and v.script_converted
-    assert m.restore(v.text) == "标志上写着\"這裡\"，是红色的。"
+    assert m.restore(v.text) == '标志上写着"這裡"，是红色的。'
 
 
 def test_feedback_names_the_problem():
@@ -147,24 +188,24 @@ def test_feedback_names_the_problem():
 def test_retry_after_header_forms():
     assert parse_retry_after({"retry-after": "3"}) == 3.0
     assert parse_retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
-    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0   # in the past
+    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
 
 
 def test_token_bucket_paces_tokens_per_minute():
-    limiter = RateLimiter(tpm=60_000)   # 1000 tokens/s, at most one second of burst
+    limiter = RateLimiter(tpm=60_000)  # 1000 tokens/s, at most one second of burst
 
     async def spend():
         start = time.monotonic()
         for _ in range(6):
-            await limiter.acquire(250)   # 1500 tokens: 1000 at once, 500 more need half a second
+            await limiter.acquire(250)  # 1500 tokens: 1000 at once, 500 more need half a second
         return time.monotonic() - start
 
     assert asyncio.run(spend()) >= 0.45
     refunded = RateLimiter(tpm=60_000)
     asyncio.run(refunded.acquire(1000))
-    refunded.settle(estimated=1000, actual=0)   # the request never reached the server: budget comes back
+    refunded.settle(estimated=1000, actual=0)  # the request never reached the server: budget comes back
     assert asyncio.run(_timed(refunded.acquire(900))) < 0.2
 
 

@@ -1,5 +1,6 @@
 """The fake endpoint itself: deterministic, exactly repairable faults, honest max_tokens. The translate tests
 are only as good as this server, so it gets its own checks (over real HTTP, with the real openai client)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +12,7 @@ from helpers.fake_openai_server import LETTERS, WORDS, FakeOpenAI, fake_translat
 
 def test_every_fake_character_survives_traditional_and_back():
     s2t, t2s = opencc.OpenCC("s2t"), opencc.OpenCC("t2s")
-    assert len(set(LETTERS)) == 26 and all(s2t.convert(c) != c for c in LETTERS)   # the fault is visible
+    assert len(set(LETTERS)) == 26 and all(s2t.convert(c) != c for c in LETTERS)  # the fault is visible
     for text in [LETTERS, *WORDS.values(), fake_translate("What does this image show? A zebra reads ⟦1⟧.")]:
         assert t2s.convert(s2t.convert(text)) == text
 
@@ -29,15 +30,20 @@ def _ask(base_url: str, text: str, max_tokens: int = 500, key: str = "k"):
     async def go():
         client = openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=2)
         try:
-            return await client.post("/chat/completions", cast_to=object, body={
-                "model": "m", "max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]})
+            return await client.post(
+                "/chat/completions",
+                cast_to=object,
+                body={"model": "m", "max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]},
+            )
         finally:
             await client.close()
+
     return asyncio.run(go())
 
 
 def test_faults_follow_the_plan_then_the_answer_is_clean():
     import openai
+
     with FakeOpenAI(faults={"zebra": ["429", "preamble", "traditional"]}, retry_after="7") as srv:
         with pytest.raises(openai.RateLimitError) as e:
             _ask(srv.base_url, "a zebra")
@@ -59,6 +65,7 @@ def test_max_tokens_is_honoured_like_a_real_server():
 
 def test_wrong_key_is_refused():
     import openai
+
     with FakeOpenAI(api_key="right") as srv:
         with pytest.raises(openai.AuthenticationError):
             _ask(srv.base_url, "hello", key="wrong")

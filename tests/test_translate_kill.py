@@ -1,8 +1,7 @@
 """kill -9 of a real `zqvl-data translate` process, twice, then resume: the result is byte-identical to an
 uninterrupted run, nothing the cache holds is requested again, and the API key appears nowhere."""
-from __future__ import annotations
 
-import pytest
+from __future__ import annotations
 
 import os
 import signal
@@ -11,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from helpers.fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
@@ -19,10 +19,10 @@ from zqvl.data.translate.runner import CACHE_NAME
 from zqvl.data.translate.spans import mask
 from zqvl.ui import run_cli
 
-pytestmark = pytest.mark.slow   # trains or kills real processes: `make test-fast` skips it
+pytestmark = pytest.mark.slow  # trains or kills real processes: `make test-fast` skips it
 
 KEY = "sk-kill-test-5f3c9a0e7b21-DO-NOT-LEAK"
-FAULTS = {"zebra": ["429"], "poison": ["lost_placeholder"] * 99}   # 429 with Retry-After: 0
+FAULTS = {"zebra": ["429"], "poison": ["lost_placeholder"] * 99}  # 429 with Retry-After: 0
 
 
 def zqvl_data_command() -> list[str]:
@@ -31,8 +31,23 @@ def zqvl_data_command() -> list[str]:
 
 
 def translate_args(src: Path, out: Path, base_url: str) -> list[str]:
-    return ["translate", str(src), "--out", str(out), "--base-url", base_url, "--model", "fake-mt", "--dedupe",
-            "--api-key-env", "ZQVL_KILL_TEST_KEY", "--concurrency", "4", "--max-attempts", "3"]
+    return [
+        "translate",
+        str(src),
+        "--out",
+        str(out),
+        "--base-url",
+        base_url,
+        "--model",
+        "fake-mt",
+        "--dedupe",
+        "--api-key-env",
+        "ZQVL_KILL_TEST_KEY",
+        "--concurrency",
+        "4",
+        "--max-attempts",
+        "3",
+    ]
 
 
 def files_under(path: Path) -> dict[str, bytes]:
@@ -63,7 +78,7 @@ def test_kill_9_then_resume_is_byte_identical_and_resends_nothing_cached(tmp_pat
             stdout, stderr = proc.communicate(timeout=30)
             assert proc.returncode == -signal.SIGKILL
             outputs += [stdout, stderr]
-            time.sleep(0.05)   # requests the dead process had already sent may still land in the log
+            time.sleep(0.05)  # requests the dead process had already sent may still land in the log
             assert not (out / "chat.json").exists()
             cache = TranslationCache(out / CACHE_NAME)
             cached_at_kill.append((len(srv.log), cache.sources()))
@@ -86,14 +101,15 @@ def test_kill_9_then_resume_is_byte_identical_and_resends_nothing_cached(tmp_pat
     ref_files, out_files = files_under(reference), files_under(out)
     for name in ("chat.json", "failed.jsonl"):
         assert out_files[name] == ref_files[name]
-    assert sorted(n for n in out_files if n.startswith("images/")) == \
-        sorted(n for n in ref_files if n.startswith("images/"))
+    assert sorted(n for n in out_files if n.startswith("images/")) == sorted(
+        n for n in ref_files if n.startswith("images/")
+    )
     assert out_files["failed.jsonl"].count(b"\n") == 48
 
     # The key is in no output stream and no file: chat, failed list, summary, cache (and its WAL).
     secret = KEY.encode()
     assert all(secret not in stream for stream in outputs)
-    assert b"failed.jsonl" in outputs[-1] and b"requests" in outputs[-2]   # the warning; the summary table
+    assert b"failed.jsonl" in outputs[-1] and b"requests" in outputs[-2]  # the warning; the summary table
     for files in (ref_files, out_files):
         assert any(name.startswith(CACHE_NAME) for name in files)
         assert [name for name, data in files.items() if secret in data] == []

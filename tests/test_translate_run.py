@@ -1,4 +1,5 @@
 """translate_dir and the CLI against a real HTTP server on 127.0.0.1 that injects faults."""
+
 from __future__ import annotations
 
 import json
@@ -44,28 +45,55 @@ def read_out(out):
 
 
 FAULT_WORDS = ("dog", "zebra", "giraffe", "parrot", "camel", "otter", "lemur", "heron", "poison", "cat")
-FAULTS = {"zebra": ["429"], "giraffe": ["500", "503"], "parrot": ["length"], "camel": ["preamble"],
-          "otter": ["traditional"], "lemur": ["lost_placeholder"], "heron": ["timeout", "drop", "refusal"],
-          "poison": ["lost_placeholder"] * 99}
+FAULTS = {
+    "zebra": ["429"],
+    "giraffe": ["500", "503"],
+    "parrot": ["length"],
+    "camel": ["preamble"],
+    "otter": ["traditional"],
+    "lemur": ["lost_placeholder"],
+    "heron": ["timeout", "drop", "refusal"],
+    "poison": ["lost_placeholder"] * 99,
+}
 
 
 def odd_records() -> list[dict]:
     return [
-        {"id": "text-only", "conversations": [
-            {"from": "human", "value": "Why is the sky blue?"},
-            {"from": "gpt", "value": "Sunlight scatters off air molecules; blue light scatters most."},
-            {"from": "human", "value": "And at 6:30 pm?"},
-            {"from": "gpt", "value": "At sunset the light crosses more air, so red dominates."}]},
-        {"id": "two-images", "image": ["img1.png", "img2.png"], "conversations": [
-            {"from": "human", "value": "<image>\n<image>\nCompare the two pictures."},
-            {"from": "gpt", "value": "The first is brighter than the second."}]},
-        {"id": "half-done", "image": "img3.png", "conversations": [
-            {"from": "human", "value": "<image>\n图里有什么？", "source": "<image>\nWhat is in the picture?"},
-            {"from": "gpt", "value": "A red bus on a bridge."}]},
-        {"id": "nothing-to-say", "image": "img4.png", "conversations": [
-            {"from": "human", "value": "<image>"}, {"from": "gpt", "value": "42"}]},
-        {"id": "escapes", "image": "../secret.png", "conversations": [
-            {"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A key."}]},
+        {
+            "id": "text-only",
+            "conversations": [
+                {"from": "human", "value": "Why is the sky blue?"},
+                {"from": "gpt", "value": "Sunlight scatters off air molecules; blue light scatters most."},
+                {"from": "human", "value": "And at 6:30 pm?"},
+                {"from": "gpt", "value": "At sunset the light crosses more air, so red dominates."},
+            ],
+        },
+        {
+            "id": "two-images",
+            "image": ["img1.png", "img2.png"],
+            "conversations": [
+                {"from": "human", "value": "<image>\n<image>\nCompare the two pictures."},
+                {"from": "gpt", "value": "The first is brighter than the second."},
+            ],
+        },
+        {
+            "id": "half-done",
+            "image": "img3.png",
+            "conversations": [
+                {"from": "human", "value": "<image>\n图里有什么？", "source": "<image>\nWhat is in the picture?"},
+                {"from": "gpt", "value": "A red bus on a bridge."},
+            ],
+        },
+        {
+            "id": "nothing-to-say",
+            "image": "img4.png",
+            "conversations": [{"from": "human", "value": "<image>"}, {"from": "gpt", "value": "42"}],
+        },
+        {
+            "id": "escapes",
+            "image": "../secret.png",
+            "conversations": [{"from": "human", "value": "<image>\nWhat is this?"}, {"from": "gpt", "value": "A key."}],
+        },
         {"id": "no-turns", "conversations": []},
     ]
 
@@ -96,7 +124,7 @@ def test_faults_are_survived_and_every_record_is_accounted_for(tmp_path):
     for rec in chat:
         for turn, orig in zip(rec["conversations"], originals[rec["id"]]["conversations"]):
             if "source" in orig:
-                assert turn == orig                      # already translated: kept as it was
+                assert turn == orig  # already translated: kept as it was
                 continue
             assert turn["source"] == orig["value"]
             assert turn["value"] == expected(orig["value"])
@@ -105,20 +133,22 @@ def test_faults_are_survived_and_every_record_is_accounted_for(tmp_path):
                 assert turn["value"].count(span) == orig["value"].count(span)
     sample = next(r for r in chat if r["id"] == "rec00001")["conversations"][1]["value"]
     assert '"EXIT 1"' in sample and "3.5 kg" in sample and "https://example.com/p/1" in sample
-    assert next(r for r in chat if r["id"] == "nothing-to-say")["conversations"][1] == \
-        {"from": "gpt", "value": "42", "source": "42"}
+    assert next(r for r in chat if r["id"] == "nothing-to-say")["conversations"][1] == {
+        "from": "gpt",
+        "value": "42",
+        "source": "42",
+    }
 
     # Each fault cost exactly the retries it should; a clean string exactly one request.
     asked = Counter(srv.texts())
-    answer = {w: body(next(r["conversations"][1]["value"] for r in records if w in json.dumps(r)))
-              for w in FAULT_WORDS}
+    answer = {w: body(next(r["conversations"][1]["value"] for r in records if w in json.dumps(r))) for w in FAULT_WORDS}
     assert asked[answer["dog"]] == 1 and asked[answer["cat"]] == 1
     assert asked[answer["zebra"]] == 2 and asked[answer["giraffe"]] == 3 and asked[answer["parrot"]] == 2
     assert asked[answer["camel"]] == 2 and asked[answer["otter"]] == 1 and asked[answer["lemur"]] == 2
     assert asked[answer["heron"]] == 4 and asked[answer["poison"]] == 4
     parrot = [r.max_tokens for r in srv.log if r.text == answer["parrot"]]
-    assert parrot[1] == 2 * parrot[0]                    # cut off -> retried with twice the room
-    assert stats.script_converted == 4                   # the otter answers, repaired with opencc
+    assert parrot[1] == 2 * parrot[0]  # cut off -> retried with twice the room
+    assert stats.script_converted == 4  # the otter answers, repaired with opencc
     p = stats.problems
     assert (p["rate_limited"], p["server_error"], p["truncated"], p["preamble.lead_in"]) == (4, 8, 4, 4)
     assert (p["timeout"], p["connection"]) == (4, 4)
@@ -135,7 +165,7 @@ def test_faults_are_survived_and_every_record_is_accounted_for(tmp_path):
 
 def test_dedupe_sends_one_request_per_distinct_string_and_reruns_send_none(tmp_path):
     records = sample_records(30)
-    records += [dict(r, id=r["id"] + "-again") for r in records[:6]]   # six answers repeated verbatim
+    records += [dict(r, id=r["id"] + "-again") for r in records[:6]]  # six answers repeated verbatim
     src = write_chat_dir(tmp_path / "in", records)
     distinct = {t["value"] for r in records for t in r["conversations"]}
     turns = 2 * len(records)
@@ -150,14 +180,14 @@ def test_dedupe_sends_one_request_per_distinct_string_and_reruns_send_none(tmp_p
     with FakeOpenAI(api_key=KEY) as srv:
         plain = translate_dir(src, tmp_path / "nodd", options(srv))
         asked_plain = Counter(srv.texts())
-    assert plain.requests == sum(asked_plain.values()) == turns        # one request per turn
-    assert asked_plain[body(records[0]["conversations"][0]["value"])] == 30 // 5 + 2   # its turns, repeats too
+    assert plain.requests == sum(asked_plain.values()) == turns  # one request per turn
+    assert asked_plain[body(records[0]["conversations"][0]["value"])] == 30 // 5 + 2  # its turns, repeats too
     assert read_out(tmp_path / "nodd")[0] == read_out(tmp_path / "dd")[0]
 
     before = (tmp_path / "dd" / "chat.json").read_bytes()
     with FakeOpenAI(api_key=KEY) as srv:
         again = translate_dir(src, tmp_path / "dd", options(srv, dedupe=True))
-        assert srv.log == []                                          # everything came from the cache
+        assert srv.log == []  # everything came from the cache
     assert again.cache_hits == len(distinct) and again.requests == 0
     assert (tmp_path / "dd" / "chat.json").read_bytes() == before
 
@@ -168,7 +198,7 @@ def test_retry_after_is_honoured(tmp_path):
         stats = translate_dir(src, tmp_path / "out", options(srv, dedupe=True))
     zebra = [r for r in srv.log if "zebra" in r.text]
     assert [r.status for r in zebra] == [429, 200]
-    assert zebra[1].t - zebra[0].t >= 0.98                 # the server asked for 1 s; backoff alone is 10 ms
+    assert zebra[1].t - zebra[0].t >= 0.98  # the server asked for 1 s; backoff alone is 10 ms
     assert stats.records_failed == 0
 
 
@@ -188,7 +218,7 @@ def test_answers_cut_off_at_the_ceiling_fail_as_truncated(tmp_path):
 def test_rpm_limit_spaces_requests(tmp_path):
     src = write_chat_dir(tmp_path / "in", sample_records(35))
     with FakeOpenAI(api_key=KEY) as srv:
-        translate_dir(src, tmp_path / "out", options(srv, dedupe=True, rpm=1200))   # 20/s, 1 s burst
+        translate_dir(src, tmp_path / "out", options(srv, dedupe=True, rpm=1200))  # 20/s, 1 s burst
     times = sorted(r.t for r in srv.log)
     assert len(times) == 40 and times[-1] - times[0] >= (40 - 20) / 20 - 0.1
 
@@ -199,11 +229,24 @@ def test_refused_key_stops_the_run_without_echoing_the_key(tmp_path, capsys):
         with pytest.raises(UsageError) as e:
             translate_dir(src, tmp_path / "out", options(srv))
         assert "401" in str(e.value) and KEY not in str(e.value)
-        assert all(r.status == 401 for r in srv.log) and len(srv.log) <= 8   # stopped, not hammered
+        assert all(r.status == 401 for r in srv.log) and len(srv.log) <= 8  # stopped, not hammered
         os.environ["ZQVL_TEST_KEY"] = KEY
         try:
-            code = zqvl_data(["translate", str(src), "--out", str(tmp_path / "out2"), "--base-url",
-                              srv.base_url, "--model", "m", "--api-key-env", "ZQVL_TEST_KEY", "--no-progress"])
+            code = zqvl_data(
+                [
+                    "translate",
+                    str(src),
+                    "--out",
+                    str(tmp_path / "out2"),
+                    "--base-url",
+                    srv.base_url,
+                    "--model",
+                    "m",
+                    "--api-key-env",
+                    "ZQVL_TEST_KEY",
+                    "--no-progress",
+                ]
+            )
         finally:
             del os.environ["ZQVL_TEST_KEY"]
     captured = capsys.readouterr()
@@ -215,19 +258,23 @@ def test_refused_key_stops_the_run_without_echoing_the_key(tmp_path, capsys):
 def test_an_endpoint_that_never_answers_stops_the_run(tmp_path):
     src = write_chat_dir(tmp_path / "in", sample_records(50))
     with FakeOpenAI() as srv:
-        dead_url = srv.base_url            # the port is closed once the server stops
-    opts = TranslateOptions(base_url=dead_url, model="m", api_key=KEY, concurrency=4, 
-                            retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+        dead_url = srv.base_url  # the port is closed once the server stops
+    opts = TranslateOptions(
+        base_url=dead_url, model="m", api_key=KEY, concurrency=4, retry=RetryPolicy(max_attempts=2, backoff_base=0.01)
+    )
     with pytest.raises(UsageError, match="never answered"):
         translate_dir(src, tmp_path / "out", opts)
     assert not (tmp_path / "out" / "chat.json").exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--base-url", "localhost:8000", "--model", "m"], "--base-url must start with http"),
-    (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", "ZQVL_NOT_SET"], "not set"),
-    (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "0"], "must be > 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--base-url", "localhost:8000", "--model", "m"], "--base-url must start with http"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", "ZQVL_NOT_SET"], "not set"),
+        (["--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--concurrency", "0"], "must be > 0"),
+    ],
+)
 def test_usage_errors_exit_2(tmp_path, capsys, argv, message):
     src = write_chat_dir(tmp_path / "in", sample_records(1))
     assert zqvl_data(["translate", str(src), "--out", str(tmp_path / "out")] + argv) == 2
@@ -239,7 +286,7 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with FakeOpenAI(api_key=KEY, faults={"poison": ["english"] * 99}) as srv:
         base = ["--base-url", srv.base_url, "--model", "m", "--max-attempts", "2", "--no-progress"]
-        assert zqvl_data(["translate", str(src), "--out", str(src)] + base) == 2      # never over the input
+        assert zqvl_data(["translate", str(src), "--out", str(src)] + base) == 2  # never over the input
         assert zqvl_data(["translate", str(src), "--out", str(tmp_path / "o1"), "--dedupe"] + base) == 1
         ok = write_chat_dir(tmp_path / "ok", sample_records(6, ("dog", "cat")))
         assert zqvl_data(["translate", str(ok), "--out", str(tmp_path / "o2"), "--dedupe"] + base) == 0

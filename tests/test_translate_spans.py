@@ -1,4 +1,5 @@
 """Protected spans: what gets masked, and that restore gives every span back exactly once."""
+
 from __future__ import annotations
 
 from hypothesis import given, settings
@@ -21,10 +22,15 @@ def test_edge_image_tags_are_cut_off_not_sent():
 
 
 def test_code_urls_and_emails_are_protected():
-    text = ("Run `pip install zqvl` then:\n```python\nprint('hi')\n```\n"
-            "Docs at https://example.com/a?b=1. Mail a.b@c.org")
-    assert spans(text) == ("`pip install zqvl`", "```python\nprint('hi')\n```", "https://example.com/a?b=1",
-                           "a.b@c.org")
+    text = (
+        "Run `pip install zqvl` then:\n```python\nprint('hi')\n```\nDocs at https://example.com/a?b=1. Mail a.b@c.org"
+    )
+    assert spans(text) == (
+        "`pip install zqvl`",
+        "```python\nprint('hi')\n```",
+        "https://example.com/a?b=1",
+        "a.b@c.org",
+    )
 
 
 def test_numbers_with_units_but_not_plain_numbers_or_words():
@@ -33,7 +39,7 @@ def test_numbers_with_units_but_not_plain_numbers_or_words():
 
 
 def test_text_read_off_the_image_stays_verbatim():
-    assert spans('A sign that reads "EXIT 4" and a mug labeled \'Coffee\'.') == ('"EXIT 4"', "'Coffee'")
+    assert spans("A sign that reads \"EXIT 4\" and a mug labeled 'Coffee'.") == ('"EXIT 4"', "'Coffee'")
     assert spans("The sign reads STOP AHEAD. The shirt says Nike and the shoes are red.") == ("STOP AHEAD", "Nike")
     assert spans("The label reads: Fresh milk, 2% fat. Next sentence.") == ("Fresh milk, 2% fat",)
     assert spans("A logo that spells COCONUT in blue letters") == ("COCONUT",)
@@ -51,7 +57,7 @@ def test_placeholder_lookalikes_in_the_data_are_protected_too():
     m = mask("literal ⟦1⟧ and a stray ⟧ here")
     assert m.spans == ("⟦", "⟧", "⟧") and m.body == "literal ⟦1⟧1⟦2⟧ and a stray ⟦3⟧ here"
     assert m.restore(m.body) == "literal ⟦1⟧ and a stray ⟧ here"
-    m = mask('"a ⟦ b" and ⟦')   # a bracket inside another span stays inside it
+    m = mask('"a ⟦ b" and ⟦')  # a bracket inside another span stays inside it
     assert m.spans == ('"a ⟦ b"', "⟦") and m.body == "⟦1⟧ and ⟦2⟧"
 
 
@@ -71,10 +77,29 @@ def test_placeholder_problems_are_named():
     assert placeholder_problem(m, "标志⟦1⟧和⟦2⟧和⟦3⟧<image>")[0] == "placeholder_unknown"
 
 
-_pieces = st.sampled_from([
-    "<image>", "\n", " ", "the sign reads ", "STOP", '"Open 24h"', "3.5 kg", "$4", "https://a.io/x", "`x=1`",
-    "```\ncode\n```", "⟦2⟧", "⟧", "What is this?", "a dog's bowl", "'quoted'", "10:30", "cafe", "标志",
-])
+_pieces = st.sampled_from(
+    [
+        "<image>",
+        "\n",
+        " ",
+        "the sign reads ",
+        "STOP",
+        '"Open 24h"',
+        "3.5 kg",
+        "$4",
+        "https://a.io/x",
+        "`x=1`",
+        "```\ncode\n```",
+        "⟦2⟧",
+        "⟧",
+        "What is this?",
+        "a dog's bowl",
+        "'quoted'",
+        "10:30",
+        "cafe",
+        "标志",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,7 +107,7 @@ _pieces = st.sampled_from([
 def test_mask_then_restore_is_identity_and_spans_come_back_once(text):
     m = mask(text)
     assert m.restore(m.body) == text
-    assert placeholder_problem(m, m.body) is None   # the body holds ⟦1⟧..⟦n⟧ once each, nothing else
+    assert placeholder_problem(m, m.body) is None  # the body holds ⟦1⟧..⟦n⟧ once each, nothing else
     assert len(PLACEHOLDER.findall(m.body)) == len(m.spans)
     # A model that reorders placeholders is fine; each span comes back exactly once.
     reordered = "".join(f"⟦{i}⟧" for i in reversed(range(1, len(m.spans) + 1)))

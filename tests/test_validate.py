@@ -1,12 +1,14 @@
 """zqvl-data validate: each code has a case that triggers it and a near-miss that does not."""
+
 import json
 import struct
 import zlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from helpers.datadir import jpeg_bytes, make_dir, png_bytes, qa, record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from zqvl.cli.data import _main as data_main
 from zqvl.data.imagecheck import ImageLimits, check_image
 from zqvl.data.validate import TokenBudget, validate_dir
@@ -22,49 +24,63 @@ def codes(tmp_path, records, images=GOOD, **kw):
 
 def png_header_only(width: int, height: int) -> bytes:
     """A structurally valid PNG (correct CRCs) that claims a huge canvas: a decompression bomb's header."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def test_clean_dir_has_no_findings(tmp_path):
-    recs = [record("r1"), record("r2", "b.png", qa("再问一次？", "好的。") + qa("第二轮？", "第二个回答。", image=False)),
-            record("t1", None), record("m1", ["a.jpg", "b.png"], qa("<image>比较两张图。", "不同。"))]
+    recs = [
+        record("r1"),
+        record("r2", "b.png", qa("再问一次？", "好的。") + qa("第二轮？", "第二个回答。", image=False)),
+        record("t1", None),
+        record("m1", ["a.jpg", "b.png"], qa("<image>比较两张图。", "不同。")),
+    ]
     assert codes(tmp_path, recs) == set()
 
 
-@pytest.mark.parametrize("rec, code", [
-    ([1, 2], "structure.not_object"),
-    ({"conversations": qa()}, "structure.missing_id"),
-    ({"id": "x", "image": 5, "conversations": qa()}, "structure.bad_image_field"),
-    ({"id": "x", "image": "a.jpg"}, "structure.missing_conversations"),
-    ({"id": "x", "image": "a.jpg", "conversations": [{"from": "human"}]}, "structure.bad_turn"),
-    (record("x", conversations=[{"from": "system", "value": "<image>hi"}, {"from": "gpt", "value": "a"}]),
-     "structure.role_name"),
-    (record("x", conversations=[{"from": "gpt", "value": "<image>a"}, {"from": "human", "value": "q"}]),
-     "structure.order"),
-    (record("x", conversations=qa() + [{"from": "human", "value": "还有吗？"}]), "structure.ends_on_human"),
-    (record("x", conversations=qa(answer="   ")), "structure.empty_turn"),
-    (record("x", conversations=qa(question="<image>两个标签")), "placeholder.count"),
-    (record("x", conversations=qa(image=False)), "placeholder.count"),
-    (record("x", conversations=qa(answer="见<image>")), "placeholder.in_answer"),
-    (record("x", conversations=qa(answer="图中<图像>是猫。")), "placeholder.mangled"),
-    (record("x", conversations=qa(answer="图中 < image > 是猫。")), "placeholder.mangled"),
-    (record("x", "../a.jpg"), "image.unsafe_path"),
-    (record("x", "/etc/passwd"), "image.unsafe_path"),
-    (record("x", "nope.jpg"), "image.missing"),
-])
+@pytest.mark.parametrize(
+    "rec, code",
+    [
+        ([1, 2], "structure.not_object"),
+        ({"conversations": qa()}, "structure.missing_id"),
+        ({"id": "x", "image": 5, "conversations": qa()}, "structure.bad_image_field"),
+        ({"id": "x", "image": "a.jpg"}, "structure.missing_conversations"),
+        ({"id": "x", "image": "a.jpg", "conversations": [{"from": "human"}]}, "structure.bad_turn"),
+        (
+            record("x", conversations=[{"from": "system", "value": "<image>hi"}, {"from": "gpt", "value": "a"}]),
+            "structure.role_name",
+        ),
+        (
+            record("x", conversations=[{"from": "gpt", "value": "<image>a"}, {"from": "human", "value": "q"}]),
+            "structure.order",
+        ),
+        (record("x", conversations=qa() + [{"from": "human", "value": "还有吗？"}]), "structure.ends_on_human"),
+        (record("x", conversations=qa(answer="   ")), "structure.empty_turn"),
+        (record("x", conversations=qa(question="<image>两个标签")), "placeholder.count"),
+        (record("x", conversations=qa(image=False)), "placeholder.count"),
+        (record("x", conversations=qa(answer="见<image>")), "placeholder.in_answer"),
+        (record("x", conversations=qa(answer="图中<图像>是猫。")), "placeholder.mangled"),
+        (record("x", conversations=qa(answer="图中 < image > 是猫。")), "placeholder.mangled"),
+        (record("x", "../a.jpg"), "image.unsafe_path"),
+        (record("x", "/etc/passwd"), "image.unsafe_path"),
+        (record("x", "nope.jpg"), "image.missing"),
+    ],
+)
 def test_record_codes(tmp_path, rec, code):
     found = codes(tmp_path, [rec])
     assert code in {c for _, c in found}
 
 
 def test_near_misses_are_not_flagged(tmp_path):
-    recs = [record("ok1", conversations=qa(question="图片中的文字？\n<image>", image=False)),  # tag after text
-            record("ok3", "sub/c.jpg"),  # nested dir inside images/
-            record("ok4", conversations=[{"from": "user", "value": "<image>\n问"},
-                                         {"from": "assistant", "value": "答"}])]
+    recs = [
+        record("ok1", conversations=qa(question="图片中的文字？\n<image>", image=False)),  # tag after text
+        record("ok3", "sub/c.jpg"),  # nested dir inside images/
+        record("ok4", conversations=[{"from": "user", "value": "<image>\n问"}, {"from": "assistant", "value": "答"}]),
+    ]
     assert codes(tmp_path, recs, {**GOOD, "sub/c.jpg": jpeg_bytes(colour=(1, 2, 3))}) == set()
 
 
@@ -74,17 +90,21 @@ def test_look_alikes_are_warnings_with_clean_s_broader_pattern(tmp_path):
     d = make_dir(tmp_path / "d", [record("w", conversations=qa(answer="HTML 里的 <img> 标签和【图片】。"))], GOOD)
     result = validate_dir(d)
     assert [(i.code, i.level, i.message) for i in result.issues] == [
-        ("placeholder.mangled", "warning", "turn 1: '<img>'; turn 1: '【图片】'")]
+        ("placeholder.mangled", "warning", "turn 1: '<img>'; turn 1: '【图片】'")
+    ]
     assert result.errors == 0
 
 
-@pytest.mark.parametrize("name, data, code", [
-    ("empty.jpg", b"", "image.empty"),
-    ("trunc.jpg", jpeg_bytes((256, 256), quality=95)[:900], "image.unreadable"),
-    ("text.jpg", b"this is not an image at all", "image.unreadable"),
-    ("bomb.png", png_header_only(40_000, 40_000), "image.bomb"),
-    ("tiny.png", png_bytes((12, 200)), "image.tiny"),
-])
+@pytest.mark.parametrize(
+    "name, data, code",
+    [
+        ("empty.jpg", b"", "image.empty"),
+        ("trunc.jpg", jpeg_bytes((256, 256), quality=95)[:900], "image.unreadable"),
+        ("text.jpg", b"this is not an image at all", "image.unreadable"),
+        ("bomb.png", png_header_only(40_000, 40_000), "image.bomb"),
+        ("tiny.png", png_bytes((12, 200)), "image.tiny"),
+    ],
+)
 def test_image_codes(tmp_path, name, data, code):
     assert codes(tmp_path, [record("x", name)], {name: data}) == {("x", code)}
 
@@ -112,7 +132,9 @@ def test_two_workers_same_findings(tmp_path):
 
 
 def test_token_budget_names_the_turn_with_the_real_tokenizer(tmp_path, qwen_tokenizer):
-    conv = qa("图里有什么？", "一只猫坐在窗台上。") + qa("它是什么颜色的？", "它是一只橘色的猫，尾巴很长。", image=False)
+    conv = qa("图里有什么？", "一只猫坐在窗台上。") + qa(
+        "它是什么颜色的？", "它是一只橘色的猫，尾巴很长。", image=False
+    )
     recs = [record("long", conversations=conv)]
     d = make_dir(tmp_path / "d", recs, GOOD)
     k = 64
@@ -146,8 +168,9 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
     code, out, _ = cli(["validate", str(d), "--report", str(report), "--workers", "1"], capsys)
     assert code == 1 and "image.missing" in out
     rows = [json.loads(line) for line in report.read_text().splitlines()]
-    assert rows == [{"id": "bad", "level": "error", "code": "image.missing",
-                     "message": "image 'missing.jpg': file not found"}]
+    assert rows == [
+        {"id": "bad", "level": "error", "code": "image.missing", "message": "image 'missing.jpg': file not found"}
+    ]
     clean = make_dir(tmp_path / "c", [record("r1")], GOOD)
     assert cli(["validate", str(clean)], capsys)[0] == 0
     code, _, err = cli(["validate", str(tmp_path / "nowhere")], capsys)
@@ -155,12 +178,21 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.one_of(
-    st.binary(max_size=200),
-    st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                 lambda c: st.lists(c, max_size=4) | st.dictionaries(
-                     st.sampled_from(["id", "image", "conversations", "from", "value", "source", "x"]), c,
-                     max_size=4), max_leaves=15).map(lambda v: json.dumps(v).encode())))
+@given(
+    payload=st.one_of(
+        st.binary(max_size=200),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda c: (
+                st.lists(c, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["id", "image", "conversations", "from", "value", "source", "x"]), c, max_size=4
+                )
+            ),
+            max_leaves=15,
+        ).map(lambda v: json.dumps(v).encode()),
+    )
+)
 def test_fuzz_never_a_traceback(tmp_path_factory, capsys, payload):
     d = tmp_path_factory.mktemp("fuzz")
     (d / "images").mkdir()

@@ -1,9 +1,10 @@
 """Errors every layer may raise, and the exit codes the CLIs turn them into (one place for both)."""
+
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FINDINGS = 1     # the command ran, and found (or left) something the user must look at
-EXIT_USAGE = 2        # bad arguments or unreadable input: one line on stderr, nothing written
+EXIT_FINDINGS = 1  # the command ran, and found (or left) something the user must look at
+EXIT_USAGE = 2  # bad arguments or unreadable input: one line on stderr, nothing written
 EXIT_INTERRUPTED = 130
 
 
@@ -14,6 +15,7 @@ class UsageError(Exception):
 def did_you_mean(word: str, choices) -> str:
     """' (did you mean X?)' for the closest of `choices` to a mistyped `word`, or '' when none is close."""
     import difflib
+
     close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
 

@@ -5,13 +5,15 @@ they never know how it is shown. The CLI opens one with `open_progress`: a rich 
 line every few seconds when the stream is a file (cluster logs read those; a bar there is one line cut at 80
 columns), nothing when disabled. `NULL` is the default for library callers and tests.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Iterator
+from typing import IO
 
 
 class Progress:
@@ -115,10 +117,15 @@ class RichProgress(_Counter):
     def __init__(self, command, total, fields, stream: IO[str]):
         super().__init__(command, total, fields)
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-        columns = [TextColumn("[bold]{task.description}"), BarColumn(bar_width=20 if fields else None),
-                   MofNCompleteColumn(), TimeElapsedColumn()]
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
+
+        columns = [
+            TextColumn("[bold]{task.description}"),
+            BarColumn(bar_width=20 if fields else None),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ]
         if fields:
             columns.append(TextColumn(" ".join(f"{n}={{task.fields[{n}]}}" for n in fields)))
         else:
@@ -142,6 +149,7 @@ class RichProgress(_Counter):
 
 def _escape(text: str) -> str:
     from rich.markup import escape
+
     return escape(text)
 
 
@@ -151,8 +159,14 @@ def _clock(seconds: float) -> str:
 
 
 @contextmanager
-def open_progress(command: str, total: int | None = None, *fields: str, enabled: bool = True,
-                  stream: IO[str] | None = None, every: float | None = None) -> Iterator[Progress]:
+def open_progress(
+    command: str,
+    total: int | None = None,
+    *fields: str,
+    enabled: bool = True,
+    stream: IO[str] | None = None,
+    every: float | None = None,
+) -> Iterator[Progress]:
     """The right Progress for `stream` (default stderr): a bar on a terminal, lines otherwise.
 
     `every` is the seconds between lines (default $ZQVL_PROGRESS_EVERY or 30)."""

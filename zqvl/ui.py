@@ -3,6 +3,7 @@
 User text (ids, paths, answers) may contain rich markup such as `[/]`: every message is escaped before rich
 renders it, so data can never break the error path. Progress lives in `zqvl.progress`.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Reading a user's YAML config file: a mapping, or one clear UsageError line."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Build small canonical data dirs for tests: real JPEG/PNG files made with Pillow."""
+
 from __future__ import annotations
 
 import io

@@ -16,6 +16,7 @@ as a real server does. Every request is logged (time, text, fault, status) for t
 Standalone (the benchmark, or trying translate offline): `python tests/helpers/fake_openai_server.py --port 8765`
 prints the base URL and serves until SIGTERM; `--write-sample DIR` writes English records to translate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,26 +35,83 @@ import opencc
 # Common words get real Chinese; the rest is transliterated letter by letter. Every character here survives
 # opencc s2t -> t2s unchanged, so a "traditional" fault is exactly repairable (tests check this table).
 WORDS = {
-    "what": "什么", "is": "是", "this": "这", "image": "图片", "picture": "图片", "photo": "照片",
-    "the": "", "a": "一个", "an": "一个", "in": "在", "of": "的", "and": "和", "on": "在", "with": "带着",
-    "dog": "狗", "cat": "猫", "man": "男人", "woman": "女人", "car": "车", "sign": "标志", "street": "街道",
-    "does": "", "show": "显示", "shows": "显示", "describe": "描述", "there": "那里", "are": "是",
-    "how": "怎么", "many": "多少", "people": "人们", "color": "颜色", "red": "红色", "blue": "蓝色",
-    "reads": "写着", "says": "说", "text": "文字", "at": "在", "to": "到", "it": "它", "you": "你",
-    "can": "能", "see": "看见", "beach": "海滩", "plays": "玩", "young": "年轻的", "her": "她的", "two": "两",
+    "what": "什么",
+    "is": "是",
+    "this": "这",
+    "image": "图片",
+    "picture": "图片",
+    "photo": "照片",
+    "the": "",
+    "a": "一个",
+    "an": "一个",
+    "in": "在",
+    "of": "的",
+    "and": "和",
+    "on": "在",
+    "with": "带着",
+    "dog": "狗",
+    "cat": "猫",
+    "man": "男人",
+    "woman": "女人",
+    "car": "车",
+    "sign": "标志",
+    "street": "街道",
+    "does": "",
+    "show": "显示",
+    "shows": "显示",
+    "describe": "描述",
+    "there": "那里",
+    "are": "是",
+    "how": "怎么",
+    "many": "多少",
+    "people": "人们",
+    "color": "颜色",
+    "red": "红色",
+    "blue": "蓝色",
+    "reads": "写着",
+    "says": "说",
+    "text": "文字",
+    "at": "在",
+    "to": "到",
+    "it": "它",
+    "you": "你",
+    "can": "能",
+    "see": "看见",
+    "beach": "海滩",
+    "plays": "玩",
+    "young": "年轻的",
+    "her": "她的",
+    "two": "两",
 }
 LETTERS = "这个图说马车门书鸟鱼龙东长风云为开关时间问题电话气学习语言"[:26]
 PUNCT = {"?": "？", ",": "，", ".": "。", "!": "！", ":": "：", ";": "；"}
 _TOKEN = re.compile(r"⟦\d+⟧|[A-Za-z]+(?:'[A-Za-z]+)?|\d+(?:\.\d+)?|\n|[ \t]+|.", re.S)
 _PLACEHOLDER = re.compile(r"⟦\d+⟧")
 _S2T = opencc.OpenCC("s2t")
-FAULTS = {"429", "500", "503", "timeout", "drop", "length", "preamble", "commentary", "refusal",
-          "lost_placeholder", "dup_placeholder", "traditional", "english", "empty"}
+FAULTS = {
+    "429",
+    "500",
+    "503",
+    "timeout",
+    "drop",
+    "length",
+    "preamble",
+    "commentary",
+    "refusal",
+    "lost_placeholder",
+    "dup_placeholder",
+    "traditional",
+    "english",
+    "empty",
+}
 # Hostile 200 responses: the body itself is broken, or the answer carries the caller's API key.
-BROKEN_BODIES = {"bad_json": b'{"choices": [', "empty_body": b"",
-                 "deep_body": b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-                 "content_list": json.dumps({"choices": [{"message": {"content": [{"text": "x"}]}}]}).encode(),
-                 "content_int": json.dumps({"choices": [{"message": {"content": 7}}]}).encode()}
+BROKEN_BODIES = {
+    "bad_json": b'{"choices": [',
+    "empty_body": b"",
+    "deep_body": b'{"choices": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "content_list": json.dumps({"choices": [{"message": {"content": [{"text": "x"}]}}]}).encode(),
+    "content_int": json.dumps({"choices": [{"message": {"content": 7}}]}).encode(),
+}
 FAULTS |= set(BROKEN_BODIES) | {"echo_key"}
 
 
@@ -65,8 +123,9 @@ def fake_translate(text: str) -> str:
             parts.append(tok)
         elif tok[0].isalpha():
             low = tok.lower()
-            parts.append(WORDS[low] if low in WORDS else
-                         "".join(LETTERS[(ord(c) - 97) % 26] for c in low if c.isalpha()))
+            parts.append(
+                WORDS[low] if low in WORDS else "".join(LETTERS[(ord(c) - 97) % 26] for c in low if c.isalpha())
+            )
         elif tok.isspace():
             continue
         else:
@@ -88,8 +147,14 @@ class Logged:
 class FakeOpenAI:
     """Thread-backed server: `with FakeOpenAI(latency=0.05) as srv: srv.base_url` ."""
 
-    def __init__(self, latency: float = 0.0, api_key: str | None = None, faults: dict | None = None,
-                 retry_after: str = "0", timeout_sleep: float = 3.0):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        api_key: str | None = None,
+        faults: dict | None = None,
+        retry_after: str = "0",
+        timeout_sleep: float = 3.0,
+    ):
         self.latency = latency
         self.api_key = api_key
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
@@ -128,7 +193,7 @@ class FakeOpenAI:
             return good[: max(1, len(good) // 2)], "length"
         content = {
             None: good,
-            "timeout": good,   # too late: the client has given up by now
+            "timeout": good,  # too late: the client has given up by now
             "preamble": "以下是翻译：\n" + good,
             "commentary": good + "\n（注：这是直译。）",
             "refusal": "抱歉，我无法协助完成这个请求。",
@@ -170,11 +235,11 @@ class FakeOpenAI:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 512   # listen backlog: many clients connect at once
+    request_queue_size = 512  # listen backlog: many clients connect at once
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"   # keep-alive: one connection per client slot, like a real endpoint
+    protocol_version = "HTTP/1.1"  # keep-alive: one connection per client slot, like a real endpoint
     # One write per response with TCP_NODELAY: headers and body in separate packets would meet the client's
     # delayed ACK (Nagle) and stall every request by ~40 ms.
     wbufsize = 1 << 16
@@ -205,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
-        if len(raw) < length:   # the client died mid-request (kill -9): nothing to answer, nothing to log
+        if len(raw) < length:  # the client died mid-request (kill -9): nothing to answer, nothing to log
             self.close_connection = True
             return
         try:
@@ -221,8 +286,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.api_key is not None and auth != f"Bearer {fake.api_key}":
             fake.log.append(Logged(time.time(), text, model, max_tokens, None, 401, auth))
             # Like a careless real server, echo what it got: the client must never print this.
-            return self._send(401, {"error": {"message": f"Incorrect API key provided: {auth[7:]}",
-                                              "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return self._send(
+                401,
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {auth[7:]}",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         fault = fake._plan(text)
         status = {"429": 429, "500": 500, "503": 503}.get(fault, 200)
         fake.log.append(Logged(time.time(), text, model, max_tokens, fault, status, auth))
@@ -235,8 +308,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         if status == 429:
-            return self._send(429, {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
-                              {"Retry-After": fake.retry_after})
+            return self._send(
+                429,
+                {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
+                {"Retry-After": fake.retry_after},
+            )
         if status >= 500:
             return self._send(status, {"error": {"message": "internal error", "type": "server_error"}})
         if fault in BROKEN_BODIES:
@@ -247,14 +323,23 @@ class _Handler(BaseHTTPRequestHandler):
         if max_tokens is not None and len(content) > max_tokens:
             content, finish = content[:max_tokens], "length"
         prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4
-        self._send(200, {
-            "id": f"chatcmpl-{len(fake.log)}", "object": "chat.completion", "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content),
-                      "total_tokens": prompt_tokens + len(content)},
-        })
+        self._send(
+            200,
+            {
+                "id": f"chatcmpl-{len(fake.log)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(content),
+                    "total_tokens": prompt_tokens + len(content),
+                },
+            },
+        )
 
     def handle(self):
         try:
@@ -264,8 +349,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- test data ----------------------------------------------------------------------------------------------
-QUESTIONS = ["What does this image show?", "Describe the picture in detail.", "What is the man doing?",
-             "How many people can you see?", "What color is the car?"]
+QUESTIONS = [
+    "What does this image show?",
+    "Describe the picture in detail.",
+    "What is the man doing?",
+    "How many people can you see?",
+    "What color is the car?",
+]
 
 
 def sample_records(n: int, words: tuple[str, ...] = ("dog", "cat", "horse", "bicycle")) -> list[dict]:
@@ -273,16 +363,27 @@ def sample_records(n: int, words: tuple[str, ...] = ("dog", "cat", "horse", "bic
     spans (a quoted sign, a URL, a number with a unit). `words` cycle through the answers: fault triggers."""
     records = []
     for i in range(n):
-        records.append({"id": f"rec{i:05d}", "image": f"img{i % 7}.png", "conversations": [
-            {"from": "human", "value": f"<image>\n{QUESTIONS[i % len(QUESTIONS)]}"},
-            {"from": "gpt", "value": f"Scene {i}: a {words[i % len(words)]} stands near a sign that reads "
-                                     f"\"EXIT {i}\" and weighs 3.5 kg, see https://example.com/p/{i}."}]})
+        records.append(
+            {
+                "id": f"rec{i:05d}",
+                "image": f"img{i % 7}.png",
+                "conversations": [
+                    {"from": "human", "value": f"<image>\n{QUESTIONS[i % len(QUESTIONS)]}"},
+                    {
+                        "from": "gpt",
+                        "value": f"Scene {i}: a {words[i % len(words)]} stands near a sign that reads "
+                        f'"EXIT {i}" and weighs 3.5 kg, see https://example.com/p/{i}.',
+                    },
+                ],
+            }
+        )
     return records
 
 
 def write_chat_dir(path, records: list[dict]):
     """DIR/chat.json + DIR/images/ with a small file for every image the records name."""
     from pathlib import Path
+
     path = Path(path)
     (path / "images").mkdir(parents=True, exist_ok=True)
     for r in records:
@@ -306,7 +407,7 @@ def main(argv=None) -> None:
     print(srv.start(args.port), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        threading.Event().wait()   # serve until SIGTERM / Ctrl-C
+        threading.Event().wait()  # serve until SIGTERM / Ctrl-C
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,6 +1,7 @@
 """Test data for the shard and stream tests: a canonical DIR with real (small, noisy) JPEGs and PNGs, every
 record shape (single image, PNG, multi-image, text-only, nested path, ids with '.' and '/'), and optionally
 records that cannot be sharded, each with the reason `zqvl-data shard` must give."""
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,10 @@ def noise_image(rng: random.Random, fmt: str, size: tuple[int, int]) -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A structurally valid PNG (correct CRCs) that claims a huge canvas: a decompression bomb's header."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -35,18 +38,27 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     """A small, complete JPEG whose frame header (SOF0) claims width x height."""
     raw = bytearray(noise_image(random.Random(0), "JPEG", (16, 16)))
     sof = raw.index(b"\xff\xc0")
-    raw[sof + 5:sof + 9] = struct.pack(">HH", height, width)      # marker, length(2), precision(1), then H, W
+    raw[sof + 5 : sof + 9] = struct.pack(">HH", height, width)  # marker, length(2), precision(1), then H, W
     return bytes(raw)
 
 
 def _turns(rng: random.Random, tags: int) -> list[dict]:
     q = "<image>\n" * tags + rng.choice(["这张图片展示了什么？", "图中有几个人？", "请描述一下。"])
-    return [{"from": "human", "value": q, "source": "<image>\n" * tags + "What is shown?"},
-            {"from": "gpt", "value": "一只猫坐在窗台上。" * rng.randint(1, 3), "source": "A cat sits on a sill."}]
+    return [
+        {"from": "human", "value": q, "source": "<image>\n" * tags + "What is shown?"},
+        {"from": "gpt", "value": "一只猫坐在窗台上。" * rng.randint(1, 3), "source": "A cat sits on a sill."},
+    ]
 
 
-def make_dataset(root: Path, n: int = 40, *, seed: int = 0, broken: bool = True, jpeg_only: bool = False,
-                 size: tuple[int, int] = (40, 30)) -> dict:
+def make_dataset(
+    root: Path,
+    n: int = 40,
+    *,
+    seed: int = 0,
+    broken: bool = True,
+    jpeg_only: bool = False,
+    size: tuple[int, int] = (40, 30),
+) -> dict:
     """Write root/chat.json + root/images/. Returns {"good": {id: canonical json}, "bad": {id: reason},
     "files": {rel path: bytes}}."""
     rng = random.Random(seed)
@@ -69,11 +81,18 @@ def make_dataset(root: Path, n: int = 40, *, seed: int = 0, broken: bool = True,
         elif kind == "png":
             value = {"id": rid, "image": image(f"{i:04d}.png", "PNG"), "conversations": _turns(rng, 1)}
         elif kind == "multi":
-            value = {"id": rid, "image": [image(f"{i:04d}a.jpg", "JPEG"), image(f"{i:04d}b.png", "PNG")],
-                     "conversations": _turns(rng, 2)}
+            value = {
+                "id": rid,
+                "image": [image(f"{i:04d}a.jpg", "JPEG"), image(f"{i:04d}b.png", "PNG")],
+                "conversations": _turns(rng, 2),
+            }
         elif kind == "nested":
-            value = {"id": rid, "image": image(f"sub/{i:04d}.jpg", "JPEG"), "conversations": _turns(rng, 1),
-                     "meta": {"origin": "nested"}}
+            value = {
+                "id": rid,
+                "image": image(f"sub/{i:04d}.jpg", "JPEG"),
+                "conversations": _turns(rng, 1),
+                "meta": {"origin": "nested"},
+            }
         else:
             value = {"id": rid, "conversations": _turns(rng, 0)}
         values.append(value)

@@ -1,4 +1,5 @@
 """Shared helpers for the trainer tests: a tiny model dir and small real WebDataset shards."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,21 @@ from pathlib import Path
 
 from PIL import Image
 
-COLORS = {"红色": (220, 30, 30), "绿色": (30, 200, 60), "蓝色": (30, 60, 220), "黄色": (230, 210, 40),
-          "黑色": (10, 10, 10), "白色": (245, 245, 245), "紫色": (140, 40, 170), "橙色": (240, 140, 20)}
+COLORS = {
+    "红色": (220, 30, 30),
+    "绿色": (30, 200, 60),
+    "蓝色": (30, 60, 220),
+    "黄色": (230, 210, 40),
+    "黑色": (10, 10, 10),
+    "白色": (245, 245, 245),
+    "紫色": (140, 40, 170),
+    "橙色": (240, 140, 20),
+}
 
 
 def tiny_model(path: Path, vision: str = "tiny-clip") -> Path:
     from zqvl.model.build import build_model
+
     if not (path / "config.json").exists():
         build_model(vision, "tiny-qwen2", path)
     return path
@@ -39,6 +49,7 @@ def sample_dir(path: Path, n: int = 8, turns: int = 1, seed: int = 0) -> Path:
 
 def make_shards(data_dir: Path, out: Path, max_count: int = 4, val_fraction: float = 0.0) -> Path:
     from zqvl.data.shards.writer import ShardOptions, shard_dir
+
     if not (out / "manifest.json").exists():
         shard_dir(data_dir, out, ShardOptions(max_count=max_count, val_fraction=val_fraction), workers=0)
     return out
@@ -46,16 +57,35 @@ def make_shards(data_dir: Path, out: Path, max_count: int = 4, val_fraction: flo
 
 def losses(run_dir: Path) -> dict[int, float]:
     rows = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    return {r["step"]: r["loss"] for r in rows if "loss" in r}      # val_loss lines are separate
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}  # val_loss lines are separate
 
 
 # The memorising run both test_train.py and test_chat.py use: stage 2 on 8 samples, 30 steps.
-MEMORISE = ["--stage", "2", "--max-steps", "30", "--batch-size", "4", "--num-workers", "1", "--lr", "5e-3",
-            "--warmup-ratio", "0.1", "--save-every", "10", "--keep-last", "2", "--group-batches", "2"]
+MEMORISE = [
+    "--stage",
+    "2",
+    "--max-steps",
+    "30",
+    "--batch-size",
+    "4",
+    "--num-workers",
+    "1",
+    "--lr",
+    "5e-3",
+    "--warmup-ratio",
+    "0.1",
+    "--save-every",
+    "10",
+    "--keep-last",
+    "2",
+    "--group-batches",
+    "2",
+]
 
 
 def train_cmd(*args) -> list[str]:
     import sys
+
     return [sys.executable, "-m", "zqvl.cli.train", *map(str, args)]
 
 
@@ -74,10 +104,15 @@ def workspace(tmp_path_factory) -> Path:
 def memorised_run(tmp_path_factory) -> Path:
     """RUN dir of the memorising run (trained once per session)."""
     import subprocess
+
     base = workspace(tmp_path_factory)
     run = base / "memorised"
     if not (run / "final" / "config.json").exists():
-        done = subprocess.run(train_cmd(*MEMORISE, "--model", base / "model", "--shards", base / "shards",
-                                        "--out", run), capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            train_cmd(*MEMORISE, "--model", base / "model", "--shards", base / "shards", "--out", run),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     return run

@@ -4,6 +4,7 @@
 
 Both produce the same pixels (tests/test_model_processor.py checks it); this measures only the cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,10 @@ from PIL import Image
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.presets import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-CASES = {"qwen-vl 448 plain": ImageProcessor(448, 448, "plain", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
-         "clip 336 crop": ImageProcessor(336, 336, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD)}
+CASES = {
+    "qwen-vl 448 plain": ImageProcessor(448, 448, "plain", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
+    "clip 336 crop": ImageProcessor(336, 336, "crop", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
+}
 
 
 def best_of(fn, repeat: int) -> float:
@@ -47,8 +50,10 @@ def main() -> None:
             baseline = AutoImageProcessor.from_pretrained(tmp)
         t_hf = best_of(lambda hf=baseline: hf(images=images, return_tensors="pt"), args.repeat)
         t_ours = best_of(lambda mine=ours: mine(images), args.repeat)
-        print(f"{name:18s} transformers {args.images / t_hf:7.1f} img/s   zqvl {args.images / t_ours:7.1f} img/s"
-              f"   speedup x{t_hf / t_ours:.2f}")
+        print(
+            f"{name:18s} transformers {args.images / t_hf:7.1f} img/s   zqvl {args.images / t_ours:7.1f} img/s"
+            f"   speedup x{t_hf / t_ours:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ than wall time. Two baselines run in the same process on the same files: a plain
 record, and that plus decoding every image with PIL; clean is reported as a ratio to each. Goal: >= 2,000
 records/s/core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,7 +65,7 @@ def main() -> None:
             generate(data, args.records, seed=0)
         n = sum(1 for _ in iter_json_values(data / "chat.json"))
         config = load_config()
-        clean(data, tmp / "warmup", config)           # imports, OpenCC dictionaries, page cache
+        clean(data, tmp / "warmup", config)  # imports, OpenCC dictionaries, page cache
         shutil.rmtree(tmp / "warmup")
         json_cpu, json_wall = timed(lambda: baseline_json(data, tmp / "copy.json"))
         img_cpu, img_wall = timed(lambda: baseline_images(data))
@@ -72,14 +73,20 @@ def main() -> None:
         clean_cpu, clean_wall = timed(lambda: result.setdefault("scan", clean(data, tmp / "out", config)))
         scan = result["scan"]
         rate = n / clean_cpu
-        print(f"zqvl-data clean on {n} records ({n - scan.n_kept} rejected): "
-              f"{rate:,.0f} records/s/core (CPU {clean_cpu:.2f}s, wall {clean_wall:.2f}s) "
-              f"[goal >= 2,000: {'met' if rate >= 2000 else 'NOT met'}]")
-        print(f"  baseline JSON parse+write: {n / json_cpu:,.0f} records/s/core → clean costs "
-              f"{clean_cpu / json_cpu:.1f}x a plain copy")
+        print(
+            f"zqvl-data clean on {n} records ({n - scan.n_kept} rejected): "
+            f"{rate:,.0f} records/s/core (CPU {clean_cpu:.2f}s, wall {clean_wall:.2f}s) "
+            f"[goal >= 2,000: {'met' if rate >= 2000 else 'NOT met'}]"
+        )
+        print(
+            f"  baseline JSON parse+write: {n / json_cpu:,.0f} records/s/core → clean costs "
+            f"{clean_cpu / json_cpu:.1f}x a plain copy"
+        )
         both = json_cpu + img_cpu
-        print(f"  baseline JSON parse+write + image decode: {n / both:,.0f} records/s/core → clean costs "
-              f"{clean_cpu / both:.1f}x that")
+        print(
+            f"  baseline JSON parse+write + image decode: {n / both:,.0f} records/s/core → clean costs "
+            f"{clean_cpu / both:.1f}x that"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -14,6 +14,7 @@ page cache when its clock stops.
   DataLoader, both with --workers workers, batch 32, shuffle buffer 1000, decoding every image to RGB PIL and
   every .json, over the same shards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,20 @@ def make_set(root: Path, n: int) -> None:
         w, h = 384 + rng.randrange(-16, 17), 288 + rng.randrange(-12, 13)
         im = Image.frombytes("RGB", (w, h), rng.randbytes(w * h * 3))
         im.save(root / "images" / f"{i:06d}.jpg", "JPEG", quality=90)
-        records.append({"id": f"bench_{i:06d}", "image": f"{i:06d}.jpg", "conversations": [
-            {"from": "human", "value": "<image>\n这张图片展示了什么？", "source": "<image>\nWhat does this show?"},
-            {"from": "gpt", "value": "一张充满彩色噪点的图片。", "source": "A picture full of coloured noise."}]})
+        records.append(
+            {
+                "id": f"bench_{i:06d}",
+                "image": f"{i:06d}.jpg",
+                "conversations": [
+                    {
+                        "from": "human",
+                        "value": "<image>\n这张图片展示了什么？",
+                        "source": "<image>\nWhat does this show?",
+                    },
+                    {"from": "gpt", "value": "一张充满彩色噪点的图片。", "source": "A picture full of coloured noise."},
+                ],
+            }
+        )
     tmp = root / "chat.json.tmp"
     tmp.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
     tmp.replace(root / "chat.json")
@@ -64,8 +76,13 @@ def baseline_shard(root: Path, out: Path) -> int:
     with wds.ShardWriter(str(out / "base-%06d.tar"), maxcount=MAX_COUNT, maxsize=MAX_SIZE, verbose=0) as sink:
         for i, rec in enumerate(records):
             data = (root / "images" / rec["image"]).read_bytes()
-            sink.write({"__key__": f"{i:09d}", "jpg": data,
-                        "json": json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode()})
+            sink.write(
+                {
+                    "__key__": f"{i:09d}",
+                    "jpg": data,
+                    "json": json.dumps(rec, ensure_ascii=False, separators=(",", ":")).encode(),
+                }
+            )
     return len(records)
 
 
@@ -75,8 +92,13 @@ def ours_shard(root: Path, out: Path, workers: int) -> int:
 
 
 def baseline_reader(urls: list[str], workers: int) -> int:
-    ds = (wds.WebDataset(urls, shardshuffle=False, empty_check=False).shuffle(1000).decode("pil")
-          .to_tuple("jpg", "json").batched(32, collation_fn=list))
+    ds = (
+        wds.WebDataset(urls, shardshuffle=False, empty_check=False)
+        .shuffle(1000)
+        .decode("pil")
+        .to_tuple("jpg", "json")
+        .batched(32, collation_fn=list)
+    )
     return sum(len(b) for b in DataLoader(ds, batch_size=None, num_workers=workers))
 
 
@@ -86,7 +108,7 @@ def ours_reader(urls: list[str], workers: int) -> int:
 
 
 def timed(fn, *args) -> tuple[float, int]:
-    os.sync()                     # no variant pays for writing back the previous one's dirty pages
+    os.sync()  # no variant pays for writing back the previous one's dirty pages
     t = time.perf_counter()
     n = fn(*args)
     return time.perf_counter() - t, n
@@ -105,23 +127,30 @@ def main() -> None:
         print(f"generating {args.images} noise JPEGs in {root} ...", flush=True)
         make_set(root, args.images)
     nbytes = warm(root)
-    print(f"{args.images} images, {nbytes / args.images / 1000:.0f} KB each on average; "
-          f"{args.workers} workers, best of {args.repeat}", flush=True)
+    print(
+        f"{args.images} images, {nbytes / args.images / 1000:.0f} KB each on average; "
+        f"{args.workers} workers, best of {args.repeat}",
+        flush=True,
+    )
 
     work = Path(tempfile.mkdtemp(prefix="zqvl-bench-out-", dir=args.data))
     try:
         best: dict[str, float] = {}
         counts: dict[str, int] = {}
         for r in range(args.repeat):
-            for name, fn, fargs in [("shard: webdataset.ShardWriter", baseline_shard, (root, work / f"b{r}")),
-                                    ("shard: zqvl shard_dir", ours_shard, (root, work / f"z{r}", args.workers))]:
+            for name, fn, fargs in [
+                ("shard: webdataset.ShardWriter", baseline_shard, (root, work / f"b{r}")),
+                ("shard: zqvl shard_dir", ours_shard, (root, work / f"z{r}", args.workers)),
+            ]:
                 seconds, n = timed(fn, *fargs)
                 best[name] = min(best.get(name, float("inf")), seconds)
                 counts[name] = n
         urls = sorted(str(p) for p in (work / "z0").glob("*.tar"))
         for _ in range(args.repeat):
-            for name, fn in [("reader: webdataset.WebDataset", baseline_reader), ("reader: zqvl ShardStream",
-                                                                                  ours_reader)]:
+            for name, fn in [
+                ("reader: webdataset.WebDataset", baseline_reader),
+                ("reader: zqvl ShardStream", ours_reader),
+            ]:
                 seconds, n = timed(fn, urls, args.workers)
                 best[name] = min(best.get(name, float("inf")), seconds)
                 counts[name] = n
@@ -129,10 +158,14 @@ def main() -> None:
         for name, seconds in best.items():
             print(f"{name:34} {counts[name]:8d} {seconds:8.2f} {counts[name] / seconds:10.0f}")
         rate = {k: counts[k] / v for k, v in best.items()}
-        print(f"\nshard  ratio zqvl / webdataset.ShardWriter: "
-              f"{rate['shard: zqvl shard_dir'] / rate['shard: webdataset.ShardWriter']:.2f} (goal >= 0.8)")
-        print(f"reader ratio zqvl / webdataset.WebDataset: "
-              f"{rate['reader: zqvl ShardStream'] / rate['reader: webdataset.WebDataset']:.2f}")
+        print(
+            f"\nshard  ratio zqvl / webdataset.ShardWriter: "
+            f"{rate['shard: zqvl shard_dir'] / rate['shard: webdataset.ShardWriter']:.2f} (goal >= 0.8)"
+        )
+        print(
+            f"reader ratio zqvl / webdataset.WebDataset: "
+            f"{rate['reader: zqvl ShardStream'] / rate['reader: webdataset.WebDataset']:.2f}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

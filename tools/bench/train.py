@@ -8,6 +8,7 @@ On a CPU host this measures the data side (padding, loader wait); GPU samples/s 
 
     python tools/bench/train.py [--steps 14] [--records 256] [--batch-size 8] [--workers 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,18 +52,35 @@ def rates(rows: list[dict], skip: int) -> dict:
     secs = sum(r["step_time"] for r in rows)
     tokens = sum(r["tokens"] for r in rows)
     padded = sum(r["tokens"] / (1 - r["padding"]) if r["padding"] < 1 else r["tokens"] for r in rows)
-    return {"steps_s": len(rows) / secs, "samples_s": sum(r["samples"] for r in rows) / secs,
-            "tokens_s": tokens / secs, "padding": 1 - tokens / padded,
-            "wait": sum(r.get("loader_wait", 0) * r["step_time"] for r in rows) / secs}
+    return {
+        "steps_s": len(rows) / secs,
+        "samples_s": sum(r["samples"] for r in rows) / secs,
+        "tokens_s": tokens / secs,
+        "padding": 1 - tokens / padded,
+        "wait": sum(r.get("loader_wait", 0) * r["step_time"] for r in rows) / secs,
+    }
 
 
 def run_zqvl(model: Path, shards: Path, out: Path, args) -> dict:
     from zqvl.train.config import resolve
     from zqvl.train.loop import setup_distributed, train
 
-    cfg = resolve(2, None, {"model": str(model), "shards": [str(shards)], "out": str(out), "max_steps": args.steps,
-                            "batch_size": args.batch_size, "num_workers": args.workers, "save_every": 0,
-                            "tensorboard": False, "max_len": args.max_len, "lr": 1e-4})
+    cfg = resolve(
+        2,
+        None,
+        {
+            "model": str(model),
+            "shards": [str(shards)],
+            "out": str(out),
+            "max_steps": args.steps,
+            "batch_size": args.batch_size,
+            "num_workers": args.workers,
+            "save_every": 0,
+            "tensorboard": False,
+            "max_len": args.max_len,
+            "lr": 1e-4,
+        },
+    )
     setup_distributed()
     out.mkdir(parents=True)
     train(cfg, resume=False)
@@ -75,10 +93,10 @@ def run_baseline(model_dir: Path, data: Path, args) -> dict:
     import torch
 
     from zqvl.data.io import iter_records
+    from zqvl.infer.chat import open_image
     from zqvl.model.build import load_model
     from zqvl.train.collate import Dropped, Tokenizer, build_samples, collate
     from zqvl.train.parts import apply_train_type
-    from zqvl.infer.chat import open_image
 
     model, processor = load_model(model_dir)
     model, _ = apply_train_type(model, "freeze_vision")
@@ -100,20 +118,32 @@ def run_baseline(model_dir: Path, data: Path, args) -> dict:
     for _ in range(args.steps):
         if pos + args.batch_size > len(samples):
             pos = 0
-        batch = collate(samples[pos:pos + args.batch_size], processor.tokenizer.pad_token_id)
+        batch = collate(samples[pos : pos + args.batch_size], processor.tokenizer.pad_token_id)
         pos += args.batch_size
         t0 = time.perf_counter()
         # the seeds' stock model: LM head and loss over every position, full fp32 logits (HF's ForCausalLMLoss)
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       pixel_values=batch["pixel_values"], use_cache=False).logits
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().flatten(0, 1),
-                                                 batch["labels"][:, 1:].flatten(), ignore_index=-100)
+        logits = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            pixel_values=batch["pixel_values"],
+            use_cache=False,
+        ).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().flatten(0, 1), batch["labels"][:, 1:].flatten(), ignore_index=-100
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        rows.append({"step_time": time.perf_counter() - t0, "samples": len(batch["ids"]), "tokens": batch["tokens"],
-                     "padding": 1 - batch["tokens"] / batch["padded"], "loader_wait": 0.0})
+        rows.append(
+            {
+                "step_time": time.perf_counter() - t0,
+                "samples": len(batch["ids"]),
+                "tokens": batch["tokens"],
+                "padding": 1 - batch["tokens"] / batch["padded"],
+                "loader_wait": 0.0,
+            }
+        )
     return rates(rows, args.skip)
 
 
@@ -127,9 +157,9 @@ def main() -> None:
     p.add_argument("--max-len", type=int, default=1024)
     args = p.parse_args()
 
+    from zqvl.cli.train import single_process_env
     from zqvl.data.shards.writer import ShardOptions, shard_dir
     from zqvl.model.build import build_model
-    from zqvl.cli.train import single_process_env
     from zqvl.ui import out, table
 
     single_process_env()
@@ -147,11 +177,19 @@ def main() -> None:
 
     pct = lambda x: f"{x:.1%}"  # noqa: E731
     num = lambda x: f"{x:,.2f}"  # noqa: E731
-    out.print(table(f"tiny model, stage 2, batch {args.batch_size}, {args.steps} steps (first {args.skip} skipped)",
-                    ["", "zqvl-train", "seed recipe", "ratio"],
-                    [row("steps/s", "steps_s", num), row("samples/s", "samples_s", num),
-                     row("real tokens/s", "tokens_s", num), row("padding share", "padding", pct),
-                     ["loader wait", pct(ours["wait"]), pct(base["wait"]), "-"]]))
+    out.print(
+        table(
+            f"tiny model, stage 2, batch {args.batch_size}, {args.steps} steps (first {args.skip} skipped)",
+            ["", "zqvl-train", "seed recipe", "ratio"],
+            [
+                row("steps/s", "steps_s", num),
+                row("samples/s", "samples_s", num),
+                row("real tokens/s", "tokens_s", num),
+                row("padding share", "padding", pct),
+                ["loader wait", pct(ours["wait"]), pct(base["wait"]), "-"],
+            ],
+        )
+    )
     out.print("GPU samples/s and MFU (Qwen2-0.5B + SigLIP sized, bf16, seq 2048) need a GPU host: not measured here.")
 
 

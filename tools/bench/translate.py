@@ -7,6 +7,7 @@ The server runs in its own process so its threads do not compete with the client
 
     python tools/bench/translate.py [--requests 1500] [--rounds 3] [--latency 0.05] [--concurrency 32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,24 +28,35 @@ from zqvl.data.translate import TranslateOptions, translate_dir  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "helpers" / "fake_openai_server.py"), "--latency",
-                             str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tests" / "helpers" / "fake_openai_server.py"), "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc, proc.stdout.readline().strip()
 
 
 async def bare_client(base_url: str, n: int, concurrency: int) -> float:
     """Requests/s of the SDK alone: the same call the translator makes, nothing around it."""
     import openai
+
     # The same transport the translator uses (aiohttp), so the ratio isolates zqvl's own work.
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0,
-                                http_client=openai.DefaultAioHttpClient())
+    client = openai.AsyncOpenAI(
+        base_url=base_url, api_key="bench", max_retries=0, http_client=openai.DefaultAioHttpClient()
+    )
     jobs = iter(range(n))
 
     async def worker():
         for i in jobs:
-            await client.post("/chat/completions", cast_to=object, body={
-                "model": "bench", "max_tokens": 256,
-                "messages": [{"role": "user", "content": f"Scene {i}: a dog near a sign that reads ⟦1⟧."}]})
+            await client.post(
+                "/chat/completions",
+                cast_to=object,
+                body={
+                    "model": "bench",
+                    "max_tokens": 256,
+                    "messages": [{"role": "user", "content": f"Scene {i}: a dog near a sign that reads ⟦1⟧."}],
+                },
+            )
 
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -57,8 +69,7 @@ def pipeline_run(base_url: str, n: int, concurrency: int, work: Path) -> float:
     """Requests/s of the whole translate pipeline (mask, request, check, cache commit) on n distinct strings."""
     # n - 5 records -> n - 5 distinct answers + 5 repeated questions; --dedupe sends each string once.
     src = write_chat_dir(work / "in", sample_records(n - 5))
-    opts = TranslateOptions(base_url=base_url, model="bench", api_key="bench", dedupe=True,
-                            concurrency=concurrency)
+    opts = TranslateOptions(base_url=base_url, model="bench", api_key="bench", dedupe=True, concurrency=concurrency)
     cpu = time.process_time()
     stats = translate_dir(src, work / "out", opts)
     cpu = time.process_time() - cpu
@@ -77,7 +88,7 @@ def main(argv=None) -> None:
     server, base_url = start_server(args.latency)
     pipeline, bare = [], []
     try:
-        for _ in range(args.rounds):   # alternate, so both see the same machine load
+        for _ in range(args.rounds):  # alternate, so both see the same machine load
             with tempfile.TemporaryDirectory() as tmp:
                 pipeline.append(pipeline_run(base_url, args.requests, args.concurrency, Path(tmp)))
             bare.append(asyncio.run(bare_client(base_url, args.requests, args.concurrency)))
@@ -86,12 +97,18 @@ def main(argv=None) -> None:
         server.wait(timeout=10)
     ours, sdk = (statistics.median(r for r, _ in pipeline), statistics.median(r for r, _ in bare))
     ours_cpu, sdk_cpu = (statistics.median(c for _, c in pipeline), statistics.median(c for _, c in bare))
-    print(f"translate: {args.requests} requests x {args.rounds} rounds, {args.latency * 1000:.0f} ms latency, "
-          f"concurrency {args.concurrency}: ideal {ideal:.0f} req/s")
-    print(f"  zqvl translate  {ours:7.1f} req/s   ratio to ideal {ours / ideal:.3f}   (goal >= 0.9)   "
-          f"CPU {ours_cpu * 1000:.2f} ms/request (whole run)")
-    print(f"  bare openai     {sdk:7.1f} req/s   ratio to ideal {sdk / ideal:.3f}   (same-process baseline)   "
-          f"CPU {sdk_cpu * 1000:.2f} ms/request")
+    print(
+        f"translate: {args.requests} requests x {args.rounds} rounds, {args.latency * 1000:.0f} ms latency, "
+        f"concurrency {args.concurrency}: ideal {ideal:.0f} req/s"
+    )
+    print(
+        f"  zqvl translate  {ours:7.1f} req/s   ratio to ideal {ours / ideal:.3f}   (goal >= 0.9)   "
+        f"CPU {ours_cpu * 1000:.2f} ms/request (whole run)"
+    )
+    print(
+        f"  bare openai     {sdk:7.1f} req/s   ratio to ideal {sdk / ideal:.3f}   (same-process baseline)   "
+        f"CPU {sdk_cpu * 1000:.2f} ms/request"
+    )
     print(f"  translate / bare openai client: {ours / sdk:.3f}")
 
 

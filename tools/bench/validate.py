@@ -6,6 +6,7 @@ Prints records/s for 1 and 2 workers, each as a ratio to a baseline measured in 
 `json.load` of chat.json + PIL open/verify/load of every image, single process), and the peak RSS of a
 separate `zqvl-data validate` process on the same set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,17 @@ def make_set(root: Path, n_records: int, n_images: int) -> None:
     with open(root / "chat.json", "w", encoding="utf-8") as fh:
         fh.write("[\n")
         for i in range(n_records):
-            rec = {"id": f"r{i:07d}", "image": f"{i % n_images:06d}.jpg", "conversations": [
-                {"from": "human", "value": "<image>\n" + rng.choice(questions)},
-                {"from": "gpt", "value": "图片中有一个人站在路边，背后是一家写着“OPEN”的咖啡店。" * rng.randint(1, 3)}]}
+            rec = {
+                "id": f"r{i:07d}",
+                "image": f"{i % n_images:06d}.jpg",
+                "conversations": [
+                    {"from": "human", "value": "<image>\n" + rng.choice(questions)},
+                    {
+                        "from": "gpt",
+                        "value": "图片中有一个人站在路边，背后是一家写着“OPEN”的咖啡店。" * rng.randint(1, 3),
+                    },
+                ],
+            }
             fh.write(("" if i == 0 else ",\n") + json.dumps(rec, ensure_ascii=False))
         fh.write("\n]\n")
 
@@ -58,8 +67,11 @@ def baseline(root: Path) -> float:
 
 def peak_rss_of_cli(root: Path, workers: int) -> float:
     """Peak RSS (MiB) of a validate process and its workers, sampled every 20 ms."""
-    proc = psutil.Popen([sys.executable, "-m", "zqvl.cli.data", "validate", str(root), "--workers", str(workers),
-                         "--show", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = psutil.Popen(
+        [sys.executable, "-m", "zqvl.cli.data", "validate", str(root), "--workers", str(workers), "--show", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak = 0
     while proc.poll() is None:
         try:
@@ -68,7 +80,7 @@ def peak_rss_of_cli(root: Path, workers: int) -> float:
         except psutil.NoSuchProcess:
             pass
         time.sleep(0.02)
-    return peak / 2 ** 20
+    return peak / 2**20
 
 
 def main() -> None:
@@ -80,15 +92,16 @@ def main() -> None:
         root = Path(tmp) / "set"
         make_set(root, args.records, args.images)
         base = baseline(root)
-        print(f"set: {args.records} records, {args.images} JPEGs; baseline (json.load + PIL verify+load, 1 proc): "
-              f"{args.records / base:,.0f} records/s")
+        print(
+            f"set: {args.records} records, {args.images} JPEGs; baseline (json.load + PIL verify+load, 1 proc): "
+            f"{args.records / base:,.0f} records/s"
+        )
         for workers in (1, 2):
             t = time.perf_counter()
             result = validate_dir(root, workers=workers)
             dt = time.perf_counter() - t
             assert result.records == args.records and not result.issues, result.counts
-            print(f"validate workers={workers}: {args.records / dt:,.0f} records/s  "
-                  f"ratio to baseline {base / dt:.2f}")
+            print(f"validate workers={workers}: {args.records / dt:,.0f} records/s  ratio to baseline {base / dt:.2f}")
         print(f"peak RSS of `zqvl-data validate` (2 workers, incl. children): {peak_rss_of_cli(root, 2):,.0f} MiB")
 
 

@@ -9,6 +9,7 @@ greedy answers and on sampled ones (temperature 1, top-p 1, so a defect the mode
 Writes OUT/results.json = {"stage2": M, "raw": M, "clean": M} (M: zqvl-eval's entry for that model) and
 OUT/results.md. `--smoke` runs a handful of steps on a tiny world: it checks the plumbing, not the result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The caption world's answers are templated ("红色的圆形"): clean's set-level near-duplicate checks would drop
 # identical facts about different pictures, which is not a translation defect.
-SYNTH_CLEAN = Path(__file__).with_name("synth_clean.yaml")   # near-duplicate checks off for templated worlds
+SYNTH_CLEAN = Path(__file__).with_name("synth_clean.yaml")  # near-duplicate checks off for templated worlds
 DEFECT_ROWS = ("preamble", "refusal", "repetition", "untranslated", "script", "truncation")
 
 
@@ -46,8 +47,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     # Stage 1 trains the projector alone in front of a random LLM: it barely moves the loss (11.77 -> 11.76 in
     # 60 steps), so it stays short; stage 2 is where the tiny model learns the world.
     p.add_argument("--steps", default="20,300,150", help="steps of stage 1,2,3")
-    p.add_argument("--stage2", type=Path, help="reuse this stage-2 model (trained on a defect-free caption world, "
-                   "e.g. runs/demo/stage2) instead of training stages 1-2 here")
+    p.add_argument(
+        "--stage2",
+        type=Path,
+        help="reuse this stage-2 model (trained on a defect-free caption world, "
+        "e.g. runs/demo/stage2) instead of training stages 1-2 here",
+    )
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--sample", type=int, default=4, help="sampled answers per val image")
@@ -61,10 +66,36 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def train(stage: int, model: Path, shards: Path, out: Path, steps: int, args, train_type: str) -> Path:
     # ZeRO stage 0: one process, nothing to partition, and ~3x faster steps on CPU than the default ZeRO-2.
-    run("zqvl-train", "--stage", str(stage), "--model", str(model), "--shards", str(shards), "--out", str(out),
-        "--max-steps", str(steps), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-        "--train-type", train_type, "--seed", str(args.seed), "--num-workers", "1", "--zero-stage", "0",
-        "--save-every", "0", "--keep-last", "1", "--no-tensorboard")
+    run(
+        "zqvl-train",
+        "--stage",
+        str(stage),
+        "--model",
+        str(model),
+        "--shards",
+        str(shards),
+        "--out",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--lr",
+        str(args.lr),
+        "--train-type",
+        train_type,
+        "--seed",
+        str(args.seed),
+        "--num-workers",
+        "1",
+        "--zero-stage",
+        "0",
+        "--save-every",
+        "0",
+        "--keep-last",
+        "1",
+        "--no-tensorboard",
+    )
     return out / "final"
 
 
@@ -76,13 +107,16 @@ def markdown(results: dict, meta: dict) -> str:
         return sum(m[key].get(f, 0.0) for f in DEFECT_ROWS) if m[key] else 0.0
 
     cols = list(results)
-    rows = [("val loss", lambda m: f"{m['loss']:.3f}"), ("exact match", lambda m: pct(m["exact_match"])),
-            ("chrF", lambda m: f"{m['chrf']:.1f}"), ("ended on <\\|im_end\\|>", lambda m: pct(m["ended"])),
-            ("defect rate, greedy", lambda m: pct(defect_total(m, "defects"))),
-            ("defect rate, sampled", lambda m: pct(defect_total(m, "sampled_defects")))]
+    rows = [
+        ("val loss", lambda m: f"{m['loss']:.3f}"),
+        ("exact match", lambda m: pct(m["exact_match"])),
+        ("chrF", lambda m: f"{m['chrf']:.1f}"),
+        ("ended on <\\|im_end\\|>", lambda m: pct(m["ended"])),
+        ("defect rate, greedy", lambda m: pct(defect_total(m, "defects"))),
+        ("defect rate, sampled", lambda m: pct(defect_total(m, "sampled_defects"))),
+    ]
     rows += [(f"sampled: {f}", lambda m, f=f: pct(m["sampled_defects"].get(f, 0.0))) for f in DEFECT_ROWS]
-    lines = [f"Clean ablation: {meta['summary']}", "",
-             "| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    lines = [f"Clean ablation: {meta['summary']}", "", "| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     lines += [f"| {name} | " + " | ".join(cell(results[c]) for c in cols) + " |" for name, cell in rows]
     lines += ["", "Defect rates sum clean's per-answer detectors (an answer hit by two counts twice)."]
     return "\n".join(lines) + "\n"
@@ -97,13 +131,21 @@ def main(argv=None) -> None:
     out.mkdir(parents=True)
     started = time.perf_counter()
     worlds = {"base": (args.records, 0.0, args.seed + 1)} if not args.stage2 else {}
-    worlds |= {"dirty": (args.records, args.defects, args.seed + 2),
-              "val": (args.val_records, 0.0, args.seed + 3)}
+    worlds |= {"dirty": (args.records, args.defects, args.seed + 2), "val": (args.val_records, 0.0, args.seed + 3)}
     for name, (n, rate, seed) in worlds.items():
-        run("zqvl-data", "synth", "--out", str(out / name), "--records", str(n), "--seed", str(seed),
-            "--defects", str(rate))
-    run("zqvl-data", "clean", str(out / "dirty"), "--out", str(out / "cleaned"), "--config",
-        str(SYNTH_CLEAN))
+        run(
+            "zqvl-data",
+            "synth",
+            "--out",
+            str(out / name),
+            "--records",
+            str(n),
+            "--seed",
+            str(seed),
+            "--defects",
+            str(rate),
+        )
+    run("zqvl-data", "clean", str(out / "dirty"), "--out", str(out / "cleaned"), "--config", str(SYNTH_CLEAN))
     for name in ("base", "dirty", "cleaned", "val"):
         if name != "base" or not args.stage2:
             run("zqvl-data", "shard", str(out / name), "--out", str(out / "shards" / name))
@@ -115,9 +157,24 @@ def main(argv=None) -> None:
         stage2 = train(2, stage1, out / "shards" / "base", out / "stage2", s2, args, "full")
     raw = train(3, stage2, out / "shards" / "dirty", out / "raw", s3, args, "full")
     clean = train(3, stage2, out / "shards" / "cleaned", out / "clean", s3, args, "full")
-    run("zqvl-eval", str(stage2), str(raw), str(clean), "--shards", str(out / "shards" / "val"),
-        "--max-new-tokens", "24", "--sample", str(args.sample), "--temperature", "1.0", "--top-p", "1.0",
-        "--out", str(out / "eval.json"))
+    run(
+        "zqvl-eval",
+        str(stage2),
+        str(raw),
+        str(clean),
+        "--shards",
+        str(out / "shards" / "val"),
+        "--max-new-tokens",
+        "24",
+        "--sample",
+        str(args.sample),
+        "--temperature",
+        "1.0",
+        "--top-p",
+        "1.0",
+        "--out",
+        str(out / "eval.json"),
+    )
     models = json.loads((out / "eval.json").read_text(encoding="utf-8"))["models"]
     results = dict(zip(("stage2", "raw", "clean"), models))
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -125,10 +182,12 @@ def main(argv=None) -> None:
     labels = json.loads((out / "dirty" / "labels.json").read_text(encoding="utf-8"))
     if args.stage2:
         s1 = s2 = 0
-    summary = (f"{args.records} records per world, {len(labels)} with a defect ({args.defects:.0%}), clean kept "
-               f"{kept}; steps {s1}/{s2}/{s3}, lr {args.lr}, batch {args.batch_size}; "
-               f"{args.val_records} val images, {args.sample} samples each at T=1"
-               + (f"; stages 1-2 reused from {args.stage2}." if args.stage2 else "."))
+    summary = (
+        f"{args.records} records per world, {len(labels)} with a defect ({args.defects:.0%}), clean kept "
+        f"{kept}; steps {s1}/{s2}/{s3}, lr {args.lr}, batch {args.batch_size}; "
+        f"{args.val_records} val images, {args.sample} samples each at T=1"
+        + (f"; stages 1-2 reused from {args.stage2}." if args.stage2 else ".")
+    )
     (out / "results.md").write_text(markdown(results, {"summary": summary}), encoding="utf-8")
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"ablation finished in {time.perf_counter() - started:.0f} s -> {out}/results.json")

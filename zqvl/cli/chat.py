@@ -1,5 +1,6 @@
 """`zqvl-chat MODEL --image IMG "问题"`: answer with a trained model; `--interactive` keeps a multi-turn chat;
 `--compare RUN1 RUN2 … --prompts FILE` prints one table of every model's answer per prompt."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,14 +10,14 @@ import sys
 from zqvl.cli.parser import ArgumentParser
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.errors import UsageError
-from zqvl.infer.chat import (DEFAULT_MAX_NEW_TOKENS, Chat, Conversation, compare, compare_rows, open_image,
-                             run_label)
+from zqvl.infer.chat import DEFAULT_MAX_NEW_TOKENS, Chat, Conversation, compare, compare_rows, open_image, run_label
 from zqvl.ui import err, out, run_cli, table, warn
 
 
 def interactive(chat: Chat, first_images: list, gen: dict) -> None:
-    err.print("multi-turn chat; /image PATH attaches an image to the next question, /reset starts over, "
-              "/quit or Ctrl-D ends")
+    err.print(
+        "multi-turn chat; /image PATH attaches an image to the next question, /reset starts over, /quit or Ctrl-D ends"
+    )
     conv, pending = Conversation(), list(first_images)
     while True:
         try:
@@ -57,8 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--system", default=DEFAULT_SYSTEM, help="system prompt ('' for none)")
-    p.add_argument("--json", action="store_true",
-                   help="print {answer, new_tokens, stopped} as JSON (with --compare: every prompt and run)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print {answer, new_tokens, stopped} as JSON (with --compare: every prompt and run)",
+    )
     p.add_argument("--full", action="store_true", help="--compare: whole answers in the table, not cut at 300")
     return p
 
@@ -68,17 +72,34 @@ def _main(argv=None) -> int:
     args = build_parser().parse_intermixed_args(sys.argv[1:] if argv is None else argv)
     if args.max_new_tokens < 1:
         raise UsageError("--max-new-tokens must be >= 1")
-    gen = {"max_new_tokens": args.max_new_tokens, "sample": args.sample, "temperature": args.temperature,
-           "top_p": args.top_p, "seed": args.seed}
+    gen = {
+        "max_new_tokens": args.max_new_tokens,
+        "sample": args.sample,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "seed": args.seed,
+    }
     system = args.system or None
     if args.compare:
         if not args.prompts:
             raise UsageError("--compare needs --prompts FILE")
         results = compare(args.compare, args.prompts, gen, system)
         if args.json:
-            out.print(json.dumps([{"question": r["question"], "images": r["images"],
-                                   "answers": {run: vars(reply) for run, reply in r["replies"].items()}}
-                                  for r in results], ensure_ascii=False), soft_wrap=True, markup=False)
+            out.print(
+                json.dumps(
+                    [
+                        {
+                            "question": r["question"],
+                            "images": r["images"],
+                            "answers": {run: vars(reply) for run, reply in r["replies"].items()},
+                        }
+                        for r in results
+                    ],
+                    ensure_ascii=False,
+                ),
+                soft_wrap=True,
+                markup=False,
+            )
             return 0
         rows = compare_rows(results, args.compare, None if args.full else 300)
         out.print(table("zqvl-chat --compare", ["prompt"] + [run_label(r) for r in args.compare], rows))
@@ -94,8 +115,13 @@ def _main(argv=None) -> int:
         raise UsageError("give a question (or --interactive)")
     reply = chat.ask(Conversation(), args.question, images, **gen)
     if args.json:
-        out.print(json.dumps({"answer": reply.text, "new_tokens": reply.new_tokens, "stopped": reply.stopped},
-                             ensure_ascii=False), soft_wrap=True, markup=False)
+        out.print(
+            json.dumps(
+                {"answer": reply.text, "new_tokens": reply.new_tokens, "stopped": reply.stopped}, ensure_ascii=False
+            ),
+            soft_wrap=True,
+            markup=False,
+        )
     else:
         out.print(reply.text, soft_wrap=True, markup=False)
     if reply.stopped != "im_end":

@@ -1,5 +1,6 @@
 """`zqvl-eval MODEL_OR_RUN... --shards DIR...`: loss, perplexity, exact match, chrF and the defect rate of the
 answers, one column per model; `--out FILE.json` keeps the numbers."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,13 @@ from zqvl.ui import out, run_cli, table
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zqvl-eval", description="Measure models on held-out shards.")
     p.add_argument("models", nargs="+", metavar="MODEL_OR_RUN", help="model dirs, or run dirs (uses RUN/final)")
-    p.add_argument("--shards", nargs="+", required=True, metavar="DIR",
-                   help="shard dirs (their val split; the train split when a dir has none), globs or tars")
+    p.add_argument(
+        "--shards",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="shard dirs (their val split; the train split when a dir has none), globs or tars",
+    )
     p.add_argument("--max-samples", type=int, help="evaluate the first N records only")
     p.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
     p.add_argument("--sample", type=int, default=0, metavar="K", help="also K sampled answers per prompt")
@@ -39,16 +45,17 @@ def _pct(x: float) -> str:
 
 def result_rows(result: dict) -> list[list[object]]:
     models = result["models"]
-    rows = [["loss"] + [f"{m['loss']:.4f}" for m in models],
-            ["perplexity"] + [f"{m['perplexity']:.2f}" for m in models],
-            ["exact match"] + [_pct(m["exact_match"]) for m in models],
-            ["chrF"] + [f"{m['chrf']:.1f}" for m in models],
-            ["ended on <|im_end|>"] + [_pct(m["ended"]) for m in models],
-            ["mean length (tokens)"] + [f"{m['mean_length']:.1f}" for m in models]]
+    rows = [
+        ["loss"] + [f"{m['loss']:.4f}" for m in models],
+        ["perplexity"] + [f"{m['perplexity']:.2f}" for m in models],
+        ["exact match"] + [_pct(m["exact_match"]) for m in models],
+        ["chrF"] + [f"{m['chrf']:.1f}" for m in models],
+        ["ended on <|im_end|>"] + [_pct(m["ended"]) for m in models],
+        ["mean length (tokens)"] + [f"{m['mean_length']:.1f}" for m in models],
+    ]
     rows += [[f"defect: {f}"] + [_pct(m["defects"][f]) for m in models] for f in DEFECT_FAMILIES]
     if any(m["sampled_defects"] for m in models):
-        rows += [[f"sampled: {f}"] + [_pct(m["sampled_defects"].get(f, 0.0)) for m in models]
-                 for f in DEFECT_FAMILIES]
+        rows += [[f"sampled: {f}"] + [_pct(m["sampled_defects"].get(f, 0.0)) for m in models] for f in DEFECT_FAMILIES]
     return rows
 
 
@@ -65,9 +72,17 @@ def _finite(obj):
 
 def _main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    opts = EvalOptions(max_samples=args.max_samples, max_new_tokens=args.max_new_tokens, sample=args.sample,
-                       temperature=args.temperature, top_p=args.top_p, seed=args.seed, batch_size=args.batch_size,
-                       max_len=args.max_len, system=args.system or None)
+    opts = EvalOptions(
+        max_samples=args.max_samples,
+        max_new_tokens=args.max_new_tokens,
+        sample=args.sample,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        max_len=args.max_len,
+        system=args.system or None,
+    )
     with open_progress("eval") as progress:
         result = evaluate(args.models, args.shards, opts, progress)
     title = f"zqvl-eval: {result['samples']} samples ({result['split']} split)"

@@ -1,10 +1,11 @@
 """`zqvl-model build | info | export`: thin wrappers over zqvl.model.build / info / export."""
-from __future__ import annotations
 
-from rich.markup import escape
+from __future__ import annotations
 
 import argparse
 import sys
+
+from rich.markup import escape
 
 from zqvl.cli.parser import ArgumentParser
 from zqvl.ui import run_cli
@@ -18,18 +19,32 @@ def _parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="zqvl-model", description="build, inspect and export zqvl models")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     b = sub.add_parser("build", help="vision tower + projector + Qwen2 LLM -> one HF model directory")
-    b.add_argument("--vision", required=True,
-                   help=f"preset ({', '.join(VISION_PRESETS)}) or a local Qwen-VL-Chat / CLIP / SigLIP directory")
+    b.add_argument(
+        "--vision",
+        required=True,
+        help=f"preset ({', '.join(VISION_PRESETS)}) or a local Qwen-VL-Chat / CLIP / SigLIP directory",
+    )
     b.add_argument("--llm", required=True, help=f"preset ({', '.join(LLM_PRESETS)}) or a local Qwen2 directory")
     b.add_argument("--out", required=True, help="new output directory (must not exist)")
-    b.add_argument("--tokenizer", default="auto",
-                   help="auto (the LLM dir's own, else the real Qwen one), qwen, or a tokenizer directory")
+    b.add_argument(
+        "--tokenizer",
+        default="auto",
+        help="auto (the LLM dir's own, else the real Qwen one), qwen, or a tokenizer directory",
+    )
     b.add_argument("--projector", default=DEFAULT_PROJECTOR, help="mlpNx_gelu or linear (default %(default)s)")
-    b.add_argument("--feature-layer", type=int, default=None,
-                   help="CLIP/SigLIP hidden-state index used as image features (default: -2 CLIP, -1 SigLIP)")
+    b.add_argument(
+        "--feature-layer",
+        type=int,
+        default=None,
+        help="CLIP/SigLIP hidden-state index used as image features (default: -2 CLIP, -1 SigLIP)",
+    )
     b.add_argument("--cls", choices=("drop", "keep"), default=None, help="CLIP: drop (default) or keep the CLS token")
-    b.add_argument("--resize", choices=("plain", "crop"), default=None,
-                   help="override the tower's preprocessing: plain resize (keeps image edges) or centre crop")
+    b.add_argument(
+        "--resize",
+        choices=("plain", "crop"),
+        default=None,
+        help="override the tower's preprocessing: plain resize (keeps image edges) or centre crop",
+    )
     b.add_argument("--dtype", default="auto", help="auto (the LLM's), float32, bfloat16 or float16")
     b.add_argument("--seed", type=int, default=0, help="seed for randomly initialised parts")
     i = sub.add_parser("info", help="parameters per part and what trains in each stage")
@@ -47,17 +62,28 @@ def _build(args) -> int:
     from zqvl.errors import UsageError
     from zqvl.progress import open_progress
 
-    if Path(args.out).exists():     # before paying for the torch import
+    if Path(args.out).exists():  # before paying for the torch import
         raise UsageError(f"--out {args.out} already exists; choose a new directory (nothing is overwritten)")
     from zqvl.model.build import build_model
 
     with open_progress("build", len(BUILD_STEPS), "step") as progress:
+
         def on_step(name: str) -> None:
             progress.update(BUILD_STEPS.index(name), step=name)
 
-        path = build_model(args.vision, args.llm, args.out, tokenizer=args.tokenizer, projector=args.projector,
-                           feature_layer=args.feature_layer, cls=args.cls, resize=args.resize, dtype=args.dtype,
-                           seed=args.seed, on_step=on_step)
+        path = build_model(
+            args.vision,
+            args.llm,
+            args.out,
+            tokenizer=args.tokenizer,
+            projector=args.projector,
+            feature_layer=args.feature_layer,
+            cls=args.cls,
+            resize=args.resize,
+            dtype=args.dtype,
+            seed=args.seed,
+            on_step=on_step,
+        )
         progress.update(len(BUILD_STEPS), step="done")
     _print_info(path)
     return 0
@@ -74,31 +100,48 @@ def _print_info(directory) -> None:
     for t in _model_tables(directory, info, human, table):
         out.print(t)
     plan = trainable(info["counts"], info["shapes"], TrainConfig.lora_r)
-    stages = [[f"{s['stage']} {s['name']}", s["train_type"], s["vision"], s["projector"], s["llm"],
-               human(s["trainable"])] for s in plan["stages"]]
-    types = [[t["train_type"], t["vision"], t["projector"], t["llm"], human(t["trainable"])]
-             for t in plan["train_types"]]
-    out.print(table("trainable by stage (preset train type; zqvl-train --train-type overrides)",
-                    ["stage", "train type", "vision", "projector", "llm", "trainable"], stages))
-    out.print(table(f"train types (LoRA r={TrainConfig.lora_r} on the LLM only)",
-                    ["train type", "vision", "projector", "llm", "trainable"], types))
+    stages = [
+        [f"{s['stage']} {s['name']}", s["train_type"], s["vision"], s["projector"], s["llm"], human(s["trainable"])]
+        for s in plan["stages"]
+    ]
+    types = [
+        [t["train_type"], t["vision"], t["projector"], t["llm"], human(t["trainable"])] for t in plan["train_types"]
+    ]
+    out.print(
+        table(
+            "trainable by stage (preset train type; zqvl-train --train-type overrides)",
+            ["stage", "train type", "vision", "projector", "llm", "trainable"],
+            stages,
+        )
+    )
+    out.print(
+        table(
+            f"train types (LoRA r={TrainConfig.lora_r} on the LLM only)",
+            ["train type", "vision", "projector", "llm", "trainable"],
+            types,
+        )
+    )
 
 
 def _model_tables(directory, info: dict, human, table) -> list:
     """rich tables: model summary, parameters per part."""
     cfg, build = info["config"], info["build"]
     vision, text = cfg["vision_config"], cfg["text_config"]
-    summary = [["vision tower", f"{vision['model_type']} ({build.get('vision', '?')})"],
-               ["image", f"{vision['image_size']} px, {build.get('image_preprocessing', '?')}"],
-               ["image tokens", f"{cfg['num_image_tokens']} per image, id {cfg['image_token_id']}"],
-               ["projector", cfg["projector_type"]],
-               ["language model", f"{text['model_type']} ({build.get('llm', '?')}), vocab {text['vocab_size']}"],
-               ["dtype", cfg.get("dtype", "?")]]
+    summary = [
+        ["vision tower", f"{vision['model_type']} ({build.get('vision', '?')})"],
+        ["image", f"{vision['image_size']} px, {build.get('image_preprocessing', '?')}"],
+        ["image tokens", f"{cfg['num_image_tokens']} per image, id {cfg['image_token_id']}"],
+        ["projector", cfg["projector_type"]],
+        ["language model", f"{text['model_type']} ({build.get('llm', '?')}), vocab {text['vocab_size']}"],
+        ["dtype", cfg.get("dtype", "?")],
+    ]
     total = sum(info["counts"].values()) or 1
     parts = [[p, f"{n:,}", human(n), f"{100 * n / total:.1f}%"] for p, n in info["counts"].items()]
     parts.append(["total", f"{total:,}", human(total), "100%"])
-    return [table(f"model {directory}", ["", ""], summary),
-            table("parameters per part", ["part", "parameters", "", "share"], parts)]
+    return [
+        table(f"model {directory}", ["", ""], summary),
+        table("parameters per part", ["part", "parameters", "", "share"], parts),
+    ]
 
 
 def _info(args) -> int:
@@ -111,8 +154,10 @@ def _export(args) -> int:
     from zqvl.ui import out
 
     path = export_model(args.dir, args.out, args.format)
-    out.print(f"exported {escape(str(args.dir))} -> {escape(str(path))} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
-              f"no trust_remote_code)")
+    out.print(
+        f"exported {escape(str(args.dir))} -> {escape(str(path))} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
+        f"no trust_remote_code)"
+    )
     return 0
 
 

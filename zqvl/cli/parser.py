@@ -1,4 +1,5 @@
 """The ArgumentParser every zqvl command uses: a mistyped option gets a suggestion, and errors stay one line."""
+
 from __future__ import annotations
 
 import argparse

@@ -4,34 +4,42 @@ Runs as one process (gloo on CPU; rank/world/master set here when absent) or und
 for several GPUs or nodes. Options resolve as stage preset <- --config YAML <- flags; the result is saved
 to RUN/config.yaml, and `--resume` reads it back (only run-length and logging options may change).
 """
+
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
 import json
 import os
 import socket
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from zqvl.cli.parser import ArgumentParser
-from zqvl.train.config import (TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve,
-                               validate)
 from zqvl.data.lock import exclusive_dir, is_only_lock
 from zqvl.errors import UsageError
+from zqvl.train.config import TrainConfig, add_config_arguments, from_saved, load_yaml_overrides, resolve, validate
 from zqvl.ui import err, out, run_cli, table
 
 # what may differ on --resume without breaking "losses equal an uninterrupted run"
-RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard", "eval_every",
-                     "eval_shards", "eval_max_records"}
+RESUME_MAY_CHANGE = {
+    "max_steps",
+    "epochs",
+    "save_every",
+    "keep_last",
+    "log_every",
+    "tensorboard",
+    "eval_every",
+    "eval_shards",
+    "eval_max_records",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="zqvl-train", description="Train a zqvl model stage on shards with DeepSpeed.")
     p.add_argument("--stage", type=int, choices=(1, 2, 3), help="1 align (projector), 2 instruct, 3 cleaned zh")
     p.add_argument("--model", help="model dir: `zqvl-model build` output or a previous stage's RUN/final")
-    p.add_argument("--shards", nargs="+", metavar="SHARDS",
-                   help="shard dirs (with manifest.json), .tar files or globs")
+    p.add_argument("--shards", nargs="+", metavar="SHARDS", help="shard dirs (with manifest.json), .tar files or globs")
     p.add_argument("--out", required=True, metavar="RUN", help="run dir (created; must not exist unless --resume)")
     p.add_argument("--config", metavar="YAML", help="option overrides applied on top of the stage preset")
     p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
@@ -48,15 +56,19 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
         if not saved.is_file():
             raise UsageError(f"--resume: {saved} not found; start the run without --resume")
         if (run / "final").exists():
-            raise UsageError(f"--resume: {run} has finished ({run / 'final'} exists); train further as a new run "
-                             f"with --model {run / 'final'}")
+            raise UsageError(
+                f"--resume: {run} has finished ({run / 'final'} exists); train further as a new run "
+                f"with --model {run / 'final'}"
+            )
         cfg = from_saved(saved)
         for key, value in overrides.items():
             if key == "out" or getattr(cfg, key) == value:
                 continue
             if key not in RESUME_MAY_CHANGE:
-                raise UsageError(f"--resume cannot change {key} ({getattr(cfg, key)!r} -> {value!r}): the resumed "
-                                 f"run must equal an uninterrupted one; only {', '.join(sorted(RESUME_MAY_CHANGE))}")
+                raise UsageError(
+                    f"--resume cannot change {key} ({getattr(cfg, key)!r} -> {value!r}): the resumed "
+                    f"run must equal an uninterrupted one; only {', '.join(sorted(RESUME_MAY_CHANGE))}"
+                )
             setattr(cfg, key, value)
         validate(cfg)
         return cfg
@@ -69,7 +81,8 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     if not (Path(cfg.model) / "config.json").is_file():
         raise UsageError(f"--model {cfg.model}: not a model dir (no config.json); build one with `zqvl-model build`")
     from zqvl.train.loader import resolve_shards
-    resolve_shards(cfg.shards)           # fail now, not after DeepSpeed and the model have started
+
+    resolve_shards(cfg.shards)  # fail now, not after DeepSpeed and the model have started
     return cfg
 
 
@@ -87,8 +100,9 @@ def single_process_env() -> None:
     os.environ.setdefault("MASTER_PORT", str(_free_port()))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
+
     if not torch.cuda.is_available():
-        os.environ.setdefault("DS_ACCELERATOR", "cpu")   # skips DeepSpeed's accelerator probe and its warning
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # skips DeepSpeed's accelerator probe and its warning
 
 
 def print_summary(summary: dict, message: str, run: Path) -> None:
@@ -96,14 +110,20 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
     rows = [
         ["stage / train type", f"{s['stage']} / {s['train_type']}"],
         ["processes / precision / ZeRO", f"{s['processes']} / {s['precision']} / {s['zero_stage']}"],
-        ["steps", f"{s['steps']} of {s['total_steps']}" + (f" (resumed at {s['resumed_from']})"
-                                                           if s["resumed_from"] else "")],
+        [
+            "steps",
+            f"{s['steps']} of {s['total_steps']}" + (f" (resumed at {s['resumed_from']})" if s["resumed_from"] else ""),
+        ],
         ["samples / tokens", f"{s['samples']:,} / {s['tokens']:,}"],
         ["supervised tokens", f"{s['supervised_tokens']:,}"],
         ["padding", f"{s['padding']:.1%}"],
         ["loss first → last (5-step means)", f"{s['loss_first']:.4f} → {s['loss_last']:.4f}"],
-        ["val loss (last)", f"{s['val_loss']:.4f} at step {s['val_losses'][-1][0]}" if s.get("val_losses")
-         else "n/a (no val split, or --eval-every 0)"],
+        [
+            "val loss (last)",
+            f"{s['val_loss']:.4f} at step {s['val_losses'][-1][0]}"
+            if s.get("val_losses")
+            else "n/a (no val split, or --eval-every 0)",
+        ],
         ["time", f"{s['seconds']:.1f} s"],
         ["samples/s / tokens/s", f"{s['samples_s']:.2f} / {s['tokens_s']:,.0f}"],
         ["loader wait", f"{s['loader_wait']:.1%}"],
@@ -131,13 +151,14 @@ def _train(args) -> int:
     single_process_env()
     from zqvl.train.loop import setup_distributed, train
 
-    rank = setup_distributed()      # a barrier: every rank has checked --out before rank 0 writes into it
+    rank = setup_distributed()  # a barrier: every rank has checked --out before rank 0 writes into it
     if rank == 0:
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         cfg.save(cfg.run_dir / "config.yaml")
     outcome = train(cfg, resume=args.resume)
     if rank == 0:
         from zqvl.data.io import atomic_open
+
         with atomic_open(cfg.run_dir / "summary.json", "w") as fh:
             json.dump({**outcome.summary, "message": outcome.message}, fh, indent=2, ensure_ascii=False)
         print_summary(outcome.summary, outcome.message, cfg.run_dir)

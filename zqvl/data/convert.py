@@ -4,13 +4,15 @@ Each format is a small reader `raw JSON value -> canonical dict` registered in R
 input, links (or copies) each image into DIR/images/, and accounts for every record it cannot convert in
 DIR/skipped.jsonl. The whole DIR appears atomically: it is built under a temp name and renamed at the end.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
 from zqvl.data.outdir import claim, staged
@@ -29,6 +31,7 @@ class Skip(Exception):
 
 # ---- format readers: raw value -> canonical dict (id, image?, conversations) -------------------------------
 
+
 def _first_key(obj: dict, keys: tuple[str, ...]) -> str | None:
     return next((k for k in keys if k in obj), None)
 
@@ -43,8 +46,11 @@ def read_llava(obj: Any, index: int) -> dict:
     if not isinstance(obj, dict):
         raise Skip("not_object", f"record is {type(obj).__name__}")
     if _first_key(obj, ("conversations", "messages")) is None:
-        raise _layout_error("llava", obj, "'conversations'") if index == 0 else Skip(
-            "missing_conversations", "no 'conversations'")
+        raise (
+            _layout_error("llava", obj, "'conversations'")
+            if index == 0
+            else Skip("missing_conversations", "no 'conversations'")
+        )
     rec = dict(obj)
     if "id" not in rec:
         img = rec.get("image")
@@ -62,8 +68,11 @@ def read_sharegpt4o(obj: Any, index: int) -> dict:
     conv_key = _first_key(obj, ("conversations", "messages", "conversation"))
     img_key = _first_key(obj, SHAREGPT_IMAGE_KEYS)
     if conv_key is None:
-        raise _layout_error("sharegpt-4o", obj, "conversations") if index == 0 else Skip(
-            "missing_conversations", "no conversations")
+        raise (
+            _layout_error("sharegpt-4o", obj, "conversations")
+            if index == 0
+            else Skip("missing_conversations", "no conversations")
+        )
     rec = {k: v for k, v in obj.items() if k not in (conv_key, img_key)}
     rec["conversations"] = obj[conv_key]
     if img_key is not None:
@@ -88,7 +97,7 @@ def split_textocr_caption(caption: str) -> tuple[str, str | None]:
     parts: dict[str, str] = {}
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(caption)
-        parts.setdefault(m.group(1).upper(), caption[m.end():end].strip("\n"))
+        parts.setdefault(m.group(1).upper(), caption[m.end() : end].strip("\n"))
     description = parts.get("DESCRIPTION", caption[: heads[0].start()]).strip()
     return description, parts.get("TEXT")
 
@@ -112,8 +121,12 @@ def read_textocr_gpt4o(obj: Any, index: int) -> dict:
     # The transcription is kept verbatim: it is what the image says, and later steps must not translate it.
     answer = description if text is None else f"{description}\n\nText in the image:\n{text}"
     extra = {k: v for k, v in obj.items() if k not in (img_key, cap_key, "id")}
-    return {"id": str(obj.get("id") or Path(image).stem), "image": image, **extra, "conversations": [
-        {"from": "human", "value": TEXTOCR_QUESTION}, {"from": "gpt", "value": answer}]}
+    return {
+        "id": str(obj.get("id") or Path(image).stem),
+        "image": image,
+        **extra,
+        "conversations": [{"from": "human", "value": TEXTOCR_QUESTION}, {"from": "gpt", "value": answer}],
+    }
 
 
 READERS: dict[str, Callable[[Any, int], dict]] = {
@@ -125,6 +138,7 @@ READERS: dict[str, Callable[[Any, int], dict]] = {
 
 
 # ---- driver ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ConvertStats:
@@ -155,8 +169,16 @@ def find_input(src: Path, fmt: str) -> Path:
 COMMAND = "zqvl-data convert"
 
 
-def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Path | None = None,
-            copy: bool = False, overwrite: bool = False, progress: Progress = NULL) -> ConvertStats:
+def convert(
+    fmt: str,
+    src: str | Path,
+    out: str | Path,
+    *,
+    image_root: str | Path | None = None,
+    copy: bool = False,
+    overwrite: bool = False,
+    progress: Progress = NULL,
+) -> ConvertStats:
     if fmt not in READERS:
         raise UsageError(f"unknown --format {fmt!r}; choose from {', '.join(READERS)}")
     src, out = Path(src), Path(out)
@@ -186,7 +208,7 @@ def convert(fmt: str, src: str | Path, out: str | Path, *, image_root: str | Pat
                     stats.written += 1
                 except (Skip, SchemaError) as e:
                     rid = raw.get("id") if isinstance(raw, dict) else None
-                    code = e.code if "." in e.code else f"structure.{e.code}"   # the one code vocabulary
+                    code = e.code if "." in e.code else f"structure.{e.code}"  # the one code vocabulary
                     skipped.write({"index": index, "id": rid, "code": code, "message": str(e)})
                     stats.skipped[code] = stats.skipped.get(code, 0) + 1
                 progress.advance()

@@ -2,6 +2,7 @@
 --max-drop (default 0.5) with a hint for the usual cause, because a step that silently keeps 1 of 16 records
 (a wrong --images, a set not translated yet) is worse than one that stops.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,6 +28,7 @@ HINTS = (
 class Drops:
     """What a command dropped: `total` records seen, `dropped` of them, reason code -> records with it (a record
     may have several reasons; `dropped` defaults to one reason per record)."""
+
     command: str
     total: int
     reasons: Counter = field(default_factory=Counter)
@@ -43,8 +45,9 @@ class Drops:
     def summary(self, top: int = 3) -> str:
         common = ", ".join(f"{code} {n}" for code, n in self.reasons.most_common(top))
         more = len(self.reasons) - top
-        return (f"{self.command} dropped {self.dropped} of {self.total} records ({self.share:.0%}): {common}"
-                + (f", and {more} more reason(s)" if more > 0 else ""))
+        return f"{self.command} dropped {self.dropped} of {self.total} records ({self.share:.0%}): {common}" + (
+            f", and {more} more reason(s)" if more > 0 else ""
+        )
 
     def hint(self) -> str:
         for code, _ in self.reasons.most_common():

@@ -1,6 +1,7 @@
 """Per-image checks, run in worker processes: exists, non-empty, decodable, not a bomb, not tiny; plus a
 content hash for duplicate detection. Kept free of heavy imports so worker start-up stays cheap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,16 +17,17 @@ class ImageLimits:
     """Checked on the header's size before any decode. Pillow's global guard is left as it is (nothing here
     changes Pillow's settings), so an image past Pillow's own limit (~179M pixels) is a bomb whatever
     max_pixels says."""
-    max_pixels: int = 50_000_000     # a decompression bomb beyond this (PIL's default warning is ~89M)
-    min_side: int = 28               # smaller than two ViT patches: nothing to learn from
-    decode: bool = True              # full (draft-scaled) decode catches truncated JPEGs that verify() misses
+
+    max_pixels: int = 50_000_000  # a decompression bomb beyond this (PIL's default warning is ~89M)
+    min_side: int = 28  # smaller than two ViT patches: nothing to learn from
+    decode: bool = True  # full (draft-scaled) decode catches truncated JPEGs that verify() misses
 
 
 @dataclass(frozen=True)
 class ImageResult:
     path: str
-    digest: str | None = None        # blake2b of the bytes, for duplicate-file detection
-    code: str | None = None          # None when the image is fine
+    digest: str | None = None  # blake2b of the bytes, for duplicate-file detection
+    code: str | None = None  # None when the image is fine
     message: str = ""
     size: tuple[int, int] | None = None
 
@@ -49,13 +51,14 @@ def check_image(path: str, limits: ImageLimits = ImageLimits()) -> ImageResult:
             im.verify()
     except UnidentifiedImageError:
         return ImageResult(path, digest, "image.unreadable", "not a recognised image format")
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's guard, on open
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # Pillow's guard, on open
         return ImageResult(path, digest, "image.bomb", str(e))
     except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
         return ImageResult(path, digest, "image.unreadable", f"verify failed: {e}")
     if w * h > limits.max_pixels:
-        return ImageResult(path, digest, "image.bomb", f"{w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,}",
-                           (w, h))
+        return ImageResult(
+            path, digest, "image.bomb", f"{w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,}", (w, h)
+        )
     if min(w, h) < limits.min_side:
         return ImageResult(path, digest, "image.tiny", f"{w}x{h} px, shorter side < {limits.min_side}", (w, h))
     if limits.decode:

@@ -4,6 +4,7 @@
 buffer: only one chunk of text plus the current record is in memory, so a 600K-record file stays small.
 Writers put everything under a temporary name and rename on success: a reader never sees a half file.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -13,16 +14,17 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from zqvl.data.schema import Record, SchemaError, Unparsable, parse_record
 from zqvl.errors import UsageError
 
 CHUNK = 1 << 20
 _WS = " \t\r\n"
-MAX_DEPTH = 64          # records nest ~4 levels; far deeper input only breaks recursion in parsers and pickling
+MAX_DEPTH = 64  # records nest ~4 levels; far deeper input only breaks recursion in parsers and pickling
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
@@ -105,7 +107,7 @@ def _lone_surrogate(value: Any) -> str | None:
             try:
                 v.encode("utf-8")
             except UnicodeEncodeError as e:
-                return v[e.start:e.end]
+                return v[e.start : e.end]
     return None
 
 
@@ -160,8 +162,9 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
         while True:
             if next_start() >= len(buf):
                 if in_list:
-                    raise UsageError(f"{path}: truncated file, the top-level list is never closed "
-                                     f"(after {index} records)")
+                    raise UsageError(
+                        f"{path}: truncated file, the top-level list is never closed (after {index} records)"
+                    )
                 return
             if in_list and buf[pos] == "]" and not after_comma:
                 pos += 1
@@ -179,16 +182,20 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 except json.JSONDecodeError as e:
                     if not eof and fill():
                         continue
-                    raise UsageError(f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: "
-                                     f"{e.msg}") from None
-                except (RecursionError, ValueError) as e:   # too deep to parse, a huge integer, a duplicate key
+                    raise UsageError(
+                        f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: {e.msg}"
+                    ) from None
+                except (RecursionError, ValueError) as e:  # too deep to parse, a huge integer, a duplicate key
                     end = _value_end(buf, pos)
                     if end is None and not eof and fill():
                         continue
                     if end is None:
                         raise UsageError(f"{path}: truncated file inside record #{index}") from None
-                    problem = ("nests deeper than Python's parser can follow" if isinstance(e, RecursionError)
-                               else str(e).splitlines()[0][:160])
+                    problem = (
+                        "nests deeper than Python's parser can follow"
+                        if isinstance(e, RecursionError)
+                        else str(e).splitlines()[0][:160]
+                    )
                     value = None
                     break
             yield Unparsable(problem) if problem else value
@@ -198,8 +205,7 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 # Exactly one ',' (then another value) or the closing ']' must follow a value.
                 next_start()
                 if pos < len(buf) and buf[pos] not in ",]":
-                    raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} "
-                                     f"at byte ~{consumed + pos}")
+                    raise UsageError(f"{path}: expected ',' or ']' after record #{index - 1} at byte ~{consumed + pos}")
                 after_comma = pos < len(buf) and buf[pos] == ","
                 pos += after_comma
 
@@ -365,7 +371,7 @@ class FilePlacer:
         tmp = os.path.join(parent, f".{os.path.basename(dst)}.{os.getpid()}.tmp")
         try:
             if os.path.lexists(tmp):
-                os.unlink(tmp)   # left by a killed run with our pid
+                os.unlink(tmp)  # left by a killed run with our pid
             if self.copy or not _linked(src, tmp):
                 shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
@@ -379,7 +385,7 @@ def _linked(src: str, dst: str) -> bool:
     try:
         os.link(src, dst)
         return True
-    except OSError:   # another filesystem, or hard links not allowed
+    except OSError:  # another filesystem, or hard links not allowed
         return False
 
 

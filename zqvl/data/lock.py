@@ -3,13 +3,14 @@
 The OS drops the lock when the process dies, even on SIGKILL, so a crashed run never blocks the next one; two
 runs started together cannot both pass a "is --out empty?" check and then corrupt each other.
 """
+
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from zqvl.errors import UsageError
 
@@ -22,7 +23,7 @@ def exclusive_file(path: str | Path, busy: str, remove: bool = False) -> Iterato
     it. `remove`: delete the lock file when done (for locks beside an output, which would be litter)."""
     path = Path(path)
     while True:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)   # empty: outputs holding it stay byte-identical
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # empty: outputs holding it stay byte-identical
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -34,12 +35,12 @@ def exclusive_file(path: str | Path, busy: str, remove: bool = False) -> Iterato
             same = False
         if same:
             break
-        os.close(fd)     # the file we locked was removed by its last holder meanwhile: lock the new one
+        os.close(fd)  # the file we locked was removed by its last holder meanwhile: lock the new one
     try:
         yield path
     finally:
         if remove:
-            path.unlink(missing_ok=True)     # before unlocking, so a waiter never locks a removed file for good
+            path.unlink(missing_ok=True)  # before unlocking, so a waiter never locks a removed file for good
         os.close(fd)
 
 
@@ -48,8 +49,9 @@ def exclusive_dir(directory: str | Path, command: str) -> Iterator[Path]:
     """Hold the lock of `directory` (created if needed) for the block: for outputs written in place."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    with exclusive_file(directory / LOCK_NAME,
-                        f"{directory}: another {command} is writing here; wait for it to finish") as path:
+    with exclusive_file(
+        directory / LOCK_NAME, f"{directory}: another {command} is writing here; wait for it to finish"
+    ) as path:
         yield path
 
 

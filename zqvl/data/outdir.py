@@ -10,14 +10,15 @@ it in with renames at the end. A crash, a full disk or Ctrl-C leaves the previou
 between the two renames is repaired by the next run (the previous output is put back), and leftovers of killed
 runs are removed then. A lock beside --out makes that repair safe: one writer at a time.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from zqvl.data.io import make_temp_dir
 from zqvl.data.lock import LOCK_NAME, exclusive_file
@@ -26,8 +27,12 @@ from zqvl.errors import UsageError
 OUTPUT_MARK = ".zqvl-output.json"
 NEW, RESUME, REPLACE = "new", "resume", "replace"
 # outputs written before OUTPUT_MARK existed are recognised by files only that command writes
-LEGACY_SIGNATURES = {"zqvl-data clean": ("rejected.jsonl",), "zqvl-data translate": ("translate_summary.json", "translate-cache.sqlite"),
-                     "zqvl-data convert": ("skipped.jsonl",), "zqvl-data shard": ("manifest.json",)}
+LEGACY_SIGNATURES = {
+    "zqvl-data clean": ("rejected.jsonl",),
+    "zqvl-data translate": ("translate_summary.json", "translate-cache.sqlite"),
+    "zqvl-data convert": ("skipped.jsonl",),
+    "zqvl-data shard": ("manifest.json",),
+}
 
 
 def _mark(out: Path) -> dict | None:
@@ -42,8 +47,9 @@ def write_mark(out: Path, command: str, input_dir: str | Path | None) -> None:
     (out / OUTPUT_MARK).write_text(json.dumps(data) + "\n", encoding="utf-8")
 
 
-def claim(out: str | Path, command: str, *, input_dir: str | Path | None = None, resumable: bool = False,
-          force: bool = False) -> str:
+def claim(
+    out: str | Path, command: str, *, input_dir: str | Path | None = None, resumable: bool = False, force: bool = False
+) -> str:
     """NEW, RESUME (resumable command, own output of the same input) or REPLACE (`force`); UsageError otherwise."""
     out = Path(out)
     if not out.exists():
@@ -60,15 +66,21 @@ def claim(out: str | Path, command: str, *, input_dir: str | Path | None = None,
         mark = {"command": command, "input": None}
     if mark is None or mark.get("command") != command:
         what = f"{mark['command']} output" if mark else f"{len(entries)} entries, e.g. {sorted(entries)[0]!r}"
-        raise UsageError(f"--out {out} is not empty and not {command} output ({what}); choose a new or empty "
-                         "--out, or pass --force to replace it")
+        raise UsageError(
+            f"--out {out} is not empty and not {command} output ({what}); choose a new or empty "
+            "--out, or pass --force to replace it"
+        )
     wanted = str(Path(input_dir).resolve()) if input_dir else None
     if mark.get("input") and wanted and mark["input"] != wanted:
-        raise UsageError(f"--out {out} holds {command} output of {mark['input']}, not of {wanted}; choose another "
-                         "--out, or pass --force to replace it")
+        raise UsageError(
+            f"--out {out} holds {command} output of {mark['input']}, not of {wanted}; choose another "
+            "--out, or pass --force to replace it"
+        )
     if not resumable:
-        raise UsageError(f"--out {out} holds an earlier {command} output; pass --force to replace it "
-                         "(it is swapped out only once the new one is complete)")
+        raise UsageError(
+            f"--out {out} holds an earlier {command} output; pass --force to replace it "
+            "(it is swapped out only once the new one is complete)"
+        )
     return RESUME
 
 
@@ -80,7 +92,7 @@ def _repair(final: Path) -> None:
     """Undo what killed runs left beside `final` (we hold the lock, so no live run owns any of it)."""
     olds = _leftovers(final, "old")
     if olds and not final.exists():
-        os.replace(olds.pop(), final)       # killed between the two renames: the previous output goes back
+        os.replace(olds.pop(), final)  # killed between the two renames: the previous output goes back
     for path in olds + _leftovers(final, "tmp"):
         shutil.rmtree(path, ignore_errors=True)
 
@@ -90,8 +102,11 @@ def staged(final: str | Path, command: str, input_dir: str | Path | None = None)
     """Yield a temp dir beside `final`; on success it becomes `final` (marked as this command's output)."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_file(final.parent / f".{final.name}.{LOCK_NAME.lstrip('.')}",
-                        f"--out {final}: another {command} is writing it; wait for it to finish", remove=True):
+    with exclusive_file(
+        final.parent / f".{final.name}.{LOCK_NAME.lstrip('.')}",
+        f"--out {final}: another {command} is writing it; wait for it to finish",
+        remove=True,
+    ):
         _repair(final)
         tmp = make_temp_dir(final)
         try:

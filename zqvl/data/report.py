@@ -5,6 +5,7 @@ histograms drawn as SVG (kept and rejected records stacked), with the thresholds
 referenced relatively (the runner copies them next to the report). The markup lives in Jinja2 templates
 (zqvl/data/templates/, autoescaped); this module computes what they show.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,9 @@ KEPT_COLOUR, REJECTED_COLOUR = "#4c78a8", "#e45756"
 @dataclass
 class Sample:
     id: str
-    reasons: dict[str, str]                       # code -> detail
-    turns: list[tuple[str, str, str | None]]      # (role, value, source)
-    image: str | None = None                      # path relative to the report
+    reasons: dict[str, str]  # code -> detail
+    turns: list[tuple[str, str, str | None]]  # (role, value, source)
+    image: str | None = None  # path relative to the report
 
 
 @dataclass
@@ -44,7 +45,7 @@ class ReportData:
     source: str
     total: int
     kept: int
-    counts: list[tuple[str, int, str]]            # (reason code, records, what it means)
+    counts: list[tuple[str, int, str]]  # (reason code, records, what it means)
     plots: list[Plot]
     samples: dict[str, list[Sample]]
     notes: list[str] = field(default_factory=list)
@@ -53,12 +54,17 @@ class ReportData:
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
     """The package's templates (zqvl/data/templates), HTML-escaped unless marked safe."""
-    return Environment(loader=PackageLoader("zqvl.data", "templates"), autoescape=True,
-                       undefined=StrictUndefined, keep_trailing_newline=True)
+    return Environment(
+        loader=PackageLoader("zqvl.data", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def histogram_svg(plot: Plot, bins: int = 40, width: int = 560, height: int = 220) -> Markup:
     """Stacked histogram (kept below, rejected on top) with labelled x ticks and threshold markers."""
+
     def pos(v: float) -> float:
         if plot.log_x:
             v = math.log10(max(v, plot.lo))
@@ -82,20 +88,63 @@ def histogram_svg(plot: Plot, bins: int = 40, width: int = 560, height: int = 22
         x = left + i * bw
         hk, hr = h * k / top, h * r / top
         if k:
-            bars.append({"kind": "kept", "count": k, "fill": KEPT_COLOUR, "x": f"{x:.1f}",
-                         "y": f"{upper + h - hk:.1f}", "width": f"{bw - 1:.1f}", "height": f"{hk:.1f}"})
+            bars.append(
+                {
+                    "kind": "kept",
+                    "count": k,
+                    "fill": KEPT_COLOUR,
+                    "x": f"{x:.1f}",
+                    "y": f"{upper + h - hk:.1f}",
+                    "width": f"{bw - 1:.1f}",
+                    "height": f"{hk:.1f}",
+                }
+            )
         if r:
-            bars.append({"kind": "rejected", "count": r, "fill": REJECTED_COLOUR, "x": f"{x:.1f}",
-                         "y": f"{upper + h - hk - hr:.1f}", "width": f"{bw - 1:.1f}", "height": f"{hr:.1f}"})
-    ticks = ([plot.lo * (plot.hi / plot.lo) ** (i / 4) for i in range(5)] if plot.log_x
-             else [plot.lo + (plot.hi - plot.lo) * i / 4 for i in range(5)])
-    markers = [{"x": f"{left + pos(value) * w:.1f}", "text_x": f"{left + pos(value) * w + 3:.1f}",
-                "text_y": upper + 12 + 13 * k, "label": label}
-               for k, (value, label) in enumerate(plot.markers) if plot.lo <= value <= plot.hi]
-    return Markup(_templates().get_template("histogram.svg.j2").render(
-        width=width, height=height, left=left, upper=upper, w=w, h=h, axis_y=upper + h, top=top, bars=bars,
-        ticks=[{"x": f"{left + pos(t) * w:.1f}", "label": f"{t:.2g}"} for t in ticks], markers=markers,
-        title=plot.title, title_x=f"{left + w / 2:.1f}"))
+            bars.append(
+                {
+                    "kind": "rejected",
+                    "count": r,
+                    "fill": REJECTED_COLOUR,
+                    "x": f"{x:.1f}",
+                    "y": f"{upper + h - hk - hr:.1f}",
+                    "width": f"{bw - 1:.1f}",
+                    "height": f"{hr:.1f}",
+                }
+            )
+    ticks = (
+        [plot.lo * (plot.hi / plot.lo) ** (i / 4) for i in range(5)]
+        if plot.log_x
+        else [plot.lo + (plot.hi - plot.lo) * i / 4 for i in range(5)]
+    )
+    markers = [
+        {
+            "x": f"{left + pos(value) * w:.1f}",
+            "text_x": f"{left + pos(value) * w + 3:.1f}",
+            "text_y": upper + 12 + 13 * k,
+            "label": label,
+        }
+        for k, (value, label) in enumerate(plot.markers)
+        if plot.lo <= value <= plot.hi
+    ]
+    return Markup(
+        _templates()
+        .get_template("histogram.svg.j2")
+        .render(
+            width=width,
+            height=height,
+            left=left,
+            upper=upper,
+            w=w,
+            h=h,
+            axis_y=upper + h,
+            top=top,
+            bars=bars,
+            ticks=[{"x": f"{left + pos(t) * w:.1f}", "label": f"{t:.2g}"} for t in ticks],
+            markers=markers,
+            title=plot.title,
+            title_x=f"{left + w / 2:.1f}",
+        )
+    )
 
 
 CSS = """
@@ -116,7 +165,17 @@ def render(data: ReportData) -> str:
     """The report page (templates/report.html.j2); every value from the data is HTML-escaped."""
     rejected = data.total - data.kept
     pct = (100.0 * rejected / data.total) if data.total else 0.0
-    return _templates().get_template("report.html.j2").render(
-        data=data, css=Markup(CSS), rejected=rejected, pct=f"{pct:.1f}",
-        generated=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}", kept_colour=KEPT_COLOUR,
-        rejected_colour=REJECTED_COLOUR, plots=[(histogram_svg(p), p.note) for p in data.plots])
+    return (
+        _templates()
+        .get_template("report.html.j2")
+        .render(
+            data=data,
+            css=Markup(CSS),
+            rejected=rejected,
+            pct=f"{pct:.1f}",
+            generated=f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M}",
+            kept_colour=KEPT_COLOUR,
+            rejected_colour=REJECTED_COLOUR,
+            plots=[(histogram_svg(p), p.note) for p in data.plots],
+        )
+    )

@@ -4,6 +4,7 @@ Tolerated in the wild: `image` as a string, a list or absent (also `images`); ro
 `user/assistant`; keys `from/value` or `role/content`; extra keys anywhere (kept and written back).
 Anything that cannot be read as a record raises SchemaError with a code and a one-line message.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,11 +23,11 @@ class SchemaError(ValueError):
 
 @dataclass
 class Turn:
-    role: str                      # canonical "human"/"gpt", or the raw role string if unknown
+    role: str  # canonical "human"/"gpt", or the raw role string if unknown
     value: str
-    source: str | None = None      # the English original on translated records
+    source: str | None = None  # the English original on translated records
     extra: dict[str, Any] = field(default_factory=dict)
-    raw_role: str | None = None    # as written, when it differed from the canonical name
+    raw_role: str | None = None  # as written, when it differed from the canonical name
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"from": self.role, "value": self.value}
@@ -42,8 +43,8 @@ class Record:
     images: list[str]
     turns: list[Turn]
     extra: dict[str, Any] = field(default_factory=dict)
-    image_is_list: bool = False    # keep the input's form when writing back
-    index: int = -1                # position in the input file, for messages
+    image_is_list: bool = False  # keep the input's form when writing back
+    index: int = -1  # position in the input file, for messages
 
     @property
     def label(self) -> str:
@@ -86,6 +87,7 @@ def _parse_turn(obj: Any, record_label: str, i: int) -> Turn:
 class Unparsable:
     """A chat.json element that is JSON but cannot be a record (io.iter_json_values says why): parse_record
     raises SchemaError('bad_json') for it, so every record loop skips and names it like any bad record."""
+
     problem: str
 
 

@@ -9,6 +9,7 @@ transcription), each turn's English kept in `source`. The default `caption` worl
 learns within minutes on CPU: one large object per picture and a one-line answer naming its colour and shape
 ("红色的圆形"), so exact match against the reference means the model saw the picture. Everything is drawn from `random.Random(f"{seed}:…")`: same arguments, same bytes.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,29 +27,64 @@ from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
 # name: (English, Chinese, RGB)
-COLOURS = {"red": ("red", "红色", (215, 35, 35)), "green": ("green", "绿色", (35, 160, 60)),
-           "blue": ("blue", "蓝色", (40, 70, 210)), "yellow": ("yellow", "黄色", (235, 200, 30)),
-           "purple": ("purple", "紫色", (130, 50, 170)), "orange": ("orange", "橙色", (240, 130, 20))}
-SHAPES = {"circle": ("circle", "circles", "圆形"), "square": ("square", "squares", "正方形"),
-          "triangle": ("triangle", "triangles", "三角形")}
+COLOURS = {
+    "red": ("red", "红色", (215, 35, 35)),
+    "green": ("green", "绿色", (35, 160, 60)),
+    "blue": ("blue", "蓝色", (40, 70, 210)),
+    "yellow": ("yellow", "黄色", (235, 200, 30)),
+    "purple": ("purple", "紫色", (130, 50, 170)),
+    "orange": ("orange", "橙色", (240, 130, 20)),
+}
+SHAPES = {
+    "circle": ("circle", "circles", "圆形"),
+    "square": ("square", "squares", "正方形"),
+    "triangle": ("triangle", "triangles", "三角形"),
+}
 COUNTS = {1: ("a", "一个"), 2: ("two", "两个"), 3: ("three", "三个")}
 # name: (English phrase, Chinese place, Chinese place in "图片的…")
-POSITIONS = {"left": ("on the left", "左边"), "right": ("on the right", "右边"), "top": ("at the top", "上方"),
-             "bottom": ("at the bottom", "下方"), "center": ("in the center", "中间")}
-BACKGROUNDS = {"white": ("white", "白色", (250, 250, 250)), "grey": ("light grey", "浅灰色", (215, 215, 215)),
-               "beige": ("beige", "米色", (240, 228, 200)), "pink": ("light pink", "浅粉色", (248, 215, 222))}
+POSITIONS = {
+    "left": ("on the left", "左边"),
+    "right": ("on the right", "右边"),
+    "top": ("at the top", "上方"),
+    "bottom": ("at the bottom", "下方"),
+    "center": ("in the center", "中间"),
+}
+BACKGROUNDS = {
+    "white": ("white", "白色", (250, 250, 250)),
+    "grey": ("light grey", "浅灰色", (215, 215, 215)),
+    "beige": ("beige", "米色", (240, 228, 200)),
+    "pink": ("light pink", "浅粉色", (248, 215, 222)),
+}
 # Sign words and what a translator would wrongly turn them into (the `ocr` defect).
-SIGN_WORDS = {"OPEN": "营业中", "STOP": "停", "EXIT": "出口", "SALE": "特价", "CAFE": "咖啡馆", "PARK": "公园",
-              "HOTEL": "酒店", "BOOKS": "书店", "TAXI": "出租车", "BANK": "银行", "PUSH": "推", "PULL": "拉",
-              "FOOD": "食物", "SHOP": "商店", "MILK": "牛奶", "BUS": "公交车"}
+SIGN_WORDS = {
+    "OPEN": "营业中",
+    "STOP": "停",
+    "EXIT": "出口",
+    "SALE": "特价",
+    "CAFE": "咖啡馆",
+    "PARK": "公园",
+    "HOTEL": "酒店",
+    "BOOKS": "书店",
+    "TAXI": "出租车",
+    "BANK": "银行",
+    "PUSH": "推",
+    "PULL": "拉",
+    "FOOD": "食物",
+    "SHOP": "商店",
+    "MILK": "牛奶",
+    "BUS": "公交车",
+}
 SIGN_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top", "center": "top"}
 STYLES = ("caption", "qa", "detail", "ocr")
 WORLDS = ("caption", "rich")
-DEFAULT_SIZE = {"caption": 32, "rich": 96}   # caption: already the tiny towers' 32 px, so nothing is blurred
+DEFAULT_SIZE = {"caption": 32, "rich": 96}  # caption: already the tiny towers' 32 px, so nothing is blurred
 # The caption world's questions (a few wordings, so the model must look at the picture, not the question).
-CAPTION_QUESTIONS = (("What is in the picture?", "图片里有什么？"), ("What do you see?", "你看到了什么？"),
-                     ("Name the colour and shape of the object.", "说出物体的颜色和形状。"))
-SIGN_SHARE = 0.35          # images with a sign, outside the OCR style (which always has one)
+CAPTION_QUESTIONS = (
+    ("What is in the picture?", "图片里有什么？"),
+    ("What do you see?", "你看到了什么？"),
+    ("Name the colour and shape of the object.", "说出物体的颜色和形状。"),
+)
+SIGN_SHARE = 0.35  # images with a sign, outside the OCR style (which always has one)
 
 
 @dataclass(frozen=True)
@@ -57,9 +93,9 @@ class Scene:
     shape: str
     count: int
     position: str
-    size: str                  # "small" or "large" (drawn size of the objects)
+    size: str  # "small" or "large" (drawn size of the objects)
     background: str
-    sign: str | None           # the English word on the sign, if any
+    sign: str | None  # the English word on the sign, if any
 
     @property
     def sign_side(self) -> str:
@@ -75,15 +111,28 @@ class SynthStats:
 
 def caption_scene(rng: random.Random) -> Scene:
     """One large object, near the centre, no sign: colour and shape are the whole story."""
-    return Scene(colour=rng.choice(list(COLOURS)), shape=rng.choice(list(SHAPES)), count=1, position="center",
-                 size="huge", background=rng.choice(list(BACKGROUNDS)), sign=None)
+    return Scene(
+        colour=rng.choice(list(COLOURS)),
+        shape=rng.choice(list(SHAPES)),
+        count=1,
+        position="center",
+        size="huge",
+        background=rng.choice(list(BACKGROUNDS)),
+        sign=None,
+    )
 
 
 def random_scene(rng: random.Random, style: str) -> Scene:
     sign = rng.choice(sorted(SIGN_WORDS)) if style == "ocr" or rng.random() < SIGN_SHARE else None
-    return Scene(colour=rng.choice(list(COLOURS)), shape=rng.choice(list(SHAPES)), count=rng.randint(1, 3),
-                 position=rng.choice(list(POSITIONS)), size=rng.choice(("small", "large")),
-                 background=rng.choice(list(BACKGROUNDS)), sign=sign)
+    return Scene(
+        colour=rng.choice(list(COLOURS)),
+        shape=rng.choice(list(SHAPES)),
+        count=rng.randint(1, 3),
+        position=rng.choice(list(POSITIONS)),
+        size=rng.choice(("small", "large")),
+        background=rng.choice(list(BACKGROUNDS)),
+        sign=sign,
+    )
 
 
 # -- drawing ----------------------------------------------------------------------------------------------
@@ -112,14 +161,16 @@ def _draw_shape(draw, shape: str, cx: float, cy: float, r: float, fill) -> None:
 
 def _font(px: int):
     from PIL import ImageFont
+
     try:
         return ImageFont.load_default(size=max(8, px // 9))
-    except (TypeError, OSError, ImportError):   # a Pillow without FreeType: the fixed bitmap font
+    except (TypeError, OSError, ImportError):  # a Pillow without FreeType: the fixed bitmap font
         return ImageFont.load_default()
 
 
 def _draw_sign(image, word: str, side: str, rng: random.Random) -> None:
     from PIL import ImageDraw
+
     px = image.width
     draw = ImageDraw.Draw(image)
     font = _font(px)
@@ -135,12 +186,13 @@ def _draw_sign(image, word: str, side: str, rng: random.Random) -> None:
 def render(scene: Scene, px: int, rng: random.Random) -> bytes:
     """The scene as PNG bytes (PNG: lossless, and the same bytes for the same pixels)."""
     from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (px, px), _jitter(BACKGROUNDS[scene.background][2], rng, 6))
     draw = ImageDraw.Draw(image)
     fill = _jitter(COLOURS[scene.colour][2], rng, 12)
     radius = px * {"small": 0.07, "large": 0.12, "huge": 0.3}[scene.size] / max(1.0, scene.count / 2.5)
     centres = _centres(scene, px, rng)
-    if scene.size == "huge":     # the caption world: shifted a little, so the model cannot learn one pixel
+    if scene.size == "huge":  # the caption world: shifted a little, so the model cannot learn one pixel
         centres = [(x + rng.uniform(-0.08, 0.08) * px, y + rng.uniform(-0.08, 0.08) * px) for x, y in centres]
     for cx, cy in centres:
         _draw_shape(draw, scene.shape, cx, cy, radius * rng.uniform(0.9, 1.1), fill)
@@ -174,52 +226,90 @@ def _exchange(kind: str, scene: Scene, rng: random.Random) -> tuple[str, str, st
     colour_en, colour_zh = COLOURS[scene.colour][:2]
     place_en, place_zh = POSITIONS[scene.position]
     if kind == "colour":
-        q = ("What colour is the shape?", "这个图形是什么颜色的？") if one else \
-            ("What colour are the shapes?", "这些图形是什么颜色的？")
-        a = rng.choice([(f"{it_en} {colour_en}.", f"{it_zh}是{colour_zh}的。"),
-                        (f"The {singular if one else plural} {be} {colour_en}.",
-                         f"{'这个' if one else '这些'}{shape_zh}是{colour_zh}的。")])
+        q = (
+            ("What colour is the shape?", "这个图形是什么颜色的？")
+            if one
+            else ("What colour are the shapes?", "这些图形是什么颜色的？")
+        )
+        a = rng.choice(
+            [
+                (f"{it_en} {colour_en}.", f"{it_zh}是{colour_zh}的。"),
+                (
+                    f"The {singular if one else plural} {be} {colour_en}.",
+                    f"{'这个' if one else '这些'}{shape_zh}是{colour_zh}的。",
+                ),
+            ]
+        )
     elif kind == "shape":
         q = ("What shape is it?", "它是什么形状？") if one else ("What shape are they?", "它们是什么形状？")
-        a = (f"It is a {singular}.", f"它是一个{shape_zh}。") if one else \
-            (f"They are {plural}.", f"它们都是{shape_zh}。")
+        a = (
+            (f"It is a {singular}.", f"它是一个{shape_zh}。")
+            if one
+            else (f"They are {plural}.", f"它们都是{shape_zh}。")
+        )
     elif kind == "count":
-        q = rng.choice([("How many shapes are there?", "图中有几个图形？"),
-                        ("How many shapes can you see?", "你能看到几个图形？")])
-        a = (f"There is {objects_en(scene)}.", f"有{objects_zh(scene)}。") if one else \
-            (f"There are {objects_en(scene)}.", f"有{objects_zh(scene)}。")
+        q = rng.choice(
+            [("How many shapes are there?", "图中有几个图形？"), ("How many shapes can you see?", "你能看到几个图形？")]
+        )
+        a = (
+            (f"There is {objects_en(scene)}.", f"有{objects_zh(scene)}。")
+            if one
+            else (f"There are {objects_en(scene)}.", f"有{objects_zh(scene)}。")
+        )
     elif kind == "position":
-        q = (f"Where is the {singular}?", f"{shape_zh}在哪里？") if one else \
-            (f"Where are the {plural}?", f"这些{shape_zh}在哪里？")
+        q = (
+            (f"Where is the {singular}?", f"{shape_zh}在哪里？")
+            if one
+            else (f"Where are the {plural}?", f"这些{shape_zh}在哪里？")
+        )
         side = {"left": "on the left side", "right": "on the right side"}.get(scene.position, place_en)
         a = (f"{it_en} {side} of the image.", f"{it_zh}在图片的{place_zh}。")
-    else:   # sign
-        q = rng.choice([("What does the sign say?", "牌子上写着什么？"),
-                        ("What word is written on the sign?", "牌子上写的是什么词？")])
+    else:  # sign
+        q = rng.choice(
+            [
+                ("What does the sign say?", "牌子上写着什么？"),
+                ("What word is written on the sign?", "牌子上写的是什么词？"),
+            ]
+        )
         a = (f'It says "{scene.sign}".', f"上面写着“{scene.sign}”。")
     return q[0], q[1], a[0], a[1]
 
 
 def _caption(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
-    q = rng.choice([("Write a short caption for this image.", "为这张图片写一个简短的标题。"),
-                    ("Describe the image in one sentence.", "用一句话描述这张图片。"),
-                    ("Give a brief caption for the picture.", "给这张图片一个简短的说明。")])
+    q = rng.choice(
+        [
+            ("Write a short caption for this image.", "为这张图片写一个简短的标题。"),
+            ("Describe the image in one sentence.", "用一句话描述这张图片。"),
+            ("Give a brief caption for the picture.", "给这张图片一个简短的说明。"),
+        ]
+    )
     place_en, place_zh = POSITIONS[scene.position]
     objs = objects_en(scene)
     if scene.sign:
-        a = (f'{objs[0].upper() + objs[1:]} {place_en}, and a sign that says "{scene.sign}".',
-             f"{place_zh}有{objects_zh(scene)}，还有一块写着“{scene.sign}”的牌子。")
+        a = (
+            f'{objs[0].upper() + objs[1:]} {place_en}, and a sign that says "{scene.sign}".',
+            f"{place_zh}有{objects_zh(scene)}，还有一块写着“{scene.sign}”的牌子。",
+        )
     else:
-        a = rng.choice([(f"{objs[0].upper() + objs[1:]} {place_en} of the image.",
-                         f"图片的{place_zh}有{objects_zh(scene)}。"),
-                        (f"{objs[0].upper() + objs[1:]} {place_en} on a plain background.",
-                         f"纯色背景的{place_zh}有{objects_zh(scene)}。")])
+        a = rng.choice(
+            [
+                (f"{objs[0].upper() + objs[1:]} {place_en} of the image.", f"图片的{place_zh}有{objects_zh(scene)}。"),
+                (
+                    f"{objs[0].upper() + objs[1:]} {place_en} on a plain background.",
+                    f"纯色背景的{place_zh}有{objects_zh(scene)}。",
+                ),
+            ]
+        )
     return q[0], q[1], a[0], a[1]
 
 
 def _detail(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
-    q = rng.choice([("Describe this image in detail.", "请详细描述这张图片。"),
-                    ("Give a detailed description of the picture.", "请对这张图片进行详细的描述。")])
+    q = rng.choice(
+        [
+            ("Describe this image in detail.", "请详细描述这张图片。"),
+            ("Give a detailed description of the picture.", "请对这张图片进行详细的描述。"),
+        ]
+    )
     place_en, place_zh = POSITIONS[scene.position]
     bg_en, bg_zh = BACKGROUNDS[scene.background][:2]
     singular, plural, shape_zh = SHAPES[scene.shape]
@@ -233,8 +323,9 @@ def _detail(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
         en.append(f"The {plural} are all the same size and fairly {'large' if big else 'small'}.")
         zh.append(f"这些{shape_zh}大小相同，都比较{'大' if big else '小'}。")
     if scene.sign:
-        where_en = {"left": "on the left", "right": "on the right", "top": "at the top",
-                    "bottom": "at the bottom"}[scene.sign_side]
+        where_en = {"left": "on the left", "right": "on the right", "top": "at the top", "bottom": "at the bottom"}[
+            scene.sign_side
+        ]
         en.append(f'There is also a white sign {where_en} with the word "{scene.sign}" on it.')
         zh.append(f"{POSITIONS[scene.sign_side][1]}还有一块白色的牌子，上面写着“{scene.sign}”。")
     else:
@@ -244,19 +335,33 @@ def _detail(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
 
 
 def _ocr(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
-    q = rng.choice([("What text appears in this image?", "这张图片中出现了什么文字？"),
-                    ("Read the text on the sign.", "读出牌子上的文字。"),
-                    ("Transcribe the text in the image.", "转写图片中的文字。")])
-    a = rng.choice([(f'The sign reads "{scene.sign}".', f"牌子上写着“{scene.sign}”。"),
-                    (f'The only text is the word "{scene.sign}" on a white sign.',
-                     f"唯一的文字是白色牌子上的单词“{scene.sign}”。")])
+    q = rng.choice(
+        [
+            ("What text appears in this image?", "这张图片中出现了什么文字？"),
+            ("Read the text on the sign.", "读出牌子上的文字。"),
+            ("Transcribe the text in the image.", "转写图片中的文字。"),
+        ]
+    )
+    a = rng.choice(
+        [
+            (f'The sign reads "{scene.sign}".', f"牌子上写着“{scene.sign}”。"),
+            (
+                f'The only text is the word "{scene.sign}" on a white sign.',
+                f"唯一的文字是白色牌子上的单词“{scene.sign}”。",
+            ),
+        ]
+    )
     return q[0], q[1], a[0], a[1]
 
 
 def _short_caption(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
     q = rng.choice(CAPTION_QUESTIONS)
-    return q[0], q[1], f"a {COLOURS[scene.colour][0]} {SHAPES[scene.shape][0]}", \
-        f"{COLOURS[scene.colour][1]}的{SHAPES[scene.shape][2]}"
+    return (
+        q[0],
+        q[1],
+        f"a {COLOURS[scene.colour][0]} {SHAPES[scene.shape][0]}",
+        f"{COLOURS[scene.colour][1]}的{SHAPES[scene.shape][2]}",
+    )
 
 
 def conversation(scene: Scene, style: str, rng: random.Random) -> list[dict]:
@@ -286,8 +391,15 @@ def defect_plan(records: int, rate: float, seed: int) -> dict[int, str]:
     return {index: order[j % len(order)] for j, index in enumerate(chosen)}
 
 
-def synthesize(out: str | Path, records: int, seed: int, defects: float = 0.0, size: int | None = None,
-               progress: Progress = NULL, world: str = "caption") -> SynthStats:
+def synthesize(
+    out: str | Path,
+    records: int,
+    seed: int,
+    defects: float = 0.0,
+    size: int | None = None,
+    progress: Progress = NULL,
+    world: str = "caption",
+) -> SynthStats:
     """Write the canonical DIR `out` (chat.json, images/, labels.json); it appears atomically."""
     out = Path(out)
     if world not in WORLDS:
@@ -334,7 +446,7 @@ def synthesize(out: str | Path, records: int, seed: int, defects: float = 0.0, s
             fh.write(json.dumps(labels, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
         stats.records = records
         if out.exists():
-            out.rmdir()          # empty (checked above): the rename needs the name free
+            out.rmdir()  # empty (checked above): the rename needs the name free
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -344,5 +456,9 @@ def synthesize(out: str | Path, records: int, seed: int, defects: float = 0.0, s
 
 def scene_facts(scene: Scene) -> dict:
     """What the defect injector may need to know about the picture (kept as plain data: no import back)."""
-    return {"count": scene.count, "count_zh": COUNTS[scene.count][1], "sign": scene.sign,
-            "sign_zh": SIGN_WORDS.get(scene.sign or "", "")}
+    return {
+        "count": scene.count,
+        "count_zh": COUNTS[scene.count][1],
+        "sign": scene.sign,
+        "sign_zh": SIGN_WORDS.get(scene.sign or "", ""),
+    }

@@ -6,6 +6,7 @@ edits the Chinese `value` of one turn, leaving `source` as it was — exactly wh
 measures a gap. A family that cannot apply to a record (no sign to mistranslate, no count to change) is
 skipped for the next one, so every chosen record really carries one defect.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,8 +20,12 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 PREAMBLES = ("以下是翻译：", "翻译如下：\n", "译文：", "好的，以下是翻译：\n", "好的，这是中文翻译：")
 CLOSINGS = ("希望对您有帮助！", "如需调整译文，请告诉我。")
-REFUSALS = ("抱歉，我无法描述这张图片。", "作为一个AI语言模型，我无法看到图片。", "抱歉，我不能翻译这段内容。",
-            "对不起，我无法完成这个翻译请求。")
+REFUSALS = (
+    "抱歉，我无法描述这张图片。",
+    "作为一个AI语言模型，我无法看到图片。",
+    "抱歉，我不能翻译这段内容。",
+    "对不起，我无法完成这个翻译请求。",
+)
 MANGLED_TAGS = ("<图像>", "<图片>", "< image >", "<IMAGE>", "＜image＞")
 OTHER_COUNT = {"两个": "三个", "三个": "两个"}
 COUNT_WORDS = {"两个": "two", "三个": "three"}
@@ -52,7 +57,7 @@ def repetition(turns: Turns, facts: dict, rng: random.Random) -> bool:
         turns[i]["value"] = value * rng.randint(4, 6)
         return True
     body = value.rstrip("。")
-    unit = body[-rng.randint(2, 3):]
+    unit = body[-rng.randint(2, 3) :]
     turns[i]["value"] = body + unit * rng.randint(6, 9)
     return True
 
@@ -87,9 +92,13 @@ def untranslated(turns: Turns, facts: dict, rng: random.Random) -> bool:
 def script(turns: Turns, facts: dict, rng: random.Random) -> bool:
     """Traditional characters (OpenCC's Simplified→Traditional) in one answer, or in the whole record."""
     import opencc
+
     s2t = opencc.OpenCC("s2t")
-    targets = [i for i in _answers(turns)
-               if sum(a != b for a, b in zip(turns[i]["value"], s2t.convert(turns[i]["value"]))) >= 2]
+    targets = [
+        i
+        for i in _answers(turns)
+        if sum(a != b for a, b in zip(turns[i]["value"], s2t.convert(turns[i]["value"]))) >= 2
+    ]
     if not targets:
         return False
     chosen = range(len(turns)) if rng.random() < 0.3 else [rng.choice(targets)]
@@ -101,8 +110,11 @@ def script(turns: Turns, facts: dict, rng: random.Random) -> bool:
 def numbers(turns: Turns, facts: dict, rng: random.Random) -> bool:
     """The count changed (两个 → 三个) where the English says it."""
     word = facts["count_zh"]
-    hits = [i for i in _answers(turns) if word in turns[i]["value"] and
-            re.search(rf"\b{COUNT_WORDS.get(word, '-')}\b", turns[i]["source"], re.I)]
+    hits = [
+        i
+        for i in _answers(turns)
+        if word in turns[i]["value"] and re.search(rf"\b{COUNT_WORDS.get(word, '-')}\b", turns[i]["source"], re.I)
+    ]
     if word not in OTHER_COUNT or not hits:
         return False
     i = rng.choice(hits)
@@ -139,9 +151,17 @@ def answered(turns: Turns, facts: dict, rng: random.Random) -> bool:
 
 
 FAMILIES: dict[str, Callable[[Turns, dict, random.Random], bool]] = {
-    "preamble": preamble, "refusal": refusal, "repetition": repetition, "truncation": truncation,
-    "untranslated": untranslated, "script": script, "numbers": numbers, "ocr": ocr,
-    "placeholder": placeholder, "answered": answered}
+    "preamble": preamble,
+    "refusal": refusal,
+    "repetition": repetition,
+    "truncation": truncation,
+    "untranslated": untranslated,
+    "script": script,
+    "numbers": numbers,
+    "ocr": ocr,
+    "placeholder": placeholder,
+    "answered": answered,
+}
 
 
 def inject(turns: Turns, facts: dict, preferred: str, rng: random.Random) -> str:

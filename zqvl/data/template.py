@@ -5,6 +5,7 @@ label masks render a record through `segments` (so what validate counts is exact
 tokenizer's Jinja chat template is *generated* from the same pieces (`chat_template`), and inference takes its
 assistant header and stop tokens from `GENERATION_HEADER` / `stop_token_ids`.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ def header(role: str) -> str:
     return f"{IM_START}{role}\n"
 
 
-GENERATION_HEADER = header(ASSISTANT)   # the model answers after this
+GENERATION_HEADER = header(ASSISTANT)  # the model answers after this
 
 
 def message(role: str, content: str) -> str:
@@ -37,8 +38,8 @@ def message(role: str, content: str) -> str:
 @dataclass(frozen=True)
 class Segment:
     text: str
-    supervised: bool      # True only for assistant answer text (+ its <|im_end|>)
-    turn: int             # index of the conversation turn this text belongs to; -1 for the system prompt
+    supervised: bool  # True only for assistant answer text (+ its <|im_end|>)
+    turn: int  # index of the conversation turn this text belongs to; -1 for the system prompt
 
 
 def segments(record: Record, system: str | None = DEFAULT_SYSTEM) -> list[Segment]:
@@ -90,25 +91,27 @@ def chat_template(system: str | None = DEFAULT_SYSTEM) -> str:
     """
     lit = lambda s: json.dumps(s, ensure_ascii=False)  # noqa: E731  a Jinja string literal (same escapes)
     default = f"{{{{ {lit(message(SYSTEM, system))} }}}}" if system else ""
-    return "".join([
-        "{% macro render(content) %}",
-        "{% if content is string %}{{ content }}",
-        "{% else %}{% for part in content %}",
-        f"{{% if part['type'] == 'image' %}}{{{{ {lit(IMAGE_TAG)} }}}}",
-        "{% elif part['type'] == 'text' %}{{ part['text'] }}",
-        "{% else %}{{ raise_exception('unsupported content part type: ' + part['type'] | string) }}",
-        "{% endif %}{% endfor %}{% endif %}",
-        "{% endmacro %}",
-        f"{{% if messages and messages[0]['role'] == {lit(SYSTEM)} %}}",
-        "{% set system_text = render(messages[0]['content']) %}",
-        f"{{% if system_text %}}{{{{ {lit(header(SYSTEM))} + system_text + {lit(IM_END + chr(10))} }}}}{{% endif %}}",
-        "{% set turns = messages[1:] %}",
-        f"{{% else %}}{default}{{% set turns = messages %}}{{% endif %}}",
-        "{% for m in turns %}",
-        f"{{{{ {lit(IM_START)} + m['role'] + {lit(chr(10))} + render(m['content']) + {lit(IM_END + chr(10))} }}}}",
-        "{% endfor %}",
-        f"{{% if add_generation_prompt %}}{{{{ {lit(GENERATION_HEADER)} }}}}{{% endif %}}",
-    ])
+    return "".join(
+        [
+            "{% macro render(content) %}",
+            "{% if content is string %}{{ content }}",
+            "{% else %}{% for part in content %}",
+            f"{{% if part['type'] == 'image' %}}{{{{ {lit(IMAGE_TAG)} }}}}",
+            "{% elif part['type'] == 'text' %}{{ part['text'] }}",
+            "{% else %}{{ raise_exception('unsupported content part type: ' + part['type'] | string) }}",
+            "{% endif %}{% endfor %}{% endif %}",
+            "{% endmacro %}",
+            f"{{% if messages and messages[0]['role'] == {lit(SYSTEM)} %}}",
+            "{% set system_text = render(messages[0]['content']) %}",
+            f"{{% if system_text %}}{{{{ {lit(header(SYSTEM))} + system_text + {lit(IM_END + chr(10))} }}}}{{% endif %}}",
+            "{% set turns = messages[1:] %}",
+            f"{{% else %}}{default}{{% set turns = messages %}}{{% endif %}}",
+            "{% for m in turns %}",
+            f"{{{{ {lit(IM_START)} + m['role'] + {lit(chr(10))} + render(m['content']) + {lit(IM_END + chr(10))} }}}}",
+            "{% endfor %}",
+            f"{{% if add_generation_prompt %}}{{{{ {lit(GENERATION_HEADER)} }}}}{{% endif %}}",
+        ]
+    )
 
 
 def split_image_tags(text: str) -> list[str]:

@@ -3,6 +3,7 @@
 The checks and their codes are zqvl.data.checks (CODES gives each code's level): errors make the run exit 1;
 warnings are reported only.
 """
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,9 @@ def token_overflow(rec: Record, budget: TokenBudget) -> str | None:
         running += cost
         if running > budget.max_len:
             role = rec.turns[seg.turn].role if seg.turn >= 0 else "system"
-            return (f"{total} tokens > max-len {budget.max_len}; the cut falls in turn {seg.turn} ({role})"
-                    + (": an answer would be truncated" if role == GPT else ""))
+            return f"{total} tokens > max-len {budget.max_len}; the cut falls in turn {seg.turn} ({role})" + (
+                ": an answer would be truncated" if role == GPT else ""
+            )
     return None
 
 
@@ -84,8 +86,14 @@ def _pair(reason) -> tuple[str, str]:
     return str(reason), reason.detail
 
 
-def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits = ImageLimits(),
-                 budget: TokenBudget | None = None, progress: Progress = NULL) -> ValidationResult:
+def validate_dir(
+    data_dir: str | Path,
+    *,
+    workers: int = 1,
+    limits: ImageLimits = ImageLimits(),
+    budget: TokenBudget | None = None,
+    progress: Progress = NULL,
+) -> ValidationResult:
     """Run every check on DIR, reporting to `progress` by stage (records, images)."""
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
@@ -93,7 +101,7 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
     images_prefix = str(images_dir) + os.sep
     result = ValidationResult()
     seen_ids = SeenIds()
-    refs: dict[str, list[str]] = defaultdict(list)   # image file -> ids of records using it
+    refs: dict[str, list[str]] = defaultdict(list)  # image file -> ids of records using it
 
     progress.stage("records")
     for index, value in enumerate(iter_json_values(path)):
@@ -135,6 +143,9 @@ def validate_dir(data_dir: str | Path, *, workers: int = 1, limits: ImageLimits 
         first = by_digest.setdefault(res.digest, res.path)
         if first != res.path:
             for rid in refs[res.path]:
-                result.add(rid, "image.same_bytes",
-                           f"image {rel!r} has the same bytes as {os.path.relpath(first, images_dir)!r}")
+                result.add(
+                    rid,
+                    "image.same_bytes",
+                    f"image {rel!r} has the same bytes as {os.path.relpath(first, images_dir)!r}",
+                )
     return result

@@ -4,6 +4,7 @@ Prompts are tokenized exactly like training (template segments, each <image> exp
 count), generation stops at <|im_end|>, and the default budget is 1024 new tokens: the seed's 20 cut answers
 mid-sentence. An answer that does hit the budget is reported as cut, never passed off as complete.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,13 +21,13 @@ DEFAULT_MAX_NEW_TOKENS = 1024
 class Reply:
     text: str
     new_tokens: int
-    stopped: str            # "im_end" (finished) or "max_new_tokens" (cut)
+    stopped: str  # "im_end" (finished) or "max_new_tokens" (cut)
 
 
 @dataclass
 class Conversation:
-    history: list[tuple[str, str]] = field(default_factory=list)   # (question with <image> tags, answer)
-    images: list = field(default_factory=list)                     # PIL images in order of appearance
+    history: list[tuple[str, str]] = field(default_factory=list)  # (question with <image> tags, answer)
+    images: list = field(default_factory=list)  # PIL images in order of appearance
 
 
 def model_dir(path: str | Path) -> Path:
@@ -41,6 +42,7 @@ def model_dir(path: str | Path) -> Path:
 
 def open_image(path: str | Path):
     from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
@@ -75,17 +77,28 @@ class Chat:
         ids = [i for seg in segments(record, self.system) for i in self.tok.encode(seg.text)]
         return ids + self.tok.encode(GENERATION_HEADER)
 
-    def ask(self, conv: Conversation, question: str, new_images: list = (), *, max_new_tokens: int =
-            DEFAULT_MAX_NEW_TOKENS, sample: bool = False, temperature: float = 0.7, top_p: float = 0.9,
-            seed: int | None = None) -> Reply:
+    def ask(
+        self,
+        conv: Conversation,
+        question: str,
+        new_images: list = (),
+        *,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        sample: bool = False,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        seed: int | None = None,
+    ) -> Reply:
         import torch
 
         missing = len(new_images) - question.count(IMAGE_TAG)
-        if missing > 0:   # LLaVA convention: images go in front of the question
+        if missing > 0:  # LLaVA convention: images go in front of the question
             question = (IMAGE_TAG + "\n") * missing + question
         elif missing < 0:
-            raise UsageError(f"the question has {question.count(IMAGE_TAG)} {IMAGE_TAG} tag(s) but "
-                             f"{len(new_images)} image(s) came with it")
+            raise UsageError(
+                f"the question has {question.count(IMAGE_TAG)} {IMAGE_TAG} tag(s) but "
+                f"{len(new_images)} image(s) came with it"
+            )
         images = conv.images + list(new_images)
         ids = torch.tensor([self.prompt_ids(conv, question)], device=self.device)
         kwargs = {"do_sample": sample}
@@ -99,13 +112,18 @@ class Chat:
         if images:
             pixels = self.processor.preprocess_images(images).to(self.device, self.model.dtype)
         with torch.inference_mode():
-            outputs = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixels,
-                                          max_new_tokens=max_new_tokens, eos_token_id=self.stop_ids,
-                                          pad_token_id=self.processor.tokenizer.pad_token_id, **kwargs)
-        new = outputs[0, ids.shape[1]:].tolist()
+            outputs = self.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                pixel_values=pixels,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=self.stop_ids,
+                pad_token_id=self.processor.tokenizer.pad_token_id,
+                **kwargs,
+            )
+        new = outputs[0, ids.shape[1] :].tolist()
         stopped = "im_end" if new and new[-1] in self.stop_ids else "max_new_tokens"
-        text = self.processor.tokenizer.decode([t for t in new if t not in self.stop_ids],
-                                               skip_special_tokens=True)
+        text = self.processor.tokenizer.decode([t for t in new if t not in self.stop_ids], skip_special_tokens=True)
         conv.history.append((question, text))
         conv.images = images
         return Reply(text, len(new), stopped)
@@ -166,7 +184,12 @@ def compare_rows(results: list[dict], runs: list[str], limit: int | None = 300) 
     rows = []
     for r in results:
         shown = ", ".join(Path(i).name for i in r["images"]) or "-"
-        rows.append([f"{shown}: {r['question']}"] + [
-            one_line(r["replies"][run].text, limit)
-            + (" [cut at max_new_tokens]" if r["replies"][run].stopped != "im_end" else "") for run in runs])
+        rows.append(
+            [f"{shown}: {r['question']}"]
+            + [
+                one_line(r["replies"][run].text, limit)
+                + (" [cut at max_new_tokens]" if r["replies"][run].stopped != "im_end" else "")
+                for run in runs
+            ]
+        )
     return rows

@@ -7,6 +7,7 @@ sample's first question with the full generation budget; and for those answers t
 monolingual per-turn detectors (preamble, refusal, repetition, …) fire on them — a model trained on dirty
 translations says "以下是翻译：" and loops. `sample` adds K sampled answers per prompt, scored for defects too.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,19 +30,19 @@ DEFECT_FAMILIES = ("preamble", "refusal", "repetition", "untranslated", "script"
 class EvalOptions:
     max_samples: int | None = None
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-    sample: int = 0                   # sampled answers per prompt, on top of the greedy one
+    sample: int = 0  # sampled answers per prompt, on top of the greedy one
     temperature: float = 0.7
     top_p: float = 0.9
     seed: int = 0
-    batch_size: int = 4               # micro-batch for the loss
-    max_len: int = 2048               # as in training: longer records are split between exchanges
+    batch_size: int = 4  # micro-batch for the loss
+    max_len: int = 2048  # as in training: longer records are split between exchanges
     system: str | None = DEFAULT_SYSTEM
 
 
 @dataclass
 class Item:
     record: Record
-    images: list                      # PIL images, in order of appearance
+    images: list  # PIL images, in order of appearance
 
     @property
     def question(self) -> str:
@@ -86,13 +87,15 @@ def load_items(shards: Sequence[str], max_samples: int | None = None) -> tuple[l
 
 
 # -- loss: the trainer's own validation functions, so the numbers agree --------------------------------------
-def answer_loss(model, processor, items: Sequence[Item], opts: EvalOptions, progress: Progress = NULL
-                ) -> tuple[float, int, int]:
+def answer_loss(
+    model, processor, items: Sequence[Item], opts: EvalOptions, progress: Progress = NULL
+) -> tuple[float, int, int]:
     """(mean loss per supervised token, supervised tokens, records dropped as in training)."""
     from zqvl.train.validation import build_batches, supervised_loss
 
-    batches, dropped = build_batches([(i.record, i.images) for i in items], processor, opts.max_len, opts.system,
-                                     opts.batch_size)
+    batches, dropped = build_batches(
+        [(i.record, i.images) for i in items], processor, opts.max_len, opts.system, opts.batch_size
+    )
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
     loss, tokens = supervised_loss(model, batches, device, dtype, progress)
     return loss, tokens, dropped
@@ -119,12 +122,13 @@ def defect_rates(texts: Sequence[str]) -> dict[str, float]:
 
 def first_answer(chat: Chat, item: Item, **gen):
     """The model's answer to the item's first question, with the images that question shows."""
-    images = item.images[:item.question.count(IMAGE_TAG)]
+    images = item.images[: item.question.count(IMAGE_TAG)]
     return chat.ask(Conversation(), item.question, images, **gen)
 
 
-def evaluate_model(path: str | Path, items: Sequence[Item], opts: EvalOptions, name: str | None = None,
-                   progress: Progress = NULL) -> dict:
+def evaluate_model(
+    path: str | Path, items: Sequence[Item], opts: EvalOptions, name: str | None = None, progress: Progress = NULL
+) -> dict:
     chat = Chat(path, opts.system)
     loss, _, _ = answer_loss(chat.model, chat.processor, items, opts, progress)
     gen = {"max_new_tokens": opts.max_new_tokens}
@@ -134,8 +138,17 @@ def evaluate_model(path: str | Path, items: Sequence[Item], opts: EvalOptions, n
         greedy.append(first_answer(chat, item, **gen))
         progress.advance(1)
         for k in range(opts.sample):
-            sampled.append(first_answer(chat, item, sample=True, temperature=opts.temperature, top_p=opts.top_p,
-                                        seed=opts.seed + i * opts.sample + k, **gen))
+            sampled.append(
+                first_answer(
+                    chat,
+                    item,
+                    sample=True,
+                    temperature=opts.temperature,
+                    top_p=opts.top_p,
+                    seed=opts.seed + i * opts.sample + k,
+                    **gen,
+                )
+            )
             progress.advance(1)
     texts = [r.text for r in greedy]
     references = [item.reference for item in items]

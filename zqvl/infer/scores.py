@@ -4,6 +4,7 @@ chrF (Popović 2015) as sacrebleu's CHRF defaults compute it: character n-grams 
 removed, n-gram counts summed over the corpus, precision and recall averaged over the orders that occur in
 both hypothesis and reference, then the F-score with beta = 2 (recall weighs twice), on a 0-100 scale.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,7 +31,7 @@ def exact_match(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 
 
 def _ngrams(text: str, n: int) -> Counter:
-    return Counter(text[i:i + n] for i in range(len(text) - n + 1))
+    return Counter(text[i : i + n] for i in range(len(text) - n + 1))
 
 
 def chrf_statistics(hypothesis: str, reference: str, order: int = CHAR_ORDER) -> list[int]:
@@ -47,7 +48,7 @@ def chrf_from_statistics(stats: Sequence[int], beta: float = BETA) -> float:
     precision = recall = 0.0
     orders = 0
     for i in range(0, len(stats), 3):
-        n_hyp, n_ref, n_common = stats[i:i + 3]
+        n_hyp, n_ref, n_common = stats[i : i + 3]
         if n_hyp > 0 and n_ref > 0:
             precision += n_common / n_hyp
             recall += n_common / n_ref
@@ -61,8 +62,9 @@ def chrf_from_statistics(stats: Sequence[int], beta: float = BETA) -> float:
     return 100.0 * (1 + b2) * precision * recall / (b2 * precision + recall)
 
 
-def chrf(hypotheses: str | Sequence[str], references: str | Sequence[str], order: int = CHAR_ORDER,
-         beta: float = BETA) -> float:
+def chrf(
+    hypotheses: str | Sequence[str], references: str | Sequence[str], order: int = CHAR_ORDER, beta: float = BETA
+) -> float:
     """Corpus chrF (one reference per hypothesis); a pair of strings gives the sentence score."""
     if isinstance(hypotheses, str):
         hypotheses, references = [hypotheses], [references]

@@ -6,6 +6,7 @@ vocabulary) -> assemble on the meta device and move the real parts in -> initial
 feature / embedding scales -> save config, safetensors, tokenizer, image processor, processor, generation config
 into a temporary directory renamed onto --out at the end (an existing --out is never touched).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,18 +16,29 @@ from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
 from zqvl.data.template import stop_token_ids
-from zqvl.model.presets import DEFAULT_PROJECTOR, GENERATION_DEFAULTS, LLM_PRESETS, PARTS
-from zqvl.model.quiet import hf_quiet   # callers of zqvl.model.build.hf_quiet keep working
 from zqvl.errors import UsageError
+from zqvl.model.presets import DEFAULT_PROJECTOR, GENERATION_DEFAULTS, LLM_PRESETS, PARTS
+from zqvl.model.quiet import hf_quiet  # callers of zqvl.model.build.hf_quiet keep working
 
 BUILD_INFO = "zqvl_build.json"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 _PART_PREFIX = {"vision_tower": "vision", "projector": "projector", "language_model": "llm"}
 
 
-def build_model(vision: str, llm: str, out: str | Path, *, tokenizer: str | None = None,
-                projector: str = DEFAULT_PROJECTOR, feature_layer: int | None = None, cls: str | None = None,
-                resize: str | None = None, dtype: str = "auto", seed: int = 0, on_step=None) -> Path:
+def build_model(
+    vision: str,
+    llm: str,
+    out: str | Path,
+    *,
+    tokenizer: str | None = None,
+    projector: str = DEFAULT_PROJECTOR,
+    feature_layer: int | None = None,
+    cls: str | None = None,
+    resize: str | None = None,
+    dtype: str = "auto",
+    seed: int = 0,
+    on_step=None,
+) -> Path:
     """Build and save; returns the output directory. `cls`: "drop"/"keep" the CLS token (CLIP); `resize`:
     "plain"/"crop" to override the tower's own preprocessing; `on_step(name)` reports progress."""
     import torch
@@ -60,9 +72,14 @@ def build_model(vision: str, llm: str, out: str | Path, *, tokenizer: str | None
 
     step("assemble")
     torch.manual_seed(seed)
-    config = ZqvlConfig(vision_config=source.config.to_dict(), text_config=text_config.to_dict(),
-                        vision_feature_layer=source.feature_layer, vision_feature_select_strategy=source.select,
-                        projector_type=projector, image_token_id=_image_id(tok))
+    config = ZqvlConfig(
+        vision_config=source.config.to_dict(),
+        text_config=text_config.to_dict(),
+        vision_feature_layer=source.feature_layer,
+        vision_feature_select_strategy=source.select,
+        projector_type=projector,
+        image_token_id=_image_id(tok),
+    )
     with torch.device("meta"):
         model = ZqvlForConditionalGeneration(config)
     model.vision_tower = _tower(source)
@@ -70,8 +87,9 @@ def build_model(vision: str, llm: str, out: str | Path, *, tokenizer: str | None
     target_rms = _rms(model.get_input_embeddings().weight)
     input_rms = _feature_rms(model.vision_tower, source.image_processor)
     config.projector_target_rms, config.projector_input_rms = round(target_rms, 6), round(input_rms, 6)
-    model.projector = Projector(model.vision_tower.hidden_size, text_config.hidden_size, projector,
-                                target_rms=target_rms, input_rms=input_rms)
+    model.projector = Projector(
+        model.vision_tower.hidden_size, text_config.hidden_size, projector, target_rms=target_rms, input_rms=input_rms
+    )
     model.projector.init_weights()
     meta = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if meta:
@@ -89,9 +107,16 @@ def build_model(vision: str, llm: str, out: str | Path, *, tokenizer: str | None
         with hf_quiet():
             model.save_pretrained(str(tmp))
         processor.save_pretrained(tmp)
-        info = {"vision": str(vision), "vision_family": source.family, "llm": str(llm), "tokenizer": tok_origin,
-                "embeddings_resized": resized, "image_preprocessing": source.image_processor.describe(),
-                "projector": projector, "seed": seed}
+        info = {
+            "vision": str(vision),
+            "vision_family": source.family,
+            "llm": str(llm),
+            "tokenizer": tok_origin,
+            "embeddings_resized": resized,
+            "image_preprocessing": source.image_processor.describe(),
+            "projector": projector,
+            "seed": seed,
+        }
         (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         out.parent.mkdir(parents=True, exist_ok=True)
         os.rename(tmp, out)
@@ -113,8 +138,10 @@ def load_model(directory: str | Path, **from_pretrained_kwargs):
         model = ZqvlForConditionalGeneration.from_pretrained(str(directory), **from_pretrained_kwargs)
     cfg = model.config
     if (processor.image_token_id, processor.num_image_tokens) != (cfg.image_token_id, cfg.num_image_tokens):
-        raise UsageError(f"{directory}: processor ({processor.image_token_id}, {processor.num_image_tokens} tokens) "
-                         f"disagrees with config ({cfg.image_token_id}, {cfg.num_image_tokens} tokens)")
+        raise UsageError(
+            f"{directory}: processor ({processor.image_token_id}, {processor.num_image_tokens} tokens) "
+            f"disagrees with config ({cfg.image_token_id}, {cfg.num_image_tokens} tokens)"
+        )
     return model, processor
 
 
@@ -145,10 +172,12 @@ def _load_llm(spec: str, dtype: str):
     except Exception as e:  # noqa: BLE001
         raise UsageError(f"--llm {spec}: cannot read its config: {e}") from None
     if config.model_type != "qwen2":
-        raise UsageError(f"--llm {spec}: model_type {config.model_type!r}; zqvl builds on Qwen2/Qwen2.5 "
-                         f"(model_type 'qwen2') causal LMs")
+        raise UsageError(
+            f"--llm {spec}: model_type {config.model_type!r}; zqvl builds on Qwen2/Qwen2.5 "
+            f"(model_type 'qwen2') causal LMs"
+        )
     try:
-        with hf_quiet():     # missing keys are checked below
+        with hf_quiet():  # missing keys are checked below
             model, info = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, output_loading_info=True)
     except Exception as e:  # noqa: BLE001
         raise UsageError(f"--llm {spec}: cannot load weights: {e}") from None
@@ -194,6 +223,7 @@ def _fit_vocabulary(tok, text_config, llm_model):
 
 def _random_llm(text_config):
     from transformers import AutoModelForCausalLM
+
     return AutoModelForCausalLM.from_config(text_config).eval()
 
 
@@ -233,6 +263,7 @@ def _feature_rms(tower, image_processor) -> float:
 
 def _torch_dtype(dtype: str, llm):
     import torch
+
     return next(llm.parameters()).dtype if dtype == "auto" else getattr(torch, dtype)
 
 
@@ -241,8 +272,9 @@ def _generation_config(llm: str, tok):
     from transformers import GenerationConfig
 
     path = Path(llm) / "generation_config.json"
-    config = GenerationConfig.from_pretrained(str(Path(llm))) if path.is_file() else GenerationConfig(
-        **GENERATION_DEFAULTS)
+    config = (
+        GenerationConfig.from_pretrained(str(Path(llm))) if path.is_file() else GenerationConfig(**GENERATION_DEFAULTS)
+    )
     eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
     config.eos_token_id = [i for i in dict.fromkeys([*stop_token_ids(tok), *eos]) if i is not None]
     config.pad_token_id = tok.pad_token_id

@@ -3,6 +3,7 @@
 Its own module so that what needs only the config (the processor: AutoTokenizer reads config.json of a model
 directory) does not import the model, and the model imports it from below.
 """
+
 from __future__ import annotations
 
 from transformers import AutoConfig, PreTrainedConfig
@@ -25,14 +26,14 @@ class ZqvlConfig(PreTrainedConfig):
 
     vision_config: dict | PreTrainedConfig | None = None
     text_config: dict | PreTrainedConfig | None = None
-    vision_feature_layer: int | None = -2           # hidden-state index (CLIP/SigLIP); None for Qwen-VL
+    vision_feature_layer: int | None = -2  # hidden-state index (CLIP/SigLIP); None for Qwen-VL
     vision_feature_select_strategy: str = "default"  # "default" drops CLS, "full" keeps all tokens
     projector_type: str = DEFAULT_PROJECTOR
-    projector_input_rms: float = 1.0                 # feature RMS measured at build time (projector init)
-    projector_target_rms: float | None = None        # LLM embedding RMS (projector init); None = initializer_range
+    projector_input_rms: float = 1.0  # feature RMS measured at build time (projector init)
+    projector_target_rms: float | None = None  # LLM embedding RMS (projector init); None = initializer_range
     image_token: str = IMAGE_TAG
     image_token_id: int | None = None
-    num_image_tokens: int = 0                        # derived from the vision config on every load
+    num_image_tokens: int = 0  # derived from the vision config on every load
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):

@@ -5,6 +5,7 @@ SigLIP): text at the image edges survives. "crop" resizes the shortest edge then
 The settings are saved as an HF `preprocessor_config.json` with the keys of transformers' CLIP/SigLIP image
 processors, so `AutoImageProcessor` reproduces exactly this preprocessing (the hf-llava export relies on it).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,10 @@ BICUBIC = 3  # PIL.Image.Resampling.BICUBIC, also the value HF stores as "resamp
 class ImageProcessor:
     height: int
     width: int
-    resize: str                       # "plain" | "crop"
+    resize: str  # "plain" | "crop"
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    image_processor_type: str = "CLIPImageProcessor"   # the transformers class that reproduces this preprocessing
+    image_processor_type: str = "CLIPImageProcessor"  # the transformers class that reproduces this preprocessing
 
     def __post_init__(self):
         if self.resize not in ("plain", "crop"):
@@ -86,7 +87,7 @@ class ImageProcessor:
         }
 
     @classmethod
-    def from_hf_dict(cls, d: dict, source: str = "preprocessor config") -> "ImageProcessor":
+    def from_hf_dict(cls, d: dict, source: str = "preprocessor config") -> ImageProcessor:
         """Read zqvl's own file or a CLIP/SigLIP checkpoint's preprocessor_config.json (old and new key styles)."""
         for flag in ("do_resize", "do_rescale", "do_normalize"):
             if d.get(flag, True) is False:
@@ -114,7 +115,7 @@ class ImageProcessor:
         return path
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ImageProcessor":
+    def load(cls, directory: str | Path) -> ImageProcessor:
         path = Path(directory) / FILE_NAME
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
@@ -126,14 +127,14 @@ class ImageProcessor:
         how = "plain resize, no crop" if self.resize == "plain" else "shortest-edge resize + centre crop"
         return f"{self.width}x{self.height} {how}"
 
-    def replace(self, **changes) -> "ImageProcessor":
+    def replace(self, **changes) -> ImageProcessor:
         return ImageProcessor(**{**asdict(self), **changes})
 
 
 def _as_size(value) -> dict:
     if value is None:
         return {}
-    if isinstance(value, int):          # old configs: "size": 224 (shortest edge), "crop_size": 224
+    if isinstance(value, int):  # old configs: "size": 224 (shortest edge), "crop_size": 224
         return {"shortest_edge": value, "height": value, "width": value}
     return dict(value)
 
@@ -150,7 +151,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def _shortest_edge_resize(image: Image.Image, short_side: int) -> Image.Image:
     width, height = image.size
     short, long = (width, height) if width <= height else (height, width)
-    new_long = int(short_side * long / short)       # truncation, as transformers computes it
+    new_long = int(short_side * long / short)  # truncation, as transformers computes it
     size = (short_side, new_long) if width <= height else (new_long, short_side)
     return image.resize(size, resample=BICUBIC)
 

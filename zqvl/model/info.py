@@ -3,13 +3,14 @@
 Parameters per part (vision / projector / llm). What each stage and train type trains is the trainer's business
 (`zqvl.train.presets.trainable`); the CLI puts both tables side by side.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from zqvl.model.presets import PARTS
 from zqvl.errors import UsageError
+from zqvl.model.presets import PARTS
 
 _PART_PREFIX = (("vision_tower.", "vision"), ("projector.", "projector"), ("language_model.", "llm"))
 
@@ -62,8 +63,12 @@ def describe(directory: str | Path) -> dict:
     shapes = weight_shapes(directory)
     counts = part_counts(shapes)
     build = directory / "zqvl_build.json"
-    return {"config": config, "counts": counts, "shapes": shapes,
-            "build": json.loads(build.read_text(encoding="utf-8")) if build.is_file() else {}}
+    return {
+        "config": config,
+        "counts": counts,
+        "shapes": shapes,
+        "build": json.loads(build.read_text(encoding="utf-8")) if build.is_file() else {},
+    }
 
 
 def human(n: int) -> str:

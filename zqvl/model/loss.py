@@ -7,6 +7,7 @@ them `chunk` rows at a time, recomputing each chunk's logits in backward (activa
 one chunk of logits exists at once. Same loss and gradients as the plain path: mean over supervised tokens, logits
 upcast to fp32, as transformers' ForCausalLMLoss does.
 """
+
 from __future__ import annotations
 
 import torch
@@ -29,17 +30,22 @@ def supervised_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return rows, cols
 
 
-def supervised_cross_entropy(hidden: torch.Tensor, labels: torch.Tensor, head: torch.nn.Module,
-                             chunk: int = DEFAULT_CHUNK, num_items: int | torch.Tensor | None = None) -> torch.Tensor:
+def supervised_cross_entropy(
+    hidden: torch.Tensor,
+    labels: torch.Tensor,
+    head: torch.nn.Module,
+    chunk: int = DEFAULT_CHUNK,
+    num_items: int | torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean next-token cross-entropy over supervised positions. hidden: (B, L, H), labels: (B, L).
 
     `num_items` divides the sum instead of this batch's count (gradient accumulation across micro-batches)."""
     rows, cols = supervised_positions(labels)
     targets = labels[rows, cols + 1]
-    picked = hidden[rows, cols]                        # (M, H): only what a label will be compared with
+    picked = hidden[rows, cols]  # (M, H): only what a label will be compared with
     total = hidden.new_zeros((), dtype=torch.float32)
     for start in range(0, picked.shape[0], chunk):
-        part, want = picked[start:start + chunk], targets[start:start + chunk]
+        part, want = picked[start : start + chunk], targets[start : start + chunk]
         if torch.is_grad_enabled() and part.requires_grad:
             total = total + checkpoint(_chunk_loss_sum, head, part, want, use_reentrant=False)
         else:

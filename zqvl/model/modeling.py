@@ -6,6 +6,7 @@ projector(vision_tower(pixel_values)); everything else — loss, cache, generati
 Importing this module registers the classes with AutoConfig (via configuration.py) / AutoModelForImageTextToText,
 so from_pretrained, save_pretrained and generate need no trust_remote_code.
 """
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -21,7 +22,7 @@ from zqvl.model.loss import supervised_cross_entropy
 from zqvl.model.projector import Projector
 from zqvl.model.towers import tower_from_config
 
-__all__ = ["ZqvlConfig", "ZqvlForConditionalGeneration", "ZqvlPreTrainedModel"]   # ZqvlConfig: re-exported
+__all__ = ["ZqvlConfig", "ZqvlForConditionalGeneration", "ZqvlPreTrainedModel"]  # ZqvlConfig: re-exported
 
 
 class ZqvlPreTrainedModel(PreTrainedModel):
@@ -38,18 +39,23 @@ class ZqvlPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         if isinstance(module, Projector):
-            module.init_weights(init)       # guarded: tensors loaded from a checkpoint are left alone
+            module.init_weights(init)  # guarded: tensors loaded from a checkpoint are left alone
 
 
 class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
     def __init__(self, config: ZqvlConfig):
         super().__init__(config)
-        self.vision_tower = tower_from_config(config.vision_config, config.vision_feature_layer,
-                                              config.vision_feature_select_strategy)
+        self.vision_tower = tower_from_config(
+            config.vision_config, config.vision_feature_layer, config.vision_feature_select_strategy
+        )
         text = config.text_config
-        self.projector = Projector(self.vision_tower.hidden_size, text.hidden_size, config.projector_type,
-                                   target_rms=config.projector_target_rms or text.initializer_range,
-                                   input_rms=config.projector_input_rms)
+        self.projector = Projector(
+            self.vision_tower.hidden_size,
+            text.hidden_size,
+            config.projector_type,
+            target_rms=config.projector_target_rms or text.initializer_range,
+            input_rms=config.projector_input_rms,
+        )
         self.language_model = AutoModelForCausalLM.from_config(text)
         self.post_init()
 
@@ -83,15 +89,27 @@ class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
         features = self.get_image_features(pixel_values)
         count, (images, per_image) = int(mask.sum()), features.shape[:2]
         if count != images * per_image:
-            raise ValueError(f"input_ids hold {count} image tokens (id {self.config.image_token_id}) but "
-                             f"{images} image(s) x {per_image} tokens were given; expand every {IMAGE_TAG} with "
-                             f"ZqvlProcessor.encode (expand_image_tokens)")
+            raise ValueError(
+                f"input_ids hold {count} image tokens (id {self.config.image_token_id}) but "
+                f"{images} image(s) x {per_image} tokens were given; expand every {IMAGE_TAG} with "
+                f"ZqvlProcessor.encode (expand_image_tokens)"
+            )
         features = features.to(inputs_embeds.device, inputs_embeds.dtype).reshape(-1, inputs_embeds.shape[-1])
         return inputs_embeds.masked_scatter(mask.unsqueeze(-1).to(inputs_embeds.device), features)
 
-    def forward(self, input_ids=None, attention_mask=None, pixel_values=None, labels=None, position_ids=None,
-                past_key_values=None, inputs_embeds=None, use_cache=None, logits_to_keep=0,
-                **kwargs) -> CausalLMOutputWithPast:
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        pixel_values=None,
+        labels=None,
+        position_ids=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        logits_to_keep=0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
@@ -101,17 +119,29 @@ class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
             elif _is_prefill(past_key_values) and bool((input_ids == self.config.image_token_id).any()):
                 raise ValueError("input_ids contain image tokens but no pixel_values were given")
         if labels is None:
-            return self.language_model(attention_mask=attention_mask, position_ids=position_ids,
-                                       past_key_values=past_key_values, inputs_embeds=inputs_embeds,
-                                       use_cache=use_cache, logits_to_keep=logits_to_keep, **kwargs)
+            return self.language_model(
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                inputs_embeds=inputs_embeds,
+                use_cache=use_cache,
+                logits_to_keep=logits_to_keep,
+                **kwargs,
+            )
         # Training: the LM head and the loss run on supervised positions only, a chunk at a time (model/loss.py):
         # the same loss and gradients as full logits, without a (batch x length x 151,936) fp32 tensor.
         num_items = kwargs.pop("num_items_in_batch", None)
         hidden = self.language_model.get_decoder()(
-            attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs)
-        loss = supervised_cross_entropy(hidden.last_hidden_state, labels, self.language_model.get_output_embeddings(),
-                                        num_items=num_items)
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        loss = supervised_cross_entropy(
+            hidden.last_hidden_state, labels, self.language_model.get_output_embeddings(), num_items=num_items
+        )
         return CausalLMOutputWithPast(loss=loss, logits=None, past_key_values=hidden.past_key_values)
 
 

@@ -5,15 +5,16 @@ image owns exactly as many positions as the vision tower yields features; the mo
 appearance. It is the one expansion: this processor and the trainer's collate both go through it.
 Saved as: tokenizer files + preprocessor_config.json (HF CLIP/SigLIP image-processor keys) + processor_config.json.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 from zqvl.data.schema import IMAGE_TAG
+from zqvl.errors import UsageError
 from zqvl.model.image_processing import ImageProcessor
 from zqvl.model.tokenizer import image_token_id, load_tokenizer
-from zqvl.errors import UsageError
 
 PROCESSOR_FILE = "processor_config.json"
 
@@ -49,7 +50,7 @@ class ZqvlProcessor:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return expand_image_tokens(ids, self.image_token_id, self.num_image_tokens)
 
-    def preprocess_images(self, images: list) -> "torch.Tensor":  # noqa: F821
+    def preprocess_images(self, images: list) -> torch.Tensor:  # noqa: F821
         """PIL images -> (N, 3, H, W) float tensor, as the tower was trained (see image_processing.py)."""
         return self.image_processor(images)
 
@@ -61,8 +62,12 @@ class ZqvlProcessor:
         if tags != len(images):
             raise ValueError(f"text has {tags} '{IMAGE_TAG}' tag(s) but {len(images)} image(s) were given")
         # left padding: generation continues from the right end
-        batch = self.tokenizer.pad({"input_ids": [self.encode(t) for t in texts]}, padding=True,
-                                   padding_side="left", return_tensors=return_tensors)
+        batch = self.tokenizer.pad(
+            {"input_ids": [self.encode(t) for t in texts]},
+            padding=True,
+            padding_side="left",
+            return_tensors=return_tensors,
+        )
         if images:
             batch["pixel_values"] = self.preprocess_images(images)
         return batch
@@ -73,12 +78,16 @@ class ZqvlProcessor:
         directory.mkdir(parents=True, exist_ok=True)
         self.tokenizer.save_pretrained(str(directory))
         self.image_processor.save(directory)
-        meta = {"processor_class": "ZqvlProcessor", "image_token": self.image_token,
-                "image_token_id": self.image_token_id, "num_image_tokens": self.num_image_tokens}
+        meta = {
+            "processor_class": "ZqvlProcessor",
+            "image_token": self.image_token,
+            "image_token_id": self.image_token_id,
+            "num_image_tokens": self.num_image_tokens,
+        }
         (directory / PROCESSOR_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "ZqvlProcessor":
+    def from_pretrained(cls, directory: str | Path) -> ZqvlProcessor:
         directory = Path(directory)
         path = directory / PROCESSOR_FILE
         try:
@@ -86,8 +95,11 @@ class ZqvlProcessor:
         except (OSError, ValueError) as e:
             raise UsageError(f"cannot read {path}: {e} (is {directory} a zqvl model directory?)") from None
         import zqvl.model.configuration  # noqa: F401  registers model_type "zqvl": AutoTokenizer reads config.json
+
         processor = cls(load_tokenizer(directory), ImageProcessor.load(directory), int(meta["num_image_tokens"]))
         if processor.image_token_id != meta.get("image_token_id", processor.image_token_id):
-            raise UsageError(f"{directory}: tokenizer maps {IMAGE_TAG} to {processor.image_token_id} but "
-                             f"{PROCESSOR_FILE} says {meta['image_token_id']}")
+            raise UsageError(
+                f"{directory}: tokenizer maps {IMAGE_TAG} to {processor.image_token_id} but "
+                f"{PROCESSOR_FILE} says {meta['image_token_id']}"
+            )
         return processor

@@ -5,6 +5,7 @@ Initialisation is chosen so that, for features of RMS `input_rms` (build measure
 pre-activation has unit variance and the output has the RMS of the LLM's token embeddings: projected image tokens
 start on the same scale as text tokens instead of dwarfing them (or being lost) at step 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,14 @@ def parse_projector_type(kind: str) -> int:
 
 
 class Projector(nn.Module):
-    def __init__(self, in_features: int, out_features: int, kind: str = "mlp2x_gelu", target_rms: float = 0.02,
-                 input_rms: float = 1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        kind: str = "mlp2x_gelu",
+        target_rms: float = 0.02,
+        input_rms: float = 1.0,
+    ):
         super().__init__()
         depth = parse_projector_type(kind)
         sizes = [in_features] + [out_features] * depth
@@ -46,7 +53,7 @@ class Projector(nn.Module):
         """Weight std per layer: unit-variance hidden pre-activations, output RMS = target_rms."""
         stds = []
         for i, linear in enumerate(self.linears):
-            gain = self.input_rms ** 2 if i == 0 else GELU_SECOND_MOMENT      # input variance of this layer
+            gain = self.input_rms**2 if i == 0 else GELU_SECOND_MOMENT  # input variance of this layer
             out_scale = self.target_rms if i == len(self.linears) - 1 else 1.0
             stds.append(out_scale / math.sqrt(gain * linear.in_features))
         return stds

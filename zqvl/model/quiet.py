@@ -2,6 +2,7 @@
 
 Its own module because both build and the towers it builds use it (a shared piece below both, not a cycle).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

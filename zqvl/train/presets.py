@@ -1,4 +1,5 @@
 """Stage presets and train types, read from presets.yaml (data, not code)."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -70,9 +71,11 @@ def trainable(counts: dict[str, int], shapes: dict[str, tuple[int, ...]], lora_r
     lora = lora_param_count(shapes, lora_rank)
     types = []
     for name, parts in train_types().items():
-        modes = {"vision": "full" if "vision" in parts else "frozen",
-                 "projector": "full" if "projector" in parts else "frozen",
-                 "llm": "full" if "llm" in parts else "lora" if "llm_lora" in parts else "frozen"}
+        modes = {
+            "vision": "full" if "vision" in parts else "frozen",
+            "projector": "full" if "projector" in parts else "frozen",
+            "llm": "full" if "llm" in parts else "lora" if "llm_lora" in parts else "frozen",
+        }
         n = sum(counts[p] for p, m in modes.items() if m == "full") + (lora if "llm_lora" in parts else 0)
         types.append({"train_type": name, **modes, "trainable": n})
     by_type = {t["train_type"]: t for t in types}

@@ -2,6 +2,7 @@
 
 Only rank 0 writes files or prints; every rank computes the same aggregated numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,19 @@ from pathlib import Path
 import torch
 
 # Dense bf16 peak FLOP/s per GPU, by a substring of torch.cuda.get_device_name().
-PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "H800": 989e12, "A100": 312e12, "A800": 312e12, "L40S": 362e12,
-             "L4": 121e12, "A10": 125e12, "RTX 4090": 165e12, "RTX 3090": 71e12, "V100": 125e12}
+PEAK_BF16 = {
+    "H200": 989e12,
+    "H100": 989e12,
+    "H800": 989e12,
+    "A100": 312e12,
+    "A800": 312e12,
+    "L40S": 362e12,
+    "L4": 121e12,
+    "A10": 125e12,
+    "RTX 4090": 165e12,
+    "RTX 3090": 71e12,
+    "V100": 125e12,
+}
 
 
 def peak_flops() -> float | None:
@@ -33,27 +45,32 @@ class FlopModel:
     attention scores); a backward costs one forward for activation gradients (wherever a gradient must flow
     through) and one more for weight gradients of trained weights. The projector learns in every stage, so the
     LLM always back-propagates activations; a frozen vision tower runs forward only."""
-    llm_params: int                 # LLM parameters without the embedding table
+
+    llm_params: int  # LLM parameters without the embedding table
     llm_layers: int
     llm_hidden: int
-    llm_trainable: bool             # full weight gradients (LoRA's are negligible)
+    llm_trainable: bool  # full weight gradients (LoRA's are negligible)
     projector_params: int
-    image_tokens: int               # projector outputs per image
+    image_tokens: int  # projector outputs per image
     vision_params: int
-    vision_patches: int             # tokens the tower processes per image
+    vision_patches: int  # tokens the tower processes per image
     vision_trainable: bool
 
     def per_step(self, tokens: int, seq_len: int, images: int) -> float:
         llm_fwd = 2 * self.llm_params * tokens + 4 * self.llm_layers * self.llm_hidden * seq_len * tokens
         projector_fwd = 2 * self.projector_params * self.image_tokens * images
         vision_fwd = 2 * self.vision_params * self.vision_patches * images
-        return float(llm_fwd * (3 if self.llm_trainable else 2) + 3 * projector_fwd
-                     + vision_fwd * (3 if self.vision_trainable else 1))
+        return float(
+            llm_fwd * (3 if self.llm_trainable else 2)
+            + 3 * projector_fwd
+            + vision_fwd * (3 if self.vision_trainable else 1)
+        )
 
 
 @dataclass
 class Meter:
     """Counters since the run (or resumed run) started, plus the last window for the progress bar."""
+
     start: float = field(default_factory=time.perf_counter)
     wait: float = 0.0
     samples: int = 0
@@ -74,8 +91,17 @@ class Meter:
     def elapsed(self) -> float:
         return max((self.end or time.perf_counter()) - self.start, 1e-9)
 
-    def add_step(self, samples: int, tokens: int, padded: int, supervised: int, images: int, wait: float,
-                 flops: float, loss: float) -> None:
+    def add_step(
+        self,
+        samples: int,
+        tokens: int,
+        padded: int,
+        supervised: int,
+        images: int,
+        wait: float,
+        flops: float,
+        loss: float,
+    ) -> None:
         self.steps += 1
         self.samples += samples
         self.tokens += tokens
@@ -96,13 +122,17 @@ class Meter:
         else:
             span, rows = self.elapsed(), self.window
         span = max(span, 1e-9)
-        return {"samples_s": sum(r[1] for r in rows) / span, "tokens_s": sum(r[2] for r in rows) / span,
-                "wait": min(1.0, sum(r[3] for r in rows) / span)}
+        return {
+            "samples_s": sum(r[1] for r in rows) / span,
+            "tokens_s": sum(r[2] for r in rows) / span,
+            "wait": min(1.0, sum(r[3] for r in rows) / span),
+        }
 
 
 class Telemetry:
-    def __init__(self, run_dir: Path, rank: int, resume_step: int, tensorboard: bool, peak: float | None,
-                 world_size: int):
+    def __init__(
+        self, run_dir: Path, rank: int, resume_step: int, tensorboard: bool, peak: float | None, world_size: int
+    ):
         self.rank = rank
         self.metrics_path = run_dir / "metrics.jsonl"
         self.peak = peak * world_size if peak else None
@@ -114,6 +144,7 @@ class Telemetry:
         self.metrics = open(self.metrics_path, "a", encoding="utf-8")
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
+
             self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step + 1 if resume_step else None)
 
     def mfu(self, step_flops: float, step_time: float) -> float | None:
@@ -157,7 +188,7 @@ def _truncate_metrics(path: Path, keep_through_step: int) -> None:
             if json.loads(ln)["step"] <= keep_through_step:
                 lines.append(ln)
         except (ValueError, KeyError, TypeError):
-            continue          # a line half-written when the process was killed
+            continue  # a line half-written when the process was killed
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
     tmp.replace(path)

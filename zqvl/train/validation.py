@@ -5,10 +5,11 @@ The trainer measures it every --eval-every steps (and at the end) on the shards'
 Every rank evaluates the same (small, capped) val set: no rank waits on another's share, which ZeRO-3's gathered
 forward passes would otherwise deadlock on.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -52,8 +53,9 @@ def read_records(urls: Sequence[str], max_records: int | None = None) -> list[tu
     return found
 
 
-def build_batches(records: Sequence[tuple], processor, max_len: int, system: str | None,
-                  batch_size: int) -> tuple[list[dict], int]:
+def build_batches(
+    records: Sequence[tuple], processor, max_len: int, system: str | None, batch_size: int
+) -> tuple[list[dict], int]:
     """Collated batches of the records as training builds them, and how many records training would drop."""
     builder = SampleBuilder(processor, max_len, system or None)
     samples, dropped = [], 0
@@ -63,7 +65,7 @@ def build_batches(records: Sequence[tuple], processor, max_len: int, system: str
         except Dropped:
             dropped += 1
     pad = processor.tokenizer.pad_token_id
-    return [collate(samples[k:k + batch_size], pad) for k in range(0, len(samples), batch_size)], dropped
+    return [collate(samples[k : k + batch_size], pad) for k in range(0, len(samples), batch_size)], dropped
 
 
 def supervised_loss(model, batches: Sequence[dict], device, dtype, progress: Progress = NULL) -> tuple[float, int]:
@@ -73,7 +75,7 @@ def supervised_loss(model, batches: Sequence[dict], device, dtype, progress: Pro
     with torch.inference_mode():
         for batch in batches:
             loss = model(**batch_inputs(batch, device, dtype), use_cache=False).loss
-            predicted = int((batch["labels"][:, 1:] != IGNORE).sum())   # what the shifted loss averages over
+            predicted = int((batch["labels"][:, 1:] != IGNORE).sum())  # what the shifted loss averages over
             total += float(loss) * predicted
             tokens += predicted
             progress.advance(1)
@@ -83,13 +85,15 @@ def supervised_loss(model, batches: Sequence[dict], device, dtype, progress: Pro
 @dataclass
 class Validation:
     """The trainer's val set, built once; `loss(engine)` measures it with dropout off and restores train mode."""
+
     batches: list[dict]
     records: int
     dropped: int
 
     @classmethod
-    def build(cls, urls: Sequence[str], processor, max_len: int, system: str | None, batch_size: int,
-              max_records: int) -> "Validation | None":
+    def build(
+        cls, urls: Sequence[str], processor, max_len: int, system: str | None, batch_size: int, max_records: int
+    ) -> Validation | None:
         if not urls:
             return None
         records = read_records(urls, max_records)

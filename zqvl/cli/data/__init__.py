@@ -2,6 +2,7 @@
 `add_arguments(parser)` and `run(args) -> exit code`. Modules are imported only when their command runs,
 so `zqvl-data validate` does not pay for torch or openai imports.
 """
+
 from __future__ import annotations
 
 import importlib

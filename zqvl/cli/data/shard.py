@@ -1,4 +1,5 @@
 """zqvl-data shard DIR --out shards/NAME [--max-count N --max-size S --resize PX --val-fraction F --resume]"""
+
 from __future__ import annotations
 
 import os
@@ -24,15 +25,31 @@ def add_arguments(p) -> None:
     p.add_argument("--name", help="shard file prefix (default: the --out dir's name)")
     p.add_argument("--max-count", type=int, default=d.max_count, help=f"samples per shard (default {d.max_count})")
     p.add_argument("--max-size", default="1G", help="bytes per shard, strict (default 1G; K/M/G or KiB/MiB/GiB)")
-    p.add_argument("--resize", type=int, metavar="PX",
-                   help="scale images down so the longest side is at most PX (aspect kept; never enlarged)")
+    p.add_argument(
+        "--resize",
+        type=int,
+        metavar="PX",
+        help="scale images down so the longest side is at most PX (aspect kept; never enlarged)",
+    )
     p.add_argument("--jpeg-quality", type=int, default=d.jpeg_quality, help="quality of re-encoded JPEGs")
-    p.add_argument("--val-fraction", type=float, default=0.0,
-                   help="fraction of records (chosen by a hash of the id) written to val/NAME-val-*.tar")
-    p.add_argument("--image-check", choices=("fast", "full"), default="fast",
-                   help="fast: headers, PNG CRCs, JPEG end marker; full: decode every image")
-    p.add_argument("--image-format", choices=("keep", "jpg"), default="keep",
-                   help="keep: JPEG/PNG byte for byte, other formats -> PNG; jpg: every image as JPEG")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="fraction of records (chosen by a hash of the id) written to val/NAME-val-*.tar",
+    )
+    p.add_argument(
+        "--image-check",
+        choices=("fast", "full"),
+        default="fast",
+        help="fast: headers, PNG CRCs, JPEG end marker; full: decode every image",
+    )
+    p.add_argument(
+        "--image-format",
+        choices=("keep", "jpg"),
+        default="keep",
+        help="keep: JPEG/PNG byte for byte, other formats -> PNG; jpg: every image as JPEG",
+    )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (0 = in-process)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
 
@@ -40,12 +57,20 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be >= 0")
-    options = ShardOptions(args.max_count, parse_size(args.max_size), args.resize, args.jpeg_quality,
-                           args.val_fraction, args.image_check, args.image_format)
+    options = ShardOptions(
+        args.max_count,
+        parse_size(args.max_size),
+        args.resize,
+        args.jpeg_quality,
+        args.val_fraction,
+        args.image_check,
+        args.image_format,
+    )
     with open_progress("shard", None, "shards", "skipped") as progress:
         try:
-            result = shard_dir(args.dir, args.out, options, name=args.name, workers=args.workers,
-                               resume=args.resume, progress=progress)
+            result = shard_dir(
+                args.dir, args.out, options, name=args.name, workers=args.workers, resume=args.resume, progress=progress
+            )
         except KeyboardInterrupt:
             error("interrupted; finished shards are kept: rerun with --resume to continue")
             return 130
@@ -54,20 +79,28 @@ def run(args) -> int:
         out.print(f"{args.out}: already complete ({m.samples} samples); nothing to do", soft_wrap=True, markup=False)
         return 0
     rows = [[split, len(part.shards), part.samples, _human(part.bytes)] for split, part in m.splits.items()]
-    title = (f"{args.out}: {m.records} records in {result.seconds:.1f} s"
-             + (f", resumed at record {result.resumed_at}" if result.resumed_at is not None else ""))
+    title = f"{args.out}: {m.records} records in {result.seconds:.1f} s" + (
+        f", resumed at record {result.resumed_at}" if result.resumed_at is not None else ""
+    )
     out.print(table(title, ["split", "shards", "samples", "size"], rows))
     if result.reencoded:
         out.print(f"{result.reencoded} image(s) re-encoded (--resize, --image-format, or not JPEG/PNG)")
     if result.skipped:
-        out.print(table(f"skipped {sum(result.skipped.values())} record(s), listed in skipped.jsonl",
-                        ["reason", "records"], [[r, n] for r, n in result.skipped.most_common()]))
+        out.print(
+            table(
+                f"skipped {sum(result.skipped.values())} record(s), listed in skipped.jsonl",
+                ["reason", "records"],
+                [[r, n] for r, n in result.skipped.most_common()],
+            )
+        )
     if not m.samples:
         warn("no sample was written: every record was skipped (see skipped.jsonl)")
     elif len(m.layouts) > 1:
         mix = ", ".join(f"{n} {layout}" for layout, n in m.layouts.items())
-        warn(f"samples differ in members ({mix}): zqvl's reader and webdataset handle that; "
-             "datasets.load_dataset('webdataset') infers its columns from the first 5 samples and drops "
-             "members they lack"
-             + (" (--image-format jpg makes single images uniform)" if "json+png" in m.layouts else ""))
+        warn(
+            f"samples differ in members ({mix}): zqvl's reader and webdataset handle that; "
+            "datasets.load_dataset('webdataset') infers its columns from the first 5 samples and drops "
+            "members they lack"
+            + (" (--image-format jpg makes single images uniform)" if "json+png" in m.layouts else "")
+        )
     return 0

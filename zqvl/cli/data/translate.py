@@ -3,6 +3,7 @@
 Exit codes: 0 every record translated, 1 some records failed (listed in DIR2/failed.jsonl), 2 usage error,
 unreadable input, or an endpoint that refuses the key or does not know the model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,38 +25,72 @@ def _positive(kind):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
+
     return parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="canonical input DIR (chat.json + images/)")
-    p.add_argument("--out", required=True, metavar="DIR2",
-                   help="output DIR2 (chat.json with `source`, images/, failed.jsonl)")
-    p.add_argument("--base-url", required=True, metavar="URL",
-                   help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    p.add_argument(
+        "--out", required=True, metavar="DIR2", help="output DIR2 (chat.json with `source`, images/, failed.jsonl)"
+    )
+    p.add_argument(
+        "--base-url", required=True, metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1"
+    )
     p.add_argument("--model", required=True, metavar="NAME", help="model name the endpoint serves")
-    p.add_argument("--api-key-env", default="OPENAI_API_KEY", metavar="NAME",
-                   help="environment variable holding the API key (default OPENAI_API_KEY); never printed")
-    p.add_argument("--dedupe", action="store_true",
-                   help="translate each distinct string once (CC3M-style sets repeat questions massively); "
-                        "without it every repeat gets its own translation, i.e. varied phrasing")
-    p.add_argument("--concurrency", type=_positive(int), default=16, metavar="N",
-                   help="requests in flight (default 16)")
+    p.add_argument(
+        "--api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the API key (default OPENAI_API_KEY); never printed",
+    )
+    p.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="translate each distinct string once (CC3M-style sets repeat questions massively); "
+        "without it every repeat gets its own translation, i.e. varied phrasing",
+    )
+    p.add_argument(
+        "--concurrency", type=_positive(int), default=16, metavar="N", help="requests in flight (default 16)"
+    )
     p.add_argument("--rpm", type=_positive(float), metavar="N", help="at most this many requests per minute")
     p.add_argument("--tpm", type=_positive(float), metavar="N", help="at most this many tokens per minute")
-    p.add_argument("--timeout", type=_positive(float), default=120.0, metavar="S",
-                   help="seconds per request (default 120)")
-    p.add_argument("--max-attempts", type=_positive(int), default=6, metavar="N",
-                   help="tries per string before it is listed as failed (default 6)")
-    p.add_argument("--max-tokens", type=_positive(int), default=4096, metavar="N",
-                   help="ceiling for the completion budget, doubled from a per-string estimate on cut-offs")
-    p.add_argument("--temperature", type=float, default=0.2, metavar="T",
-                   help="sampling temperature (default 0.2), raised on retries after a rejected answer")
-    p.add_argument("--cache", type=Path, metavar="FILE",
-                   help="translation cache (default DIR2/translate-cache.sqlite); share one between runs "
-                        "to never pay twice for a string")
-    p.add_argument("--force", action="store_true",
-                   help="write into an --out that holds something other than translate's output of this DIR")
+    p.add_argument(
+        "--timeout", type=_positive(float), default=120.0, metavar="S", help="seconds per request (default 120)"
+    )
+    p.add_argument(
+        "--max-attempts",
+        type=_positive(int),
+        default=6,
+        metavar="N",
+        help="tries per string before it is listed as failed (default 6)",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=_positive(int),
+        default=4096,
+        metavar="N",
+        help="ceiling for the completion budget, doubled from a per-string estimate on cut-offs",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=0.2,
+        metavar="T",
+        help="sampling temperature (default 0.2), raised on retries after a rejected answer",
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        metavar="FILE",
+        help="translation cache (default DIR2/translate-cache.sqlite); share one between runs "
+        "to never pay twice for a string",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out that holds something other than translate's output of this DIR",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -73,10 +108,20 @@ def run(args: argparse.Namespace) -> int:
         ui.warn("OPENAI_API_KEY is not set: sending no key (fine for a local vLLM server)")
         api_key = ""
     opts = TranslateOptions(
-        base_url=args.base_url, model=args.model, api_key=api_key, dedupe=args.dedupe,
-        concurrency=args.concurrency, rpm=args.rpm, tpm=args.tpm, timeout=args.timeout,
-        max_tokens=args.max_tokens, temperature=args.temperature,
-        retry=RetryPolicy(max_attempts=args.max_attempts), cache_path=args.cache, force=args.force)
+        base_url=args.base_url,
+        model=args.model,
+        api_key=api_key,
+        dedupe=args.dedupe,
+        concurrency=args.concurrency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        timeout=args.timeout,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        cache_path=args.cache,
+        force=args.force,
+    )
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
         stats = translate_dir(args.dir, args.out, opts, progress)
     ui.out.print(ui.table("translate summary", ["", "count"], stats.rows()))

@@ -1,9 +1,10 @@
 """zqvl-data validate DIR [--tokenizer T --max-len N --image-tokens K] [--report F] [--workers W]"""
+
 from __future__ import annotations
 
-from rich.markup import escape
-
 import os
+
+from rich.markup import escape
 
 from zqvl.data.checks import CODES, ERROR
 from zqvl.data.imagecheck import ImageLimits
@@ -34,6 +35,7 @@ def run(args) -> int:
     budget = None
     if args.max_len:
         from zqvl.model.tokenizer import load_tokenizer
+
         budget = TokenBudget(load_tokenizer(args.tokenizer), args.max_len, args.image_tokens, args.system)
     elif args.tokenizer:
         raise UsageError("--tokenizer needs --max-len")
@@ -48,15 +50,23 @@ def run(args) -> int:
                 w.write(row)
     counts = result.counts
     rows = [[code, CODES[code].level, counts[code], CODES[code].meaning] for code in CODES if counts[code]]
-    out.print(table(f"zqvl-data validate {args.dir}: {result.records} records, {result.images} images",
-                    ["code", "level", "count", "meaning"], rows) if rows else
-              f"[green]clean[/]: {result.records} records, {result.images} images, no findings")
+    out.print(
+        table(
+            f"zqvl-data validate {args.dir}: {result.records} records, {result.images} images",
+            ["code", "level", "count", "meaning"],
+            rows,
+        )
+        if rows
+        else f"[green]clean[/]: {result.records} records, {result.images} images, no findings"
+    )
     for issue in result.issues[: args.show]:
         colour = "red" if issue.level == ERROR else "yellow"
         out.print(f"[{colour}]{issue.level}[/] {escape(f'{issue.id}: {issue.code}: {issue.message}')}", soft_wrap=True)
     if len(result.issues) > args.show > 0:
-        out.print(f"… {len(result.issues) - args.show} more" + (f" in {args.report}" if args.report else
-                                                                " (use --report F for all)"))
+        out.print(
+            f"… {len(result.issues) - args.show} more"
+            + (f" in {args.report}" if args.report else " (use --report F for all)")
+        )
     bad = result.bad_records()
     out.print(f"{result.records - bad} of {result.records} records pass; {bad} have errors")
     return 1 if result.errors else 0

@@ -1,9 +1,10 @@
 """zqvl-data verify shards/NAME [--decode] [--workers W]"""
+
 from __future__ import annotations
 
-from rich.markup import escape
-
 import os
+
+from rich.markup import escape
 
 from zqvl.data.shards.verify import verify_shards
 from zqvl.progress import open_progress
@@ -23,10 +24,16 @@ def run(args) -> int:
     rows = []
     for split, part in result.manifest.splits.items():
         checks = [c for c in result.shards if c.split == split]
-        rows.append([split, len(checks), sum(c.samples for c in checks), part.samples,
-                     sum(1 for c in checks if c.problems)])
-    out.print(table(f"zqvl-data verify {args.dir}", ["split", "shards", "samples read", "in manifest",
-                                                     "shards with problems"], rows))
+        rows.append(
+            [split, len(checks), sum(c.samples for c in checks), part.samples, sum(1 for c in checks if c.problems)]
+        )
+    out.print(
+        table(
+            f"zqvl-data verify {args.dir}",
+            ["split", "shards", "samples read", "in manifest", "shards with problems"],
+            rows,
+        )
+    )
     for line in result.problems[: args.show]:
         out.print(f"[red]problem[/] {escape(line)}", soft_wrap=True)
     if len(result.problems) > args.show:

@@ -8,6 +8,7 @@ training's collate drops a record with the same codes:
     problems = record_errors(record)        # [] when training and sharding can use the record
     problems[0], problems[0].detail         # "placeholder.count", "2 <image> tag(s) for 1 image(s)"
 """
+
 from __future__ import annotations
 
 from zqvl.data.checks.codes import CODES, ERROR, WARNING, Code, level, meaning
@@ -28,6 +29,25 @@ def record_errors(record: Record) -> list[Reason]:
     return [r for r in record_checks(record) if level(r) == ERROR]
 
 
-__all__ = ["CODES", "ERROR", "WARNING", "Code", "level", "meaning", "Reason", "SeenIds", "schema_reason",
-           "MANGLED_RE", "tag_look_alikes", "look_alikes", "tag_count", "moved", "in_answer", "roles",
-           "empty_turns", "sources_complete", "record_checks", "record_errors"]
+__all__ = [
+    "CODES",
+    "ERROR",
+    "WARNING",
+    "Code",
+    "level",
+    "meaning",
+    "Reason",
+    "SeenIds",
+    "schema_reason",
+    "MANGLED_RE",
+    "tag_look_alikes",
+    "look_alikes",
+    "tag_count",
+    "moved",
+    "in_answer",
+    "roles",
+    "empty_turns",
+    "sources_complete",
+    "record_checks",
+    "record_errors",
+]

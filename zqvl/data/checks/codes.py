@@ -4,6 +4,7 @@ The level is what `zqvl-data validate` (and `zqvl-data shard`, which skips error
 an error fails validation, a warning is reported only. `zqvl-data clean` drops a record for any reason it
 finds, whatever the level. Codes that only clean reports (source-aware and per-turn families) are errors.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -87,7 +88,7 @@ CODES: dict[str, Code] = {
     "dedupe.answer": _e("the answers nearly duplicate those of an earlier kept record (different image)"),
     "dedupe.image": _e("the image nearly duplicates that of an earlier kept record"),
 }
-FILTER_ERROR = "error."   # clean's `error.FAMILY`: a filter raised on the record
+FILTER_ERROR = "error."  # clean's `error.FAMILY`: a filter raised on the record
 
 
 def meaning(code: str) -> str:

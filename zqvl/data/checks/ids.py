@@ -1,4 +1,5 @@
 """Ids: each record's id is unique in its set, and a record that is not readable JSON says why."""
+
 from __future__ import annotations
 
 from zqvl.data.checks.reason import Reason

@@ -3,6 +3,7 @@
 The tokenizer knows exactly one spelling, `<image>`; `<图像>`, `< image >`, `<IMAGE>` or `＜image＞` become
 ordinary text and the image is never attended to (or the tag count no longer matches the image count).
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,10 @@ from zqvl.data.schema import GPT, IMAGE_TAG, Record
 # Near-misses of <image> in any bracket a translator may produce; the exact tag itself is skipped.
 MANGLED_RE = re.compile(
     r"(?:<|＜|〈|《|&lt;)\s*/?\s*(?:image|img|图像|图片|圖像|圖片|影像|照片|图)\s*/?\s*(?:>|＞|〉|》|&gt;)"
-    r"|[\[【](?:image|img|图像|图片|圖像|圖片)[\]】]", re.I)
-_OPENERS = ("<", "[", "&", "＜", "〈", "《", "【")   # every MANGLED_RE match starts with one of these
+    r"|[\[【](?:image|img|图像|图片|圖像|圖片)[\]】]",
+    re.I,
+)
+_OPENERS = ("<", "[", "&", "＜", "〈", "《", "【")  # every MANGLED_RE match starts with one of these
 
 
 def _may_have_tag(text: str) -> bool:
@@ -49,8 +52,11 @@ def tag_count(record: Record) -> list[Reason]:
 
 def moved(record: Record) -> list[Reason]:
     """Turns whose tag count differs from their source's (turns without a source are not compared)."""
-    turns = [str(i) for i, t in enumerate(record.turns)
-             if t.source is not None and t.source.count(IMAGE_TAG) != t.value.count(IMAGE_TAG)]
+    turns = [
+        str(i)
+        for i, t in enumerate(record.turns)
+        if t.source is not None and t.source.count(IMAGE_TAG) != t.value.count(IMAGE_TAG)
+    ]
     if not turns:
         return []
     return [Reason("placeholder.moved", "tag count differs from the source in turn " + ", ".join(turns))]

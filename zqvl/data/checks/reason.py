@@ -3,6 +3,7 @@
 Being a `str`, a list of reasons is a plain list of codes for whoever only counts them (training drops,
 rejected.jsonl), and still explains itself to whoever prints it (validate's report, `clean --explain`).
 """
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Training relies on human/gpt alternation starting with human and ending with an answer; a translator that
 renames roles (`用户`, `助手`), drops or duplicates a turn, or returns an empty string breaks that silently.
 """
+
 from __future__ import annotations
 
 from zqvl.data.checks.reason import Reason
@@ -28,8 +29,12 @@ def roles(record: Record, *, answer_last: bool = True) -> list[Reason]:
     if bad == 0:
         return [Reason("structure.order", f"first turn is {names[0]!r}, expected 'human'")]
     if bad is not None:
-        return [Reason("structure.order", f"turn {bad} is {names[bad]!r} where {expected[bad]!r} should follow "
-                       f"(roles: {' '.join(names)})")]
+        return [
+            Reason(
+                "structure.order",
+                f"turn {bad} is {names[bad]!r} where {expected[bad]!r} should follow (roles: {' '.join(names)})",
+            )
+        ]
     if answer_last and names and names[-1] != GPT:
         return [Reason("structure.ends_on_human", f"{len(turns)} turns, the last one is a question")]
     return []
@@ -38,8 +43,11 @@ def roles(record: Record, *, answer_last: bool = True) -> list[Reason]:
 def empty_turns(record: Record) -> list[Reason]:
     """Turns with nothing but whitespace (and tags). A question that is only `<image>` is a valid LLaVA form,
     unless its source asked something: then the translation lost the question."""
-    empty = [i for i, t in enumerate(record.turns) if _blank(t.value) and not (
-        t.role == HUMAN and IMAGE_TAG in t.value and (t.source is None or _blank(t.source)))]
+    empty = [
+        i
+        for i, t in enumerate(record.turns)
+        if _blank(t.value) and not (t.role == HUMAN and IMAGE_TAG in t.value and (t.source is None or _blank(t.source)))
+    ]
     if not empty:
         return []
     return [Reason("structure.empty_turn", "empty or whitespace-only value in turn " + ", ".join(map(str, empty)))]
@@ -50,5 +58,4 @@ def sources_complete(record: Record) -> list[Reason]:
     missing = [str(i) for i, t in enumerate(record.turns) if t.source is None]
     if not missing or len(missing) == len(record.turns):
         return []
-    return [Reason("structure.source_missing", "translated record, but turn " + ", ".join(missing) +
-                   " has no source")]
+    return [Reason("structure.source_missing", "translated record, but turn " + ", ".join(missing) + " has no source")]

@@ -8,13 +8,25 @@ filters on the fly:
     filters = load_filters()                      # every enabled filter, thresholds from default.yaml
     reasons = [r for f in filters for r in f(record)]
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from zqvl.data.clean import (markdown, numbers, ocr, placeholder, preamble, refusal, repetition,  # noqa: F401
-                             script, structure, truncation, untranslated)
+from zqvl.data.clean import (  # noqa: F401
+    markdown,
+    numbers,
+    ocr,
+    placeholder,
+    preamble,
+    refusal,
+    repetition,
+    script,
+    structure,
+    truncation,
+    untranslated,
+)
 from zqvl.data.clean.config import filter_params, load_config
 from zqvl.data.clean.registry import REGISTRY, Reason, bind
 from zqvl.data.schema import Record
@@ -22,8 +34,9 @@ from zqvl.data.schema import Record
 Filter = Callable[[Record], list[str]]
 
 
-def load_filters(config_path: str | Path | None = None, names: list[str] | None = None,
-                 config: dict | None = None) -> list[Filter]:
+def load_filters(
+    config_path: str | Path | None = None, names: list[str] | None = None, config: dict | None = None
+) -> list[Filter]:
     """The per-record filters (no set-level checks), each `record -> list[reason code]`.
 
     `names` picks families explicitly (even if disabled in the config); otherwise all enabled ones run.

@@ -2,6 +2,7 @@
 
 A typo in a config file must fail loudly (one line naming the key), not silently run with a default.
 """
+
 from __future__ import annotations
 
 import copy

@@ -3,6 +3,7 @@
 Its own module so that the runner (which makes them) and the report (which reads them) both import it,
 and neither imports the other's way back.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -17,7 +18,7 @@ from zqvl.data.schema import Record, printable_id
 @dataclass(slots=True)
 class Decision:
     index: int
-    id: str                                   # the record's id, or "#index" when it has no usable one
+    id: str  # the record's id, or "#index" when it has no usable one
     reasons: list[Reason] = field(default_factory=list)
     images: tuple[str, ...] = ()
 
@@ -34,14 +35,15 @@ class Decision:
 @dataclass
 class Scan:
     """Everything stage 1 and 2 learned about a set; the runner writes from it, --explain reads it."""
+
     path: Path
     images_dir: Path
     config: dict
     decisions: list[Decision] = field(default_factory=list)
     stats: list[RecordStats | None] = field(default_factory=list)
-    length_cut: dict | None = None           # {"median", "sd", "log_cut", "max_ratio"} when the set had enough turns
+    length_cut: dict | None = None  # {"median", "sd", "log_cut", "max_ratio"} when the set had enough turns
     filter_errors: Counter = field(default_factory=Counter)
-    explained: Record | None = None         # the record asked about with --explain
+    explained: Record | None = None  # the record asked about with --explain
 
     @property
     def counts(self) -> Counter:

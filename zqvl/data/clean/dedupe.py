@@ -6,6 +6,7 @@ Character n-grams, not words: Chinese has no spaces, so word-based MinHash (as i
 pHash looks at luminance only, so two different drawings with the same layout can hash alike; a 4×4 mean
 colour grid confirms that the pictures, not just their outlines, match.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,8 @@ def _shingle_ids(text: str, n: int) -> np.ndarray:
     are harmless (a MinHash keeps minima)."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     h = np.zeros(len(codes) - n + 1, dtype=np.uint32)
-    for k in range(n):   # wrap-around uint32 arithmetic is the hash; the MinHash mixes it further (fmix)
-        h = h * np.uint32(16777619) + codes[k:len(codes) - n + 1 + k]
+    for k in range(n):  # wrap-around uint32 arithmetic is the hash; the MinHash mixes it further (fmix)
+        h = h * np.uint32(16777619) + codes[k : len(codes) - n + 1 + k]
     return h
 
 
@@ -57,13 +58,16 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     integrals (scipy's quad), scanned in the same order, the first minimum kept.
     """
     from scipy.integrate import quad
+
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     best, best_error = (0, 0), float("inf")
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):
+
             def share_a_band(s: float, r: float = float(rows), b: float = float(bands)) -> float:
-                return 1 - (1 - s ** r) ** b
+                return 1 - (1 - s**r) ** b
+
             false_pos = quad(share_a_band, 0.0, threshold)[0]
             false_neg = quad(lambda s: 1 - share_a_band(s), threshold, 1.0)[0]
             error = false_pos * 0.5 + false_neg * 0.5
@@ -88,10 +92,11 @@ class AnswerIndex:
     bucket holds kept records only, and 20,000 equal answers leave one entry per band, not 20,000.
     """
 
-    BATCH_GRAMS = 16_384    # characters per batch of signatures() (x num_perm x 4 bytes of scratch)
+    BATCH_GRAMS = 16_384  # characters per batch of signatures() (x num_perm x 4 bytes of scratch)
 
     def __init__(self, threshold: float, ngram: int, num_perm: int, min_chars: int):
         from datasketch import MinHash
+
         self.threshold, self.ngram, self.min_chars = threshold, ngram, min_chars
         self.bands, self.rows = lsh_bands(threshold, num_perm)
         perms = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
@@ -103,8 +108,8 @@ class AnswerIndex:
         # the lookups)
         self._tables: list[dict[bytes, int | list[int]]] = [dict() for _ in range(self.bands)]
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
-        self._keys = np.zeros(1024, dtype=np.int64)       # row -> record key (increasing)
-        self._numbers = np.zeros(1024, dtype=np.int64)    # row -> hash of the answer's numbers
+        self._keys = np.zeros(1024, dtype=np.int64)  # row -> record key (increasing)
+        self._numbers = np.zeros(1024, dtype=np.int64)  # row -> hash of the answer's numbers
         self._n = 0
         self.kept = 0
 
@@ -128,10 +133,10 @@ class AnswerIndex:
         lot instead of a dozen per text. The n-grams of all texts are hashed in one pass over their
         concatenation (those that straddle two texts are dropped), then the minima are taken per text."""
         n, out = self.ngram, np.empty((len(texts), self._num_perm), dtype=np.uint32)
-        if any(len(t) < n - 1 for t in texts):    # what signature() does then (it raises)
+        if any(len(t) < n - 1 for t in texts):  # what signature() does then (it raises)
             return np.stack([self.signature(t) for t in texts])
         lo = 0
-        while lo < len(texts):                    # bounded groups: the n-gram x permutation array stays small
+        while lo < len(texts):  # bounded groups: the n-gram x permutation array stays small
             hi, grams = lo, 0
             while hi < len(texts) and (hi == lo or grams + len(texts[hi]) <= self.BATCH_GRAMS):
                 grams += len(texts[hi])
@@ -145,11 +150,11 @@ class AnswerIndex:
         codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
         m = len(codes) - n + 1
         h = codes[:m]
-        for k in range(1, n):                     # _shingle_ids' polynomial hash, Horner form
-            h = h * np.uint32(16777619) + codes[k:k + m]
+        for k in range(1, n):  # _shingle_ids' polynomial hash, Horner form
+            h = h * np.uint32(16777619) + codes[k : k + m]
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        counts = lengths - n + 1                  # n-grams per text (0 when a text has n-1 characters)
-        first = np.cumsum(counts) - counts        # where each text's n-grams start among the kept ones
+        counts = lengths - n + 1  # n-grams per text (0 when a text has n-1 characters)
+        first = np.cumsum(counts) - counts  # where each text's n-grams start among the kept ones
         keep = np.arange(int(counts.sum())) + np.repeat(np.cumsum(lengths) - lengths - first, counts)
         values = _fmix32(h[keep])[:, None] * self._a + self._b
         rows = np.full((len(texts), self._num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
@@ -177,12 +182,12 @@ class AnswerIndex:
         self._n += 1
 
     def _row(self, key: int) -> int | None:
-        row = int(np.searchsorted(self._keys[:self._n], key))
+        row = int(np.searchsorted(self._keys[: self._n], key))
         return row if row < self._n and self._keys[row] == key else None
 
     def _bands_of(self, row: int) -> list[bytes]:
         raw, step = self._signatures[row].tobytes(), self._band_bytes
-        return [raw[lo:lo + step] for lo in range(0, self.bands * step, step)]
+        return [raw[lo : lo + step] for lo in range(0, self.bands * step, step)]
 
     def candidates(self, key: int) -> list[int]:
         """Kept keys that share at least one band with `key` (LSH candidates, before verification)."""
@@ -262,7 +267,7 @@ class ImageIndex:
         self._tables: list[dict[int, list[int]]] = [dict() for _ in range(chunks)]
         self._hashes = np.zeros(1024, dtype=np.uint64)
         self._colours = np.zeros((1024, 48), dtype=np.float32)
-        self._entries: list[tuple[int, tuple[str, ...], int]] = []   # (key, paths, n images) per kept image
+        self._entries: list[tuple[int, tuple[str, ...], int]] = []  # (key, paths, n images) per kept image
         self._first_row: dict[int, int] = {}
         self._indexed = 0
         self._pending: dict[int, tuple[tuple[str, ...], list]] = {}

@@ -1,4 +1,5 @@
 """`--explain ID`: why one record was kept or dropped, check by check (including disabled ones)."""
+
 from __future__ import annotations
 
 import math
@@ -43,16 +44,23 @@ def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]
         ratios = ", ".join(f"turn {i}: {math.exp(lr):.2f}" for i, lr in st.turn_log_ratios)
         if cut:
             bad = any(lr < cut["log_cut"] for _, lr in st.turn_log_ratios)
-            rows.append(("length_outlier", "FAIL" if bad else "pass",
-                         f"{ratios}; set cut {math.exp(cut['log_cut']):.2f} (median {math.exp(cut['median']):.2f})"))
+            rows.append(
+                (
+                    "length_outlier",
+                    "FAIL" if bad else "pass",
+                    f"{ratios}; set cut {math.exp(cut['log_cut']):.2f} (median {math.exp(cut['median']):.2f})",
+                )
+            )
         else:
             rows.append(("length_outlier", "skip", f"{ratios}; too few turns in the set for statistics"))
     elif st is not None:
         rows.append(("length_outlier", "skip", "no translated turn long enough to judge its length"))
     # Records that failed a per-record check were never indexed for near-duplicates.
     indexed = not any(r.family != "dedupe" and r != "truncation.length_outlier" for r in decision.reasons)
-    for code, label, section in (("dedupe.answer", "dedupe answers", "answers"), ("dedupe.image", "dedupe images",
-                                                                                   "images")):
+    for code, label, section in (
+        ("dedupe.answer", "dedupe answers", "answers"),
+        ("dedupe.image", "dedupe images", "images"),
+    ):
         hit = [r for r in decision.reasons if r == code]
         if not config["dedupe"][section]["enabled"]:
             rows.append((label, "skip", "disabled in the config"))

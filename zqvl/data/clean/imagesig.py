@@ -3,6 +3,7 @@
 Decoding goes through PIL one image at a time; everything after the 32x32 thumbnail runs as array operations
 over a whole batch of images, so the per-image cost is the decoder's, not a few dozen small numpy calls.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,8 @@ _N, _LOW = 32, 8
 _DCT = 2.0 * np.cos(np.pi * np.arange(_LOW)[:, None] * (2 * np.arange(_N)[None, :] + 1) / (2 * _N))
 _DCT_T = np.ascontiguousarray(_DCT.T)
 # 4x4 mean-colour grid as sums over 8x8 blocks: rows by _BLOCK_ROWS, (column, channel) pairs by _BLOCK_COLS.
-_BLOCK_ROWS = np.kron(np.eye(4), np.ones((1, 8)))                       # 4 x 32
-_BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))   # 96 x 12
+_BLOCK_ROWS = np.kron(np.eye(4), np.ones((1, 8)))  # 4 x 32
+_BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))  # 96 x 12
 # Float error of the matrix DCT is ~1e-10 of the largest coefficient; a coefficient closer than this to the
 # median could fall on the other side of it than in scipy's FFT-based DCT, so such images take imagehash.
 _TIE_MARGIN = 1e-9
@@ -28,6 +29,7 @@ def thumbnail(path: str):
     bits; a plain box filter from odd sizes does not.
     """
     from PIL import Image
+
     with Image.open(path) as im:
         im.draft("RGB", (32, 32))
         if im.mode != "RGB":
@@ -48,15 +50,17 @@ def signatures_of(thumbs: list) -> list[tuple[int, np.ndarray]]:
     ordered = np.sort(low, axis=1)
     median = (ordered[:, 31] + ordered[:, 32]) / 2
     bits = low > median[:, None]
-    near_tie = np.abs(low - median[:, None]).min(axis=1) <= \
-        _TIE_MARGIN * (1.0 + np.maximum(-ordered[:, 0], ordered[:, -1]))
+    near_tie = np.abs(low - median[:, None]).min(axis=1) <= _TIE_MARGIN * (
+        1.0 + np.maximum(-ordered[:, 0], ordered[:, -1])
+    )
     for i in np.flatnonzero(near_tie).tolist():
         import imagehash
+
         bits[i] = imagehash.phash(thumbs[i]).hash.flatten()
     packed = np.packbits(bits, axis=1).tobytes()
     rgb = np.frombuffer(b"".join(t.tobytes() for t in thumbs), dtype=np.uint8).reshape(-1, _N, _N * 3)
     colours = ((_BLOCK_ROWS @ rgb @ _BLOCK_COLS) * (1 / 64)).astype(np.float32).reshape(-1, 4, 4, 3)
-    return [(int.from_bytes(packed[8 * i:8 * i + 8], "big"), colours[i]) for i in range(len(thumbs))]
+    return [(int.from_bytes(packed[8 * i : 8 * i + 8], "big"), colours[i]) for i in range(len(thumbs))]
 
 
 def image_signatures(paths: list[str]) -> list[tuple[int, np.ndarray] | Exception]:

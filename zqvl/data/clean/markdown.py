@@ -4,6 +4,7 @@ A dropped fence turns the rest of an answer into code (or code into prose); a tr
 literal or SQL keyword teaches wrong code; a list collapsed into one line loses the formatting the model is
 supposed to learn. Code comments may be translated, so they are ignored when code is compared.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,13 +14,15 @@ from zqvl.data.clean.registry import Reason, register
 from zqvl.data.clean.text import CACHE, FENCE_LINE_RE, code_blocks, inline_codes, strip_image_tags
 from zqvl.data.schema import Record
 
-LIST_ITEM_RE = re.compile(r"^[ \t]*(?:[-*+•][ \t]+|\d{1,3}(?:[.)][ \t]+|、[ \t]*))\S", re.M)   # "1、" needs no space
+LIST_ITEM_RE = re.compile(r"^[ \t]*(?:[-*+•][ \t]+|\d{1,3}(?:[.)][ \t]+|、[ \t]*))\S", re.M)  # "1、" needs no space
 HEADING_RE = re.compile(r"^[ \t]*#{1,6}(?=[ \t]+\S)", re.M)
 TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 SEPARATOR_ROW_RE = re.compile(r"^[ \t]*\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+[ \t]*$", re.M)
 COLLAPSED_TABLE_RE = re.compile(r"\|[ \t]*:?-{3,}:?[ \t]*\|.*[^\s|:-].*\|", re.M)
-COLLAPSED_LIST_RE = re.compile(r"[：:][ \t]*(?:[-*•]|\d[.)、])[ \t]+[^\n]+?[ \t](?:[-*•]|\d[.)、])[ \t]+[^\n]+?"
-                               r"[ \t](?:[-*•]|\d[.)、])[ \t]+\S")
+COLLAPSED_LIST_RE = re.compile(
+    r"[：:][ \t]*(?:[-*•]|\d[.)、])[ \t]+[^\n]+?[ \t](?:[-*•]|\d[.)、])[ \t]+[^\n]+?"
+    r"[ \t](?:[-*•]|\d[.)、])[ \t]+\S"
+)
 MARKUP_HINT_RE = re.compile(r"[`|#~]|\n")
 COMMENT_RE = re.compile(r"(?:^|(?<=\s))(?:#(?![!{\[]).*|//.*|--\s.*)$|/\*.*?\*/", re.M | re.S)
 
@@ -32,7 +35,7 @@ def code_signature(code: str) -> str:
 
 
 def _count(regex: re.Pattern, text: str) -> int:
-    if regex is TABLE_ROW_RE and "|" not in text:   # a table row needs a "|"
+    if regex is TABLE_ROW_RE and "|" not in text:  # a table row needs a "|"
         return 0
     return len(regex.findall(text))
 
@@ -41,16 +44,19 @@ def _structure(turn_index: int, source: str, value: str, out: dict[str, list[str
     # Fewer items that are still a list is lost content (truncation); a list run into one line is formatting.
     src_items, tgt_items = _count(LIST_ITEM_RE, source), _count(LIST_ITEM_RE, value)
     if src_items >= 2 and tgt_items <= 1:
-        out.setdefault("markdown.list_collapsed", []).append(f"turn {turn_index}: {src_items} list items in the "
-                                                             f"source, {tgt_items} here")
+        out.setdefault("markdown.list_collapsed", []).append(
+            f"turn {turn_index}: {src_items} list items in the source, {tgt_items} here"
+        )
     src_h, tgt_h = HEADING_RE.findall(source), HEADING_RE.findall(value)
     if [h.count("#") for h in src_h] != [h.count("#") for h in tgt_h]:
         out.setdefault("markdown.headings", []).append(
-            f"turn {turn_index}: heading levels {[h.count('#') for h in src_h]} → {[h.count('#') for h in tgt_h]}")
+            f"turn {turn_index}: heading levels {[h.count('#') for h in src_h]} → {[h.count('#') for h in tgt_h]}"
+        )
     src_rows, tgt_rows = _count(TABLE_ROW_RE, source), _count(TABLE_ROW_RE, value)
     if src_rows >= 2 and (tgt_rows <= 1 or not SEPARATOR_ROW_RE.search(value) and SEPARATOR_ROW_RE.search(source)):
-        out.setdefault("markdown.table", []).append(f"turn {turn_index}: {src_rows} table rows → {tgt_rows}"
-                                                    + ("" if tgt_rows <= 1 else " (no separator row)"))
+        out.setdefault("markdown.table", []).append(
+            f"turn {turn_index}: {src_rows} table rows → {tgt_rows}" + ("" if tgt_rows <= 1 else " (no separator row)")
+        )
 
 
 @register("markdown")
@@ -68,20 +74,23 @@ def check_markdown(record: Record, params: dict) -> list[Reason]:
             if COLLAPSED_LIST_RE.search(value):
                 out.setdefault("markdown.list_collapsed", []).append(f"turn {i}: list items run together")
             continue
-        if not MARKUP_HINT_RE.search(strip_image_tags(source).strip()) and \
-                not MARKUP_HINT_RE.search(strip_image_tags(value).strip()):
-            continue   # plain one-line prose on both sides: no markdown to compare
+        if not MARKUP_HINT_RE.search(strip_image_tags(source).strip()) and not MARKUP_HINT_RE.search(
+            strip_image_tags(value).strip()
+        ):
+            continue  # plain one-line prose on both sides: no markdown to compare
         src_fences = _count(FENCE_LINE_RE, source)
         if fences != src_fences:
-            out.setdefault("markdown.fence", []).append(f"turn {i}: {src_fences} fence lines in the source, "
-                                                        f"{fences} here")
+            out.setdefault("markdown.fence", []).append(
+                f"turn {i}: {src_fences} fence lines in the source, {fences} here"
+            )
         elif src_fences:
             mine = {code_signature(c) for c in code_blocks(value)}
             changed = [c for c in code_blocks(source) if code_signature(c) not in mine]
             if changed:
                 first = next((ln for ln in code_signature(changed[0]).split("\n") if ln), "")
-                out.setdefault("markdown.code_changed", []).append(f"turn {i}: code block starting {first[:50]!r} "
-                                                                  "differs from the source")
+                out.setdefault("markdown.code_changed", []).append(
+                    f"turn {i}: code block starting {first[:50]!r} differs from the source"
+                )
         lost = [c for c in inline_codes(source) if c not in value]
         if lost:
             out.setdefault("markdown.code_changed", []).append(f"turn {i}: inline code {lost[0][:40]!r} missing")

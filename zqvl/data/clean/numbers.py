@@ -6,6 +6,7 @@ separators (NFKC), `52,340` → `52340`, `$14.99` → `14.99美元`, `66 million
 in the target (`15%` → `50%`, `1.5 km` → `15公里`), a lost minus sign, a changed month, or a unit swapped
 for another of the same kind (`250 ml` → `250升`).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,47 +19,81 @@ from zqvl.data.schema import Record
 
 SCALE_WORDS = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
 SUFFIX_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
-WORD_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve "
-                                           "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-WORD_NUMBERS.update({w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety"
-                                                     .split()) if i >= 2})
+WORD_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve "
+        "thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+WORD_NUMBERS.update(
+    {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+)
 # "one" is mostly a pronoun ("the one on the left"); "zero" is rare: checking them costs more than it finds.
 SKIP_WORDS = {"zero", "one"}
-MONTHS = {m: i + 1 for i, m in enumerate("January February March April May June July August September October "
-                                         "November December".split())}
+MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        "January February March April May June July August September October November December".split()
+    )
+}
 
 TIME_RE = re.compile(r"(?<![\d:.])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])(?:\s?([ap])\.?m\b\.?)?", re.I)
 NUM_RE = re.compile(
     r"(?<![\w.,])(?P<neg>[-−](?=\d))?(?P<cur>[$£€¥])?\s?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d,]\d)"
     r"(?P<frac>/\d+)?(?P<suf>[A-Za-z]{1,4}\b)?(?:\s?(?P<scale>hundred|thousand|million|billion|trillion)\b)?"
-    r"(?:\s?(?P<ampm>[ap])\.?m\b)?", re.I)
+    r"(?:\s?(?P<ampm>[ap])\.?m\b)?",
+    re.I,
+)
 PLAIN_SUFFIXES = {"st", "nd", "rd", "th", "s", "am", "pm", "a", "p"}
 # Number words ("Three", "twenty-five", the "two" of "two-thirds") and month names, as whole words.
-WORDISH_RE = re.compile(r"(?<![\w-])(?:(?i:" + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True)) +
-                        r")(?:-[A-Za-z]+)?|" + "|".join(MONTHS) + r")(?![\w-])")
+WORDISH_RE = re.compile(
+    r"(?<![\w-])(?:(?i:"
+    + "|".join(sorted(WORD_NUMBERS, key=len, reverse=True))
+    + r")(?:-[A-Za-z]+)?|"
+    + "|".join(MONTHS)
+    + r")(?![\w-])"
+)
 # The maximal runs of word characters and hyphens: WORDISH_RE's matches are exactly those runs that
 # WORDISH_WORD_RE matches whole (its look-behind and look-ahead exclude [\w-] on both sides).
 WORD_RUN_RE = re.compile(r"[\w-]+")
-WORDISH_WORD_RE = re.compile(WORDISH_RE.pattern[len(r"(?<![\w-])"):-len(r"(?![\w-])")])
+WORDISH_WORD_RE = re.compile(WORDISH_RE.pattern[len(r"(?<![\w-])") : -len(r"(?![\w-])")])
 # Lower-case spellings one of which a number word that yields an item contains ("one" and "zero" yield
 # none; "fourteen" contains "four", "ninety" "nine"): text without any of them has no number words.
-_WORD_HINT_RE = re.compile("two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fifteen|twenty|"
-                           "thirty|forty|fifty")
+_WORD_HINT_RE = re.compile(
+    "two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fifteen|twenty|thirty|forty|fifty"
+)
 _MONTH_HINT_RE = re.compile("|".join(MONTHS))
 DIGIT_RE = re.compile(r"\d")
 LIST_NUMBER_RE = re.compile(r"^[ \t]*\d{1,3}[.)](?=[ \t])", re.M)
 EXEMPT_RE = re.compile(r"\b24/7\b")
 _IDENTIFIER_DASH_RE = re.compile(r"[A-Za-z][-−]$")
 
-CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "双": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-             "八": 8, "九": 9}
+CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "双": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_RUN_RE = re.compile(r"[零〇一二两俩双三四五六七八九十百千万亿]+")
 CN_FRACTION_RE = re.compile(r"([零〇一二两三四五六七八九十百千\d]+)分之([零〇一二两三四五六七八九十百千\d.]+)")
-TARGET_NUM_RE = re.compile(r"(?P<neg>(?<![0-9A-Za-z])[-−](?=\d)|零下|负)?"
-                           r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-                           r"(?P<frac>/\d+)?\s?(?P<scale>万亿|千万|百万|亿|万|千|百)?")
+TARGET_NUM_RE = re.compile(
+    r"(?P<neg>(?<![0-9A-Za-z])[-−](?=\d)|零下|负)?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<frac>/\d+)?\s?(?P<scale>万亿|千万|百万|亿|万|千|百)?"
+)
 CN_MONTH_RE = re.compile(r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s?月")
 TARGET_SCALES = {"万亿": 1e12, "千万": 1e7, "百万": 1e6, "亿": 1e8, "万": 1e4, "千": 1e3, "百": 1e2}
 
@@ -107,7 +142,7 @@ def target_values(value: str) -> frozenset[float]:
     """Every number the translated text expresses, signed, in digits, Chinese numerals or scaled (6600万)."""
     text = nfkc(value)
     vals: set[float] = set()
-    for m in (TARGET_NUM_RE.finditer(text) if DIGIT_RE.search(text) else ()):   # every match has a digit
+    for m in TARGET_NUM_RE.finditer(text) if DIGIT_RE.search(text) else ():  # every match has a digit
         v = _num(m.group("num"))
         sign = -1.0 if m.group("neg") else 1.0
         vals.add(_r(sign * v))
@@ -118,11 +153,11 @@ def target_values(value: str) -> frozenset[float]:
             vals.add(_r(sign * v * TARGET_SCALES[m.group("scale")]))
     for m in CN_RUN_RE.finditer(text):
         whole, digits = _cn_run(m.group(0))
-        neg = text[max(0, m.start() - 2):m.start()] in ("零下",) or text[m.start() - 1:m.start()] == "负"
+        neg = text[max(0, m.start() - 2) : m.start()] in ("零下",) or text[m.start() - 1 : m.start()] == "负"
         if whole is not None:
             vals.add(_r(-whole if neg else whole))
         vals |= digits
-    for m in (CN_FRACTION_RE.finditer(text) if "分之" in text else ()):
+    for m in CN_FRACTION_RE.finditer(text) if "分之" in text else ():
         den, numer = (cn_value(g) if not g[0].isdigit() else float(g) for g in m.groups())
         if den and numer is not None:
             vals.add(_r(numer / den))
@@ -148,13 +183,13 @@ def _word_runs(text: str) -> list[tuple[int, int]]:
     hints = [m.start() for m in _WORD_HINT_RE.finditer(lowered)] + [m.start() for m in _MONTH_HINT_RE.finditer(text)]
     if not hints:
         return []
-    if len(lowered) != len(text):   # lower() changed the length (e.g. "İ"): positions differ, take every run
+    if len(lowered) != len(text):  # lower() changed the length (e.g. "İ"): positions differ, take every run
         return [m.span() for m in WORD_RUN_RE.finditer(text)]
     runs = {}
     for pos in hints:
         start = pos
         while start and (text[start - 1] == "-" or text[start - 1].isalnum() or text[start - 1] == "_"):
-            start -= 1          # [\w-] is exactly str.isalnum(), "_" and "-"
+            start -= 1  # [\w-] is exactly str.isalnum(), "_" and "-"
         if start not in runs:
             runs[start] = WORD_RUN_RE.match(text, start).end()
     return sorted(runs.items())
@@ -164,31 +199,37 @@ def _word_items(text: str, items: list) -> None:
     """Number words (two … ninety, twenty-five) and month names, with what a translation must show."""
     for start, end in _word_runs(text):
         word = text[start:end]
-        if word not in MONTHS and word.lower().partition("-")[0] not in WORD_NUMBERS or \
-                not WORDISH_WORD_RE.fullmatch(word):
+        if (
+            word not in MONTHS
+            and word.lower().partition("-")[0] not in WORD_NUMBERS
+            or not WORDISH_WORD_RE.fullmatch(word)
+        ):
             continue
         if word in MONTHS:
-            if word == "May" and not re.match(r"\s+\d|,?\s+\d{4}", text[end:]) and \
-                    not re.search(r"\d\s*$", text[:start]):
-                continue    # "it may rain"
+            if (
+                word == "May"
+                and not re.match(r"\s+\d|,?\s+\d{4}", text[end:])
+                and not re.search(r"\d\s*$", text[:start])
+            ):
+                continue  # "it may rain"
             items.append((word, (float(MONTHS[word]),), False, "month:" + word))
             continue
         head, _, tail = word.lower().partition("-")
         if head not in WORD_NUMBERS:
             continue
-        if WORD_NUMBERS.get(tail, 10) < 10 and WORD_NUMBERS[head] >= 20:    # twenty-five
+        if WORD_NUMBERS.get(tail, 10) < 10 and WORD_NUMBERS[head] >= 20:  # twenty-five
             items.append((word, (float(WORD_NUMBERS[head] + WORD_NUMBERS[tail]),), False, "word:" + word.lower()))
-        elif head not in SKIP_WORDS:     # "three", and the number in "two-thirds", "four-wheel"
+        elif head not in SKIP_WORDS:  # "three", and the number in "two-thirds", "four-wheel"
             items.append((word.partition("-")[0], (float(WORD_NUMBERS[head]),), False, "word:" + head))
 
 
 @lru_cache(maxsize=CACHE)
 def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str | None], ...]:
     """(shown as, acceptable values, must keep its sign, unit) for each number in the English source."""
-    text = strip_code(nfkc(source))        # code is compared verbatim by `markdown`
+    text = strip_code(nfkc(source))  # code is compared verbatim by `markdown`
     has_digit = DIGIT_RE.search(text) is not None
     if has_digit:
-        text = LIST_NUMBER_RE.sub(" ", text)   # "1." list markers: a translation may renumber or use bullets
+        text = LIST_NUMBER_RE.sub(" ", text)  # "1." list markers: a translation may renumber or use bullets
     text = mask_urls(text)
     items: list[tuple[str, tuple[float, ...], bool, str | None]] = []
     _word_items(text, items)
@@ -206,21 +247,22 @@ def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str |
         if sec:
             items.append((m.group(0), (float(sec),), False, None))
         return " "
+
     if ":" in text:
         text = TIME_RE.sub(time_sub, text)
 
     for m in NUM_RE.finditer(text):
-        if _IDENTIFIER_DASH_RE.search(text[max(0, m.start() - 2):m.start()]):
-            continue   # part of an identifier: COVID-19, PG-13
+        if _IDENTIFIER_DASH_RE.search(text[max(0, m.start() - 2) : m.start()]):
+            continue  # part of an identifier: COVID-19, PG-13
         suf = (m.group("suf") or "").lower()
         unit = unit_of(text, m.end("frac") if m.group("frac") else m.end("num"))
         raw_suf = m.group("suf") or ""
-        scaled = suf in SUFFIX_SCALE and (m.group("cur") or raw_suf in ("M", "B", "bn"))   # $5k, 2.3M, 4B
+        scaled = suf in SUFFIX_SCALE and (m.group("cur") or raw_suf in ("M", "B", "bn"))  # $5k, 2.3M, 4B
         if suf and not (unit or suf in PLAIN_SUFFIXES or scaled):
-            continue   # an identifier like 4K, 3D or 1080p: kept verbatim elsewhere, not a quantity
+            continue  # an identifier like 4K, 3D or 1080p: kept verbatim elsewhere, not a quantity
         v = _num(m.group("num"))
         alts = [v]
-        if m.group("frac"):   # 1/2 → 半 or 二分之一 (the value), 08/2026 → both parts
+        if m.group("frac"):  # 1/2 → 半 or 二分之一 (the value), 08/2026 → both parts
             den = float(m.group("frac")[1:])
             items.append((m.group(0).strip(), (v / den if den else v,), False, f"frac:{v}:{den}"))
             continue
@@ -228,7 +270,7 @@ def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str |
             alts.append(v * SCALE_WORDS[m.group("scale").lower()])
         if scaled:
             alts.append(v * SUFFIX_SCALE[suf])
-        if suf == "s" and v >= 1000 and v % 10 == 0:      # the 1990s → 90年代
+        if suf == "s" and v >= 1000 and v % 10 == 0:  # the 1990s → 90年代
             alts.append(v % 100)
         ampm = (m.group("ampm") or (suf if suf in ("am", "pm", "a", "p") else "")).lower()
         if ampm.startswith("p") and v < 12:
@@ -295,10 +337,9 @@ def check_numbers(record: Record, params: dict) -> list[Reason]:
         swapped += [f"turn {i}: {s}" for s in units]
     reasons = []
     if missing:
-        reasons.append(Reason("numbers.missing", "source numbers with no rendering in the translation: " +
-                              ", ".join(missing)))
+        reasons.append(
+            Reason("numbers.missing", "source numbers with no rendering in the translation: " + ", ".join(missing))
+        )
     if swapped:
         reasons.append(Reason("numbers.unit", "unit changed: " + ", ".join(swapped)))
     return reasons
-
-

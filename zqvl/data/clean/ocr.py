@@ -4,24 +4,39 @@ A model learning to read signs must see the sign's words: `“STOP”（停止�
 quoted strings and the `TEXT:` transcription of the source are looked up in the target after NFKC, case
 and whitespace normalisation. Quotes introduced as a translation, a meaning or someone's speech are exempt.
 """
+
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import (CACHE, FENCE_BLOCK_RE, INLINE_CODE_RE, LATIN_RE, URL_HINT_RE, URL_RE, nfkc,
-                                  ocr_components, quotes)
+from zqvl.data.clean.text import (
+    CACHE,
+    FENCE_BLOCK_RE,
+    INLINE_CODE_RE,
+    LATIN_RE,
+    URL_HINT_RE,
+    URL_RE,
+    nfkc,
+    ocr_components,
+    quotes,
+)
 from zqvl.data.schema import Record
 
 EXEMPT_CONTEXT = re.compile(
     r"(?:translat\w*|\bmeans?|meaning|stands? for|in english|in other words|literally|so-called|known as|"
     r"\bsaid|\bsaying|\basked|\basks|\basking|\btold|\btells|\breplied|\bshout\w*|\byell\w*|\bwhisper\w*|"
     r"\bexclaim\w*|\bcalling out|\bsing\w*)"
-    r"(?:\s+(?:to|as|into|is|like|roughly|something like|me|us|him|her|them))*\W*$", re.I)
+    r"(?:\s+(?:to|as|into|is|like|roughly|something like|me|us|him|her|them))*\W*$",
+    re.I,
+)
 # After the quote: 'how do you say "thank you" in Chinese', 'what does "RSVP" mean'.
-EXEMPT_AFTER = re.compile(r"^\W{0,3}(?:mean|means|meant|stand for|stands for|in (?:chinese|english|french|spanish|"
-                          r"german|japanese|korean|italian)|translat)", re.I)
+EXEMPT_AFTER = re.compile(
+    r"^\W{0,3}(?:mean|means|meant|stand for|stands for|in (?:chinese|english|french|spanish|"
+    r"german|japanese|korean|italian)|translat)",
+    re.I,
+)
 _WS = re.compile(r"\s+")
 _DASHES = re.compile(r"[‐‑‒–—―−]")
 _EDGE = ".,;:!?\"'“”‘’。，；：！？"
@@ -36,8 +51,11 @@ def _norm(text: str) -> str:
 @lru_cache(maxsize=CACHE)
 def required_strings(source: str) -> tuple[str, ...]:
     """Image text the source quotes or transcribes, which the translation must keep as it is."""
-    need = [q for q, before, after in quotes(source, True)
-            if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)]
+    need = [
+        q
+        for q, before, after in quotes(source, True)
+        if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)
+    ]
     need += list(ocr_components(source))
     return tuple(dict.fromkeys(s for s in need if LATIN_RE.search(s)))
 

@@ -2,6 +2,7 @@
 
 The checks themselves are zqvl.data.checks.placeholders (validate and training run the same ones).
 """
+
 from __future__ import annotations
 
 from zqvl.data.checks import Reason, in_answer, look_alikes, moved, tag_count

@@ -11,6 +11,7 @@ Case-insensitive patterns contribute lower-case strings that are looked up in th
 few characters that re.IGNORECASE equates with an ASCII letter although str.lower() does not (ı, ſ, İ) make
 the case-insensitive check pass unconditionally; other cased non-ASCII letters are never used as literals.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,12 +23,13 @@ except ImportError:  # Python < 3.11
 
 try:
     from re._casefix import _EXTRA_CASES as _EXTRA  # characters re.IGNORECASE equates beyond lower()
+
     _SPECIAL = frozenset(_EXTRA) | frozenset(c for v in _EXTRA.values() for c in v)
 except ImportError:  # pragma: no cover - older layout: then only ASCII may serve case-insensitively
     _SPECIAL = None
 
-_MAX_STRINGS = 64                                 # alternatives kept per literal run
-_UNSAFE_FOLD = ("\u0130", "\u0131", "\u017f")     # İ ı ſ: match an ASCII letter under re.I, not under lower()
+_MAX_STRINGS = 64  # alternatives kept per literal run
+_UNSAFE_FOLD = ("\u0130", "\u0131", "\u017f")  # İ ı ſ: match an ASCII letter under re.I, not under lower()
 Factors = frozenset  # of (string, case_insensitive) pairs
 
 
@@ -57,7 +59,7 @@ def _exact(op, av, icase: bool) -> set[str] | None:
         if icase:
             return {c.lower() for c in chars} if all(map(_foldable, chars)) else None
         return chars
-    if op is _sre.SUBPATTERN:   # a group that changes case-sensitivity cannot join its neighbours' strings
+    if op is _sre.SUBPATTERN:  # a group that changes case-sensitivity cannot join its neighbours' strings
         return _exact_seq(av[-1], icase) if _icase(av, icase) == icase else None
     if op is _sre.BRANCH:
         out: set[str] = set()
@@ -102,7 +104,7 @@ def _required(items, icase: bool) -> Factors | None:
     for op, av in items:
         strings = _exact(op, av, icase)
         if strings is not None and len(run) * len(strings) <= _MAX_STRINGS:
-            run = {a + b for a in run for b in strings}    # consecutive exact items: one contiguous string
+            run = {a + b for a in run for b in strings}  # consecutive exact items: one contiguous string
             continue
         close()
         inner = None

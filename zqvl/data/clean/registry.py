@@ -5,25 +5,25 @@ A Reason (zqvl.data.checks) is a `str` (its code, e.g. "numbers.missing") that a
 rejected.jsonl and `--explain`. Families register in import order, which is also the order they run and are
 reported in.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 from zqvl.data.checks import Reason  # noqa: F401 - the families import it from here
 from zqvl.data.schema import Record
-
 
 FilterFn = Callable[[Record, dict], list]
 
 
 @dataclass(frozen=True)
 class FilterSpec:
-    name: str                      # family name, also the config key and the reason-code prefix
+    name: str  # family name, also the config key and the reason-code prefix
     fn: FilterFn
     doc: str
-    needs_source: bool = False     # True: does nothing on records without `source`
+    needs_source: bool = False  # True: does nothing on records without `source`
 
 
 REGISTRY: dict[str, FilterSpec] = {}
@@ -31,12 +31,14 @@ REGISTRY: dict[str, FilterSpec] = {}
 
 def register(name: str, needs_source: bool = False):
     """Decorator: `@register("numbers")` adds a family; its parameters come from the config (default.yaml)."""
+
     def wrap(fn: FilterFn) -> FilterFn:
         if name in REGISTRY:
             raise ValueError(f"filter {name!r} registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else ""
         REGISTRY[name] = FilterSpec(name, fn, doc, needs_source)
         return fn
+
     return wrap
 
 

@@ -4,6 +4,7 @@ Decoding loops ("非常非常非常…", a row printed eight times) are measured
 of one unit, duplicated lines, duplicated sentences. Each is compared with the same measure on the source,
 so repetition that is really there ("GO! GO! GO!" on a banner, a receipt line printed twice) passes.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,16 +18,16 @@ from zqvl.data.clean.registry import Reason, register
 from zqvl.data.clean.text import CACHE, CJK_CLASS, nfkc, nonempty_lines, sentences
 
 TANDEM_RE = re.compile(r"(.{1,40}?)\1{2,}", re.S)
-_MAX_UNIT = 40                      # TANDEM_RE's longest unit
-_VECTOR_MAX_CHARS = 20_000          # longer texts use the regex itself (the arrays grow as chars x units)
-_PAD = np.uint32(0xFFFFFFFF)        # not a code point: never equal to a character
+_MAX_UNIT = 40  # TANDEM_RE's longest unit
+_VECTOR_MAX_CHARS = 20_000  # longer texts use the regex itself (the arrays grow as chars x units)
+_PAD = np.uint32(0xFFFFFFFF)  # not a code point: never equal to a character
 HAS_WORD = re.compile(f"[A-Za-z{CJK_CLASS}]")
 HAS_DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
 
 
 def _min_copies(unit: str) -> int:
-    if not HAS_WORD.search(unit):   # digits and punctuation only: "1,000,000,000" repeats ",000" naturally
+    if not HAS_WORD.search(unit):  # digits and punctuation only: "1,000,000,000" repeats ",000" naturally
         return 5
     n = len(unit.strip()) or 1
     return 6 if n == 1 else 4 if n <= 3 else 3
@@ -35,9 +36,9 @@ def _min_copies(unit: str) -> int:
 @lru_cache(maxsize=CACHE)
 def _four_grams(text: str) -> tuple[int, int]:
     """(total, distinct) character 4-grams of the text with whitespace removed."""
-    t = "".join(text.split())   # _SPACE.sub("", text): \s is exactly str.isspace()
+    t = "".join(text.split())  # _SPACE.sub("", text): \s is exactly str.isspace()
     total = len(t) - 3
-    return (total, len({t[i:i + 4] for i in range(total)})) if total > 0 else (0, 0)
+    return (total, len({t[i : i + 4] for i in range(total)})) if total > 0 else (0, 0)
 
 
 def _tandem_spans(text: str) -> list[tuple[int, int, int]]:
@@ -57,10 +58,10 @@ def _tandem_spans(text: str) -> list[tuple[int, int, int]]:
         return [(m.start(), len(m.group(1)), len(m.group(0)) // len(m.group(1))) for m in TANDEM_RE.finditer(text)]
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     window = sliding_window_view(np.concatenate([codes, np.full(units, _PAD, dtype=np.uint32)]), units + 1)
-    same = window[:, 1:] == window[:, :1]                   # same[i, L-1]: c[i] == c[i+L]
+    same = window[:, 1:] == window[:, :1]  # same[i, L-1]: c[i] == c[i+L]
     position = np.arange(n, dtype=np.int32)[:, None]
     breaks = np.minimum.accumulate(np.where(same, np.int32(n), position)[::-1], axis=0)[::-1]
-    run = breaks - position                                 # next break of period L at or after i, minus i
+    run = breaks - position  # next break of period L at or after i, minus i
     three = run >= 2 * np.arange(1, units + 1, dtype=np.int32)
     starts = np.flatnonzero(three.any(axis=1))
     spans, end = [], 0
@@ -83,8 +84,8 @@ def tandems(text: str) -> tuple[tuple[str, int], ...]:
     if total - distinct < 2:
         return ()
     found = []
-    for start, length, copies in _tandem_spans(text):   # the matches of TANDEM_RE.finditer(text)
-        unit = text[start:start + length]
+    for start, length, copies in _tandem_spans(text):  # the matches of TANDEM_RE.finditer(text)
+        unit = text[start : start + length]
         # Rules and separators ("|---|---|", "……") repeat by design; a unit needs a letter, character or digit.
         if HAS_WORD.search(unit) or (HAS_DIGIT.search(unit) and len(unit) >= 2):
             found.append((unit, copies))
@@ -125,9 +126,11 @@ def _loop(value: str, source: str | None) -> str | None:
     for unit, copies in tandems(value):
         if copies < _min_copies(unit):
             continue
-        if source and (max((c for _, c in tandems(source)), default=1) >= copies - 1 or
-                       nfkc(source).casefold().count(nfkc(unit).casefold().strip()) >= copies):
-            continue   # the source repeats as much (a chant on a banner, a receipt line)
+        if source and (
+            max((c for _, c in tandems(source)), default=1) >= copies - 1
+            or nfkc(source).casefold().count(nfkc(unit).casefold().strip()) >= copies
+        ):
+            continue  # the source repeats as much (a chant on a banner, a receipt line)
         return f"{unit.strip()[:30]!r} × {copies}"
     return None
 
@@ -147,5 +150,5 @@ def check_repetition(record, params: dict) -> list[Reason]:
             if excess >= params["min_excess"]:
                 out.setdefault(code, []).append(f"turn {i}: {excess} more duplicates than the source")
     if "repetition.loop" in out:
-        out.pop("repetition.sentences", None)   # the same loop, counted twice
+        out.pop("repetition.sentences", None)  # the same loop, counted twice
     return [Reason(code, "; ".join(hits)) for code, hits in out.items()]

@@ -1,5 +1,6 @@
 """Turns a finished scan into DIR2/report.html, one self-contained file: sampled rejected images are inline
 thumbnails, so the report opens anywhere (mailed, copied off the cluster) without a folder beside it."""
+
 from __future__ import annotations
 
 import base64
@@ -14,11 +15,12 @@ from zqvl.data.io import atomic_open, safe_image_path
 from zqvl.data.report import Plot, ReportData, Sample, render
 from zqvl.data.schema import SchemaError, parse_record
 
-MAX_CHARS = 700   # per turn in a sample; the full record is in the input
+MAX_CHARS = 700  # per turn in a sample; the full record is in the input
 
 
 THUMBNAIL_SIDE = 320
-MAX_THUMBNAIL_SOURCE_PIXELS = 50_000_000     # validate's bomb limit: never decode more for a thumbnail
+MAX_THUMBNAIL_SOURCE_PIXELS = 50_000_000  # validate's bomb limit: never decode more for a thumbnail
+
 
 def _clip(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_CHARS:
@@ -58,6 +60,7 @@ class SampleCollector:
 def thumbnail_data_uri(path: str, side: int = THUMBNAIL_SIDE) -> str | None:
     """A small JPEG of the image as a data: URI, or None when it cannot be read (the sample shows no image)."""
     from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as im:
             if im.width * im.height > MAX_THUMBNAIL_SOURCE_PIXELS:
@@ -87,12 +90,32 @@ def _plots(scan: Scan) -> list[Plot]:
     lk, lr = split("latin_share", 0.0, 1.0)
     pk, pr = split("repetition", 0.0, 1.0)
     return [
-        Plot("length ratio (target / source units, log scale)", rk, rr, 0.1, 10.0, log_x=True, markers=ratio_markers,
-             note="Per record; ~1 for a complete translation. Far left: truncated or refused; far right: padded."),
-        Plot("Latin share of the translation", lk, lr, 0.0, 1.0,
-             note="Share of text units in Latin script (code, names and OCR text included)."),
-        Plot("repetition score (repeated character 4-grams)", pk, pr, 0.0, 1.0,
-             note="Worst turn per record; decoding loops sit far right."),
+        Plot(
+            "length ratio (target / source units, log scale)",
+            rk,
+            rr,
+            0.1,
+            10.0,
+            log_x=True,
+            markers=ratio_markers,
+            note="Per record; ~1 for a complete translation. Far left: truncated or refused; far right: padded.",
+        ),
+        Plot(
+            "Latin share of the translation",
+            lk,
+            lr,
+            0.0,
+            1.0,
+            note="Share of text units in Latin script (code, names and OCR text included).",
+        ),
+        Plot(
+            "repetition score (repeated character 4-grams)",
+            pk,
+            pr,
+            0.0,
+            1.0,
+            note="Worst turn per record; decoding loops sit far right.",
+        ),
     ]
 
 
@@ -101,15 +124,25 @@ def write_report(scan: Scan, out_dir: Path, collector: SampleCollector) -> Path:
     notes = []
     if scan.length_cut:
         c = scan.length_cut
-        notes.append(f"Set length ratio: median {math.exp(c['median']):.2f}, robust SD {c['sd']:.3f} (log scale); "
-                     f"turns below {math.exp(c['log_cut']):.2f} are outliers (z < -{c['max_z']}).")
+        notes.append(
+            f"Set length ratio: median {math.exp(c['median']):.2f}, robust SD {c['sd']:.3f} (log scale); "
+            f"turns below {math.exp(c['log_cut']):.2f} are outliers (z < -{c['max_z']})."
+        )
     if scan.filter_errors:
-        notes.append("Filters that raised errors (records kept out, reason error.*): " +
-                     ", ".join(f"{k} ×{v}" for k, v in scan.filter_errors.items()))
+        notes.append(
+            "Filters that raised errors (records kept out, reason error.*): "
+            + ", ".join(f"{k} ×{v}" for k, v in scan.filter_errors.items())
+        )
     data = ReportData(
-        title="zqvl-data clean report", source=str(scan.path), total=len(scan.decisions), kept=scan.n_kept,
+        title="zqvl-data clean report",
+        source=str(scan.path),
+        total=len(scan.decisions),
+        kept=scan.n_kept,
         counts=[(code, n, meaning(code)) for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
-        plots=_plots(scan), samples=dict(sorted(collector.samples.items())), notes=notes)
+        plots=_plots(scan),
+        samples=dict(sorted(collector.samples.items())),
+        notes=notes,
+    )
     final = out_dir / "report.html"
     with atomic_open(final) as fh:
         fh.write(render(data))

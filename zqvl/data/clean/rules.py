@@ -4,6 +4,7 @@
 apologised too; so every rule pairs a target pattern with a source guard. Rules marked `mono` are specific
 enough to apply when a record has no source at all.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,10 +18,10 @@ from zqvl.data.schema import Record
 
 @dataclass(frozen=True)
 class Rule:
-    code: str                  # reason code, e.g. "preamble.lead_in"
-    target: re.Pattern         # what the translator added
-    guard: re.Pattern | None   # English that, present in the source, makes the match a faithful translation
-    mono: bool = False         # also applies to records without a source
+    code: str  # reason code, e.g. "preamble.lead_in"
+    target: re.Pattern  # what the translator added
+    guard: re.Pattern | None  # English that, present in the source, makes the match a faithful translation
+    mono: bool = False  # also applies to records without a source
 
 
 def rx(pattern: str, flags: int = 0) -> re.Pattern:
@@ -35,9 +36,14 @@ def _any_of(rules: tuple[Rule, ...]) -> tuple[re.Pattern, Prefilter]:
     most turns contain none of them and skip even the single scan."""
     key = id(rules)
     if key not in _ANY:
-        _ANY[key] = (re.compile("|".join(f"(?i:{r.target.pattern})" if r.target.flags & re.I
-                                         else f"(?:{r.target.pattern})" for r in rules)),
-                     Prefilter([r.target for r in rules]))
+        _ANY[key] = (
+            re.compile(
+                "|".join(
+                    f"(?i:{r.target.pattern})" if r.target.flags & re.I else f"(?:{r.target.pattern})" for r in rules
+                )
+            ),
+            Prefilter([r.target for r in rules]),
+        )
     return _ANY[key]
 
 

@@ -7,13 +7,14 @@ make a later one a duplicate, so the indexes only ever hold kept records). Stage
 kept records, rejected.jsonl and images; every file appears atomically, and every input record lands in
 exactly one of the two outputs.
 """
+
 from __future__ import annotations
 
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from zqvl.data.checks import SeenIds, schema_reason
 from zqvl.data.clean import load_filters
@@ -22,10 +23,9 @@ from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_s
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import record_stats, robust_center
-from zqvl.data.io import (FilePlacer, JsonlWriter, RecordListWriter, chat_json, iter_json_values,
-                          safe_image_path)
-from zqvl.data.schema import Record, SchemaError, parse_record, record_label
+from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path
 from zqvl.data.outdir import claim, staged
+from zqvl.data.schema import Record, SchemaError, parse_record, record_label
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
@@ -57,11 +57,17 @@ def _image_reasons(record: Record, images_dir: str, check_exists: bool) -> tuple
     return reasons, paths
 
 
-DEDUPE_CHUNK = 64   # records per round of near-duplicate indexing (divides the progress step, 256)
+DEDUPE_CHUNK = 64  # records per round of near-duplicate indexing (divides the progress step, 256)
 
 
-def _remember_images(decision: Decision, record: Record, image_paths: list[str], images: ImageIndex,
-                     signatures: dict[str, tuple], failed: dict[str, Exception]) -> None:
+def _remember_images(
+    decision: Decision,
+    record: Record,
+    image_paths: list[str],
+    images: ImageIndex,
+    signatures: dict[str, tuple],
+    failed: dict[str, Exception],
+) -> None:
     """Hold a passing record's image signatures for keep-first (hashed by the chunk, each file once);
     the first image that could not be read makes the record's reason, as if it were opened here."""
     try:
@@ -80,16 +86,20 @@ def _remember_images(decision: Decision, record: Record, image_paths: list[str],
 def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]:
     """The answer and image indexes the config's `dedupe` section asks for (None where disabled)."""
     answers, images = config["dedupe"]["answers"], config["dedupe"]["images"]
-    return (AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
-            if answers["enabled"] else None,
-            ImageIndex(images["max_distance"], images["max_color_diff"], images["same_file_is_duplicate"])
-            if images["enabled"] else None)
+    return (
+        AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
+        if answers["enabled"]
+        else None,
+        ImageIndex(images["max_distance"], images["max_color_diff"], images["same_file_is_duplicate"])
+        if images["enabled"]
+        else None,
+    )
 
 
 def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_id: str | None = None) -> Scan:
     """Stages 1 and 2: per-record reasons, stats, dedupe signatures, then the set-level decisions."""
     path = chat_json(data_dir)
-    images_dir = (path.parent / "images")
+    images_dir = path.parent / "images"
     result = Scan(path, images_dir, config)
     progress.stage("scan")
     filters = load_filters(config=config)
@@ -97,7 +107,7 @@ def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_
     answers, images = dedupe_indexes(config)
     signatures: dict[str, tuple] = {}
     seen = SeenIds()
-    passed: list[tuple[Decision, Record, list[str]]] = []   # this chunk's records that passed so far
+    passed: list[tuple[Decision, Record, list[str]]] = []  # this chunk's records that passed so far
 
     def dedupe_chunk() -> None:
         # Grouping the work by kind (filters, then MinHash, then image decoding) keeps each one's code and
@@ -160,8 +170,9 @@ def _length_outliers(result: Scan, params: dict) -> None:
     flagged: dict[int, list[str]] = {}
     for d, i, lr in turns:
         if lr < log_cut:
-            flagged.setdefault(d.index, []).append(f"turn {i}: ratio {math.exp(lr):.2f} (z={(lr - median) / sd:.1f}; "
-                                                   f"set median {math.exp(median):.2f})")
+            flagged.setdefault(d.index, []).append(
+                f"turn {i}: ratio {math.exp(lr):.2f} (z={(lr - median) / sd:.1f}; set median {math.exp(median):.2f})"
+            )
     for d in result.decisions:
         if d.index in flagged and not any(r.startswith("truncation.too_short") for r in d.reasons):
             d.reasons.append(Reason("truncation.length_outlier", "; ".join(flagged[d.index])))
@@ -179,12 +190,10 @@ def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: I
         hits = answers.duplicates(d.index) if answers is not None else []
         if hits:
             i, j = hits[0]
-            d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record "
-                                    f"{decisions[i].id!r}"))
+            d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
         img = images.duplicates(d.index) if images is not None else []
         if img:
-            d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record "
-                                    f"{decisions[img[0]].id!r}"))
+            d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
         if d.kept:
             if answers is not None:
                 answers.keep(d.index)
@@ -194,8 +203,12 @@ def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: I
             images.discard(d.index)
 
 
-def write_outputs(result: Scan, out_dir: str | Path, progress: Progress = NULL,
-                  sample_hook: Callable[[Decision, dict], None] | None = None) -> None:
+def write_outputs(
+    result: Scan,
+    out_dir: str | Path,
+    progress: Progress = NULL,
+    sample_hook: Callable[[Decision, dict], None] | None = None,
+) -> None:
     """Stage 3: stream the input again; kept records → chat.json (+ images), the rest → rejected.jsonl."""
     out = Path(out_dir)
     progress.stage("write", len(result.decisions))
@@ -209,7 +222,7 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress = NULL,
             d = result.decisions[index]
             if d.kept:
                 kept_w.write(value)
-                for rel in d.images:   # a kept record's paths are safe (an unsafe one is a reason)
+                for rel in d.images:  # a kept record's paths are safe (an unsafe one is a reason)
                     placer.place(safe_image_path(src_root, rel), safe_image_path(dst_root, rel))
             else:
                 codes = list(dict.fromkeys(d.reasons))
@@ -223,16 +236,18 @@ def write_outputs(result: Scan, out_dir: str | Path, progress: Progress = NULL,
             if n % 256 == 0:
                 progress.advance(256)
         if n != len(result.decisions):
-            raise UsageError(f"{result.path} changed while clean was running ({n} records now, "
-                             f"{len(result.decisions)} before)")
+            raise UsageError(
+                f"{result.path} changed while clean was running ({n} records now, {len(result.decisions)} before)"
+            )
         progress.advance(n % 256)
 
 
 COMMAND = "zqvl-data clean"
 
 
-def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL,
-          force: bool = False) -> Scan:
+def clean(
+    data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL, force: bool = False
+) -> Scan:
     """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}.
 
     DIR2 appears whole or not at all (built beside it, swapped in): a crash or a full disk leaves the previous
@@ -240,7 +255,7 @@ def clean(data_dir: str | Path, out_dir: str | Path, config: dict, progress: Pro
     out, source = Path(out_dir), chat_json(data_dir).parent
     if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
-    claim(out, COMMAND, input_dir=source, force=force)     # before paying for the scan
+    claim(out, COMMAND, input_dir=source, force=force)  # before paying for the scan
     result = scan(data_dir, config, progress)
     with staged(out, COMMAND, source) as tmp:
         collector = SampleCollector(result, config["report"]["samples_per_reason"])

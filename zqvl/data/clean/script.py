@@ -3,6 +3,7 @@
 Characters that OpenCC would convert are counted; characters already present in the source (a quoted
 Traditional sign) do not count. One converted character can be a variant or a name, so the default needs two.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -20,11 +21,14 @@ def _t2s():
     global _converter, _changed
     if _converter is None:
         import opencc
+
         _converter = opencc.OpenCC("t2s")
         block = "".join(map(chr, range(0x3400, 0xA000)))
-        _changed = frozenset(a for a, b in zip(block, _converter.convert(block)) if a != b) \
-            if len(_converter.convert(block)) == len(block) else frozenset(
-                c for c in block if _converter.convert(c) != c)
+        _changed = (
+            frozenset(a for a, b in zip(block, _converter.convert(block)) if a != b)
+            if len(_converter.convert(block)) == len(block)
+            else frozenset(c for c in block if _converter.convert(c) != c)
+        )
     return _converter
 
 
@@ -32,7 +36,7 @@ def _t2s():
 def traditional_chars(text: str) -> str:
     """The characters of `text` that the Traditional→Simplified conversion changes."""
     converter = _t2s()
-    if _changed.isdisjoint(text):   # fast path: no character that OpenCC would change on its own
+    if _changed.isdisjoint(text):  # fast path: no character that OpenCC would change on its own
         return ""
     converted = converter.convert(text)
     if len(converted) != len(text):  # a phrase-level rewrite; fall back to character by character

@@ -4,6 +4,7 @@ length ratio: target/source text units over all translated turns (a Chinese char
 Latin share: the share of the target's text units written in Latin script, protected spans included;
 repetition score: the worst turn's share of repeated character 4-grams.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ class RecordStats:
     length_ratio: float | None
     latin_share: float
     repetition: float
-    turn_log_ratios: tuple[tuple[int, float], ...]   # (turn index, log ratio) for turns long enough to judge
+    turn_log_ratios: tuple[tuple[int, float], ...]  # (turn index, log ratio) for turns long enough to judge
 
 
 def record_stats(record: Record, min_source_units: float) -> RecordStats:

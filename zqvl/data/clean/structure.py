@@ -2,6 +2,7 @@
 
 The checks themselves are zqvl.data.checks.structure (validate and training run the same ones).
 """
+
 from __future__ import annotations
 
 from zqvl.data.checks import Reason, empty_turns, roles, sources_complete

@@ -5,6 +5,7 @@ quoted strings and OCR transcriptions. Filters that look for English left in the
 compare lengths, first mask these spans so legitimate English never counts against a translation.
 Everything here is a pure function of its string, cached, because several filters ask about the same turn.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,35 +30,50 @@ URL_RE = re.compile(
     r"(?:https?://|www\.)[^\s<>\"“”'‘’（）()，。、；！？]+"
     r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.(?:com|org|net|edu|gov|io|ai|dev|app|co|uk|de|cn|jp|fr|info|me)"
-    r"\b(?:/[^\s<>\"“”（）()，。]*)?")
+    r"\b(?:/[^\s<>\"“”（）()，。]*)?"
+)
 # Cheap test first: most texts have no URL, and the full pattern is slow to reject.
 URL_HINT_RE = re.compile(r"://|www\.|@|\.(?:com|org|net|edu|gov|io|ai|dev|app|co|uk|de|cn|jp|fr|info|me)\b")
 # Quotes: straight and curly double quotes in either language, Chinese corner brackets and single curly quotes
 # in the target (an English apostrophe is a ’ without an opening ‘, so ‘…’ is safe there).
-QUOTE_RE = re.compile(r'"([^"\n]{1,400})"|“([^”\n]{1,400})”|「([^」\n]{1,400})」|『([^』\n]{1,400})』'
-                      r"|‘([^’\n]{1,400})’|《([^》\n]{1,200})》")
+QUOTE_RE = re.compile(
+    r'"([^"\n]{1,400})"|“([^”\n]{1,400})”|「([^」\n]{1,400})」|『([^』\n]{1,400})』'
+    r"|‘([^’\n]{1,400})’|《([^》\n]{1,200})》"
+)
 # In English, a straight quote right after a digit is an inch mark (a 12" pizza), not an opening quote.
 SOURCE_QUOTE_RE = re.compile(r'(?<!\d)"(?!\s)([^"\n]{1,400})"|“([^”\n]{1,400})”')
 # A Latin gloss in brackets right after Chinese: 无障碍通道（wheelchair accessible entrance）.
 GLOSS_RE = re.compile(f"(?<=[{CJK_CLASS}])[（(]([A-Za-z][^（）()\n]{{0,80}})[）)]")
 BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 # TextOCR-GPT4o style transcription sections: "TEXT: A / B / C" (or the label alone, lines below).
-OCR_LABEL_RE = re.compile(r"^[ \t]*(?:\*\*)?(?:TEXT|Text|OCR(?: [Tt]ext)?|Visible [Tt]ext|Transcription)(?:\*\*)?"
-                          r"[ \t]*[:：](?:\*\*)?[ \t]*(.*)$", re.M)
-TARGET_OCR_LABEL_RE = re.compile(r"^[ \t]*(?:\*\*)?(?:文字|文本|识别文字|图中文字|TEXT|Text|OCR)(?:\*\*)?"
-                                 r"[ \t]*[:：].*$", re.M)
+OCR_LABEL_RE = re.compile(
+    r"^[ \t]*(?:\*\*)?(?:TEXT|Text|OCR(?: [Tt]ext)?|Visible [Tt]ext|Transcription)(?:\*\*)?"
+    r"[ \t]*[:：](?:\*\*)?[ \t]*(.*)$",
+    re.M,
+)
+TARGET_OCR_LABEL_RE = re.compile(
+    r"^[ \t]*(?:\*\*)?(?:文字|文本|识别文字|图中文字|TEXT|Text|OCR)(?:\*\*)?"
+    r"[ \t]*[:：].*$",
+    re.M,
+)
 BRACKETED_RE = re.compile(r"^[\[(（【].*[\])）】]$")
 WORD_RE = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 LATIN_RUN_RE = re.compile(r"[A-Za-z0-9$£€][A-Za-z0-9'’%$£€.,:;!?&/()\-–— ]*[A-Za-z0-9.!?%)]|[A-Za-z]")
 
 # Lower-case tokens that are units or abbreviations rather than English prose.
-NON_PROSE = frozenset("""am pm km kg cm mm ml oz lb lbs mph kph ft mi kwh wh min mins sec secs hr hrs px pt gb mb kb tb
-ghz mhz hz db mg mcg vs etc eg ie al approx no nos""".split())
-FUNCTION_WORDS = frozenset("""the a an is are was were be been of to in on at with for and or but its it this that these
-those from by as has have had not can will would should there their they he she his her you your we our""".split())
+NON_PROSE = frozenset(
+    """am pm km kg cm mm ml oz lb lbs mph kph ft mi kwh wh min mins sec secs hr hrs px pt gb mb kb tb
+ghz mhz hz db mg mcg vs etc eg ie al approx no nos""".split()
+)
+FUNCTION_WORDS = frozenset(
+    """the a an is are was were be been of to in on at with for and or but its it this that these
+those from by as has have had not can will would should there their they he she his her you your we our""".split()
+)
 # A run of lower-case words that starts with one of these is a shell command, not prose left untranslated.
-COMMAND_WORDS = frozenset("""pip pip3 npm npx yarn pnpm git cd ls cp mv rm mkdir sudo apt brew python python3 node
-docker kubectl curl wget make cargo go conda ssh cat grep echo""".split())
+COMMAND_WORDS = frozenset(
+    """pip pip3 npm npx yarn pnpm git cd ls cp mv rm mkdir sudo apt brew python python3 node
+docker kubectl curl wget make cargo go conda ssh cat grep echo""".split()
+)
 
 
 # Characters common in Chinese text whose NFKC form differs (full-width punctuation, the ideographic space,
@@ -65,8 +81,9 @@ docker kubectl curl wget make cargo go conda ssh cat grep echo""".split())
 # (both have the same compatibility decomposition), and usually leaves nothing else to normalise: the
 # quick "already normalised?" check then replaces the full algorithm, which costs ~1,000 instructions a
 # character on such text.
-_COMMON_COMPAT = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，：；！？（）％～　…"
-                       if unicodedata.normalize("NFKC", c) != c)
+_COMMON_COMPAT = tuple(
+    (c, unicodedata.normalize("NFKC", c)) for c in "，：；！？（）％～　…" if unicodedata.normalize("NFKC", c) != c
+)
 
 
 @lru_cache(maxsize=CACHE)
@@ -93,21 +110,21 @@ def alnum_count(text: str) -> int:
 
 
 def strip_image_tags(text: str) -> str:
-    return text.replace("<image>", " ")    # IMAGE_TAG_RE.sub(" ", text), without the regex call
+    return text.replace("<image>", " ")  # IMAGE_TAG_RE.sub(" ", text), without the regex call
 
 
 # Cheap exact pre-checks: each regex below needs these characters to match at all, and a substring test
 # costs a fraction of a regex call that finds nothing (most turns have no code, quotes or OCR labels).
 def has_fence(text: str) -> bool:
-    return "```" in text or "~~~" in text       # FENCE_BLOCK_RE / FENCE_LINE_RE need one
+    return "```" in text or "~~~" in text  # FENCE_BLOCK_RE / FENCE_LINE_RE need one
 
 
 def has_quote(text: str) -> bool:
-    return '"' in text or "“" in text or "「" in text or "『" in text or "‘" in text or "《" in text   # QUOTE_RE
+    return '"' in text or "“" in text or "「" in text or "『" in text or "‘" in text or "《" in text  # QUOTE_RE
 
 
 def has_colon(text: str) -> bool:
-    return ":" in text or "：" in text           # OCR_LABEL_RE / TARGET_OCR_LABEL_RE
+    return ":" in text or "：" in text  # OCR_LABEL_RE / TARGET_OCR_LABEL_RE
 
 
 def strip_code(text: str, fill: str = " ") -> str:
@@ -145,8 +162,11 @@ def quotes(text: str, source_style: bool = False) -> tuple[tuple[str, str, str],
     if "`" in masked:
         masked = INLINE_CODE_RE.sub(lambda m: " " * len(m.group(0)), masked)
     regex = SOURCE_QUOTE_RE if source_style else QUOTE_RE
-    return tuple((_quote_text(m).strip(), masked[max(0, m.start() - 40):m.start()], masked[m.end():m.end() + 30])
-                 for m in regex.finditer(masked) if _quote_text(m).strip())
+    return tuple(
+        (_quote_text(m).strip(), masked[max(0, m.start() - 40) : m.start()], masked[m.end() : m.end() + 30])
+        for m in regex.finditer(masked)
+        if _quote_text(m).strip()
+    )
 
 
 @lru_cache(maxsize=CACHE)
@@ -214,7 +234,7 @@ def mask_target(value: str, source: str | None) -> str:
 class LatinRun:
     text: str
     words: tuple[str, ...]
-    lower: tuple[str, ...]     # lower-case prose words (no units, no abbreviations)
+    lower: tuple[str, ...]  # lower-case prose words (no units, no abbreviations)
 
     @property
     def lower_share(self) -> float:

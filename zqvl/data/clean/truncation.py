@@ -5,6 +5,7 @@ where the source ends a sentence; or is far shorter than the source. Length is m
 sides (a Chinese character ≈ three Latin letters or digits), so verbatim English and code weigh the same.
 The runner adds a set-level check (`length_outlier`) on the same ratio against the set's own distribution.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,19 @@ import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import (CACHE, CJK_RE, CONTINUATION, TARGET_OCR_LABEL_RE, TERMINAL, alnum_count, cjk_count,
-                                  last_visible, ocr_components, strip_image_tags, unclosed_quote)
+from zqvl.data.clean.text import (
+    CACHE,
+    CJK_RE,
+    CONTINUATION,
+    TARGET_OCR_LABEL_RE,
+    TERMINAL,
+    alnum_count,
+    cjk_count,
+    last_visible,
+    ocr_components,
+    strip_image_tags,
+    unclosed_quote,
+)
 from zqvl.data.schema import GPT, Record
 
 
@@ -57,6 +69,7 @@ def _section_dropped(source: str, value: str) -> str | None:
 def _items_dropped(source: str, value: str) -> str | None:
     """List items or table rows lost while the rest of the list / table survived."""
     from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE, _count
+
     for regex, what in ((LIST_ITEM_RE, "list items"), (TABLE_ROW_RE, "table rows")):
         src, tgt = _count(regex, source), _count(regex, value)
         if tgt >= 2 and tgt < src:
@@ -77,17 +90,22 @@ def check_truncation(record: Record, params: dict) -> list[Reason]:
     for i, turn in enumerate(record.turns):
         value = strip_image_tags(turn.value).strip()
         if not value:
-            continue   # `structure` reports empty turns
+            continue  # `structure` reports empty turns
         source = strip_image_tags(turn.source).strip() if turn.source is not None else None
         end = last_visible(value)
         src_end = last_visible(source) if source else ""
         if end in CONTINUATION and src_end not in CONTINUATION:
             out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r}")
-        elif turn.role == GPT and src_end in TERMINAL and len(source.split()) >= params["min_source_words"] and \
-                not STRUCTURED_LINE_RE.match(value.rsplit("\n", 1)[-1]) and \
-                (CJK_RE.match(value[-1]) or _cut_word(value, source)):
-            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r} where the "
-                                                                 "source ends its sentence")
+        elif (
+            turn.role == GPT
+            and src_end in TERMINAL
+            and len(source.split()) >= params["min_source_words"]
+            and not STRUCTURED_LINE_RE.match(value.rsplit("\n", 1)[-1])
+            and (CJK_RE.match(value[-1]) or _cut_word(value, source))
+        ):
+            out.setdefault("truncation.mid_sentence", []).append(
+                f"turn {i}: ends with {value[-12:]!r} where the source ends its sentence"
+            )
         opener = unclosed_quote(value)
         if opener and not (source and unclosed_quote(source)):
             out.setdefault("truncation.unclosed", []).append(f"turn {i}: {opener} never closed")
@@ -98,6 +116,7 @@ def check_truncation(record: Record, params: dict) -> list[Reason]:
         if source:
             ratio = length_ratio(source, value, params["min_source_units"])
             if ratio is not None and ratio < params["min_ratio"]:
-                out.setdefault("truncation.too_short", []).append(f"turn {i}: length ratio {ratio:.2f} "
-                                                                  f"< {params['min_ratio']}")
+                out.setdefault("truncation.too_short", []).append(
+                    f"turn {i}: length ratio {ratio:.2f} < {params['min_ratio']}"
+                )
     return [Reason(code, "; ".join(hits)) for code, hits in out.items()]

@@ -3,6 +3,7 @@
 A translation may write a unit in English or Chinese (`250 ml` / `250毫升`), but swapping it for another
 unit of the same kind (`250升`, `3分钟` for `3 hours`) changes the fact. Units are data: add a row to extend.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ UNITS = [
     ("mass", "oz", r"oz|ounces?", ["oz", "盎司", "安士"]),
     ("temperature", "C", r"°\s?C|℃|degrees? celsius", ["°c", "℃", "摄氏度", "摄氏", "度"]),
     ("temperature", "F", r"°\s?F|℉|degrees? fahrenheit", ["°f", "℉", "华氏度", "华氏", "度"]),
-    ("time", "s", r"secs?|seconds?", ["s", "秒"]),   # a glued "s" is a plural or a decade (1990s), not seconds
+    ("time", "s", r"secs?|seconds?", ["s", "秒"]),  # a glued "s" is a plural or a decade (1990s), not seconds
     ("time", "min", r"mins?|minutes?", ["min", "分钟", "分"]),
     ("time", "h", r"h|hrs?|hours?", ["h", "hr", "小时", "个小时", "钟头", "个钟头"]),
     ("time", "day", r"days?", ["天", "日"]),
@@ -39,12 +40,17 @@ UNITS = [
 KIND = {name: kind for kind, name, _, _ in UNITS}
 ALIASES = {name: aliases for _, name, _, aliases in UNITS}
 # Longest English spelling first so "km/h" wins over "km" and "mph" over "m".
-_ENGLISH = sorted(((name, spelling) for _, name, regex, _ in UNITS for spelling in regex.split("|")),
-                  key=lambda x: len(x[1]), reverse=True)
-UNIT_AFTER_RE = re.compile(r"\s?(?:" + "|".join(f"(?P<u{i}>{sp})" for i, (_, sp) in enumerate(_ENGLISH)) +
-                           r")(?![A-Za-z])", re.I)
-_TARGET_ALIASES = sorted(((a, name) for name, aliases in ALIASES.items() for a in aliases),
-                         key=lambda x: len(x[0]), reverse=True)
+_ENGLISH = sorted(
+    ((name, spelling) for _, name, regex, _ in UNITS for spelling in regex.split("|")),
+    key=lambda x: len(x[1]),
+    reverse=True,
+)
+UNIT_AFTER_RE = re.compile(
+    r"\s?(?:" + "|".join(f"(?P<u{i}>{sp})" for i, (_, sp) in enumerate(_ENGLISH)) + r")(?![A-Za-z])", re.I
+)
+_TARGET_ALIASES = sorted(
+    ((a, name) for name, aliases in ALIASES.items() for a in aliases), key=lambda x: len(x[0]), reverse=True
+)
 NUMBER_RE = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 
 
@@ -55,13 +61,13 @@ def unit_of(text: str, pos: int) -> str | None:
         return None
     name, spelling = _ENGLISH[int(m.lastgroup[1:])]
     # "m", "h", "l", "g", "in" alone are too ambiguous unless glued to the number ("5m", "2h").
-    if spelling in ("m", "h", "l", "g", "in") and text[pos:pos + 1].isspace():
+    if spelling in ("m", "h", "l", "g", "in") and text[pos : pos + 1].isspace():
         return None
     return name
 
 
 def _target_unit_at(text: str, pos: int, kind: str) -> tuple[str, str] | None:
-    rest = text[pos:pos + 8].lstrip().lower()
+    rest = text[pos : pos + 8].lstrip().lower()
     for alias, name in _TARGET_ALIASES:
         if KIND[name] == kind and rest.startswith(alias.lower()):
             return alias, name

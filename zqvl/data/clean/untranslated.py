@@ -5,11 +5,19 @@ Turn-level language ID is not enough (mixed text scores as Chinese), so this loo
 stretch of Latin script is judged. Names and model numbers ("Canon EOS R6 Mark II", "Museum Square") are
 mostly capitalised; left-over prose is a run of lower-case words that also appear in the source.
 """
+
 from __future__ import annotations
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import (FUNCTION_WORDS, LATIN_RE, cjk_count, latin_runs, mask_target, source_words,
-                                  strip_image_tags)
+from zqvl.data.clean.text import (
+    FUNCTION_WORDS,
+    LATIN_RE,
+    cjk_count,
+    latin_runs,
+    mask_target,
+    source_words,
+    strip_image_tags,
+)
 from zqvl.data.schema import Record
 
 
@@ -35,14 +43,18 @@ def check_untranslated(record: Record, params: dict) -> list[Reason]:
         # With no Chinese at all, two prose words already make an English sentence ("The sign reads …").
         if len(prose) < (params["min_words"] if cjk else 2):
             continue
-        latin_units = sum(len(w) for r in runs for w in r.words) / 3.0   # ~3 letters per Chinese character
-        if cjk / (cjk + latin_units) < params["max_cjk_share"] and \
-                _from_source(tuple(prose), turn.source, params["min_source_overlap"]):
+        latin_units = sum(len(w) for r in runs for w in r.words) / 3.0  # ~3 letters per Chinese character
+        if cjk / (cjk + latin_units) < params["max_cjk_share"] and _from_source(
+            tuple(prose), turn.source, params["min_source_overlap"]
+        ):
             whole.append(f"turn {i}: {' '.join(r.text for r in runs)[:80]!r}")
             continue
         for run in runs:
-            if len(run.lower) >= params["min_words"] and run.lower_share >= params["min_lower_share"] and \
-                    _from_source(run.lower, turn.source, params["min_source_overlap"]):
+            if (
+                len(run.lower) >= params["min_words"]
+                and run.lower_share >= params["min_lower_share"]
+                and _from_source(run.lower, turn.source, params["min_source_overlap"])
+            ):
                 residue.append(f"turn {i}: {run.text[:80]!r}")
     reasons = []
     if whole:

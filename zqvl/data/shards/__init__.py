@@ -5,6 +5,7 @@ verify (`zqvl-data verify`).
 Names are exported lazily, so `from zqvl.data.shards import shard_dir` does not import torch (only the
 reader needs it) and worker processes stay light.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -19,11 +20,28 @@ _EXPORTS = {
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = [
-    "FORMAT", "MANIFEST", "PROGRESS", "SKIPPED", "Manifest", "ShardEntry", "SkippedSummary", "Split",
-    "ShardOptions", "ShardResult", "parse_size", "shard_dir", "source_fingerprint",
-    "PrepareOptions", "in_val_split",
-    "ShardStream", "SkipSample", "TokenBudgetFilter", "expand_shards",
-    "ShardCheck", "VerifyResult", "verify_shards",
+    "FORMAT",
+    "MANIFEST",
+    "PROGRESS",
+    "SKIPPED",
+    "Manifest",
+    "ShardEntry",
+    "SkippedSummary",
+    "Split",
+    "ShardOptions",
+    "ShardResult",
+    "parse_size",
+    "shard_dir",
+    "source_fingerprint",
+    "PrepareOptions",
+    "in_val_split",
+    "ShardStream",
+    "SkipSample",
+    "TokenBudgetFilter",
+    "expand_shards",
+    "ShardCheck",
+    "VerifyResult",
+    "verify_shards",
 ]
 
 if TYPE_CHECKING:

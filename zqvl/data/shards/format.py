@@ -8,6 +8,7 @@ A sample is a group of consecutive tar members sharing a key: `KEY.json` (the ca
 images, `KEY.jpg` / `KEY.png` for one image, `KEY.0.jpg`, `KEY.1.png`, ... for several, nothing for text-only
 records. Keys never contain '.', so `webdataset` and `datasets` split key and extension the same way we do.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,14 @@ from pathlib import Path
 
 from zqvl.errors import UsageError
 
-FORMAT = "zqvl-shards/1"           # bump when a reader of the old layout would misread the new one
+FORMAT = "zqvl-shards/1"  # bump when a reader of the old layout would misread the new one
 MANIFEST, PROGRESS, SKIPPED = "manifest.json", ".progress.json", "skipped.jsonl"
 SKIPPED_PARTIAL = ".skipped.partial.jsonl"
 VAL_DIR = "val"
-LAYOUT = ("KEY = record index (9 digits) + '_' + id slug; members KEY.json (canonical record) and "
-          "KEY.jpg|png (one image) or KEY.0.jpg, KEY.1.png, ... (several); text-only: KEY.json")
+LAYOUT = (
+    "KEY = record index (9 digits) + '_' + id slug; members KEY.json (canonical record) and "
+    "KEY.jpg|png (one image) or KEY.0.jpg, KEY.1.png, ... (several); text-only: KEY.json"
+)
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
 RESUME_HINT = "an interrupted run: finish it with zqvl-data shard --resume"
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -64,20 +67,21 @@ def split_name(name: str) -> tuple[str, str] | None:
     dot = name.find(".", slash)
     if dot <= slash:
         return None
-    return name[:dot], name[dot + 1:]
+    return name[:dot], name[dot + 1 :]
 
 
 # ---------------------------------------------------------------------------------------------- manifest.json
 
+
 @dataclass
 class ShardEntry:
-    file: str                        # relative to the shard dir
+    file: str  # relative to the shard dir
     samples: int
     bytes: int
     sha256: str | None
-    first_record: int                # chat.json positions of its first and last sample
+    first_record: int  # chat.json positions of its first and last sample
     last_record: int
-    layouts: dict[str, int]          # "jpg+json" -> samples with exactly those members
+    layouts: dict[str, int]  # "jpg+json" -> samples with exactly those members
 
 
 @dataclass
@@ -96,17 +100,17 @@ class SkippedSummary:
 
 @dataclass
 class Manifest:
-    source: dict                     # input dir and its fingerprint
-    options: dict                    # the ShardOptions that shaped the output
+    source: dict  # input dir and its fingerprint
+    options: dict  # the ShardOptions that shaped the output
     name: str
     records: int
     samples: int
-    splits: dict[str, Split]         # "train" always, "val" when it has shards
+    splits: dict[str, Split]  # "train" always, "val" when it has shards
     layouts: dict[str, int]
     skipped: SkippedSummary
     layout: str = LAYOUT
     format: str = FORMAT
-    path: Path | None = field(default=None, compare=False, repr=False)    # where it was read from
+    path: Path | None = field(default=None, compare=False, repr=False)  # where it was read from
 
     def split(self, name: str) -> Split:
         if name not in self.splits:
@@ -115,10 +119,18 @@ class Manifest:
         return self.splits[name]
 
     def to_json(self) -> dict:
-        return {"format": self.format, "source": self.source, "options": self.options, "name": self.name,
-                "records": self.records, "samples": self.samples,
-                "splits": {k: asdict(v) for k, v in self.splits.items()}, "layouts": self.layouts,
-                "skipped": asdict(self.skipped), "layout": self.layout}
+        return {
+            "format": self.format,
+            "source": self.source,
+            "options": self.options,
+            "name": self.name,
+            "records": self.records,
+            "samples": self.samples,
+            "splits": {k: asdict(v) for k, v in self.splits.items()},
+            "layouts": self.layouts,
+            "skipped": asdict(self.skipped),
+            "layout": self.layout,
+        }
 
     @classmethod
     def from_json(cls, obj: object, path: Path | None = None) -> Manifest:
@@ -127,11 +139,15 @@ class Manifest:
         found = obj.get("format") if isinstance(obj, dict) else None
         if found != FORMAT:
             what = f"shard format {found!r}" if isinstance(found, str) else "no shard format version"
-            raise UsageError(f"{where}: {what}; this zqvl reads {FORMAT!r} (shard the data again with this "
-                             "version of zqvl-data shard)")
+            raise UsageError(
+                f"{where}: {what}; this zqvl reads {FORMAT!r} (shard the data again with this "
+                "version of zqvl-data shard)"
+            )
         try:
-            splits = {k: _build(Split, v, shards=[_build(ShardEntry, e) for e in v["shards"]])
-                      for k, v in obj["splits"].items()}
+            splits = {
+                k: _build(Split, v, shards=[_build(ShardEntry, e) for e in v["shards"]])
+                for k, v in obj["splits"].items()
+            }
             return _build(cls, obj, splits=splits, skipped=_build(SkippedSummary, obj["skipped"]), path=path)
         except KeyError as e:
             raise UsageError(f"{where}: not a zqvl shard manifest (no {e.args[0]!r} field)") from None

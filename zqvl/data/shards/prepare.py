@@ -6,6 +6,7 @@ Reason codes and the pixel limit match `zqvl-data validate`'s, so a skipped reco
 reports. The pixel limit is checked on the header's size before anything is decoded; Pillow's global settings
 are never changed, so its own bomb guard stays on as a backstop.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,26 +20,26 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from zqvl.data.checks import record_errors, schema_reason
 from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import safe_image_path
 from zqvl.data.schema import SchemaError, parse_record, record_label
 from zqvl.data.shards.format import image_member_names, sample_key
 from zqvl.data.shards.tar import Member, member_nbytes
-from zqvl.data.checks import record_errors, schema_reason
 
-KEPT_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png"}   # MPO: phone JPEGs with a second frame appended
-JPEG_TAIL = 4096                                             # where a complete JPEG's end marker must be
+KEPT_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png"}  # MPO: phone JPEGs with a second frame appended
+JPEG_TAIL = 4096  # where a complete JPEG's end marker must be
 
 
 @dataclass(frozen=True)
 class PrepareOptions:
     images_dir: str
-    resize: int | None = None        # longest side in px; larger images are scaled down, aspect kept
+    resize: int | None = None  # longest side in px; larger images are scaled down, aspect kept
     jpeg_quality: int = 95
-    image_check: str = "fast"        # "fast": headers, PNG CRCs, JPEG end marker; "full": decode every image
+    image_check: str = "fast"  # "fast": headers, PNG CRCs, JPEG end marker; "full": decode every image
     val_fraction: float = 0.0
-    image_format: str = "keep"       # "keep": JPEG and PNG as they are; "jpg": everything as JPEG
-    max_pixels: int = ImageLimits.max_pixels     # width * height above this: "image.bomb", never decoded
+    image_format: str = "keep"  # "keep": JPEG and PNG as they are; "jpg": everything as JPEG
+    max_pixels: int = ImageLimits.max_pixels  # width * height above this: "image.bomb", never decoded
 
     def kept_ext(self, fmt: str | None) -> str | None:
         """The member extension when an image of this format can be stored byte for byte, else None."""
@@ -52,9 +53,9 @@ class Prepared:
     id: str
     key: str
     members: list[Member]
-    nbytes: int                      # what the sample adds to a tar
+    nbytes: int  # what the sample adds to a tar
     val: bool
-    reencoded: int                   # images resized or converted to PNG
+    reencoded: int  # images resized or converted to PNG
 
 
 @dataclass
@@ -76,7 +77,7 @@ def in_val_split(record_id: str, fraction: float) -> bool:
     if fraction <= 0:
         return False
     h = int.from_bytes(hashlib.sha256(record_id.encode("utf-8")).digest()[:8], "big")
-    return h < fraction * 2.0 ** 64
+    return h < fraction * 2.0**64
 
 
 def prepare_chunk(chunk: list[tuple[int, object]], opts: PrepareOptions) -> list[Prepared | Skipped]:
@@ -109,9 +110,15 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
         member.suffix = suffix
     text = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     members.append(Member("json", len(text), data=text))
-    return Prepared(index, record.id, sample_key(index, record.id), members,
-                    sum(member_nbytes(m.size) for m in members), in_val_split(record.id, opts.val_fraction),
-                    reencoded)
+    return Prepared(
+        index,
+        record.id,
+        sample_key(index, record.id),
+        members,
+        sum(member_nbytes(m.size) for m in members),
+        in_val_split(record.id, opts.val_fraction),
+        reencoded,
+    )
 
 
 @lru_cache(maxsize=4)
@@ -140,20 +147,20 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
         _check_pixels(im.size, rel, opts.max_pixels)
         if fmt == "JPEG" and opts.resize:
             scale = opts.resize / max(im.size)
-            if scale < 1:      # DCT-domain downscale first: much faster, still >= the target size
+            if scale < 1:  # DCT-domain downscale first: much faster, still >= the target size
                 im.draft("RGB", (int(im.size[0] * scale) + 1, int(im.size[1] * scale) + 1))
         im.load()
     except _Bad:
         raise
     except UnidentifiedImageError:
         raise _Bad("image.unreadable", f"image {rel!r}: not a recognised image format") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:   # Pillow's own guard
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # Pillow's own guard
         raise _Bad("image.bomb", f"image {rel!r}: {e}") from None
     except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
         raise _Bad("image.unreadable", f"image {rel!r}: cannot decode ({e})") from None
     ext = opts.kept_ext(fmt)
     if ext and not (opts.resize and max(im.size) > opts.resize):
-        return ext, Member("", len(data), path=path), False       # decoded fine, small enough: keep the bytes
+        return ext, Member("", len(data), path=path), False  # decoded fine, small enough: keep the bytes
     encoded, ext = _encode(im, fmt, opts)
     return ext, Member("", len(encoded), data=encoded), True
 
@@ -169,13 +176,13 @@ def _fast_check(path: str, rel: str, max_pixels: int) -> str:
     with open(path, "rb") as fh:
         if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh, rel, max_pixels):
             return "JPEG"
-    with Image.open(path) as im:         # PNG, other formats, and JPEGs the quick look doubts: Pillow decides
+    with Image.open(path) as im:  # PNG, other formats, and JPEGs the quick look doubts: Pillow decides
         fmt = im.format
         _check_pixels(im.size, rel, max_pixels)
         if fmt == "PNG":
-            im.verify()                  # walks every chunk with its CRC: catches truncation
+            im.verify()  # walks every chunk with its CRC: catches truncation
         elif fmt in ("JPEG", "MPO"):
-            im.load()                    # raises "image file is truncated" and the like
+            im.load()  # raises "image file is truncated" and the like
     return fmt
 
 
@@ -187,7 +194,7 @@ def _jpeg_looks_whole(fh, rel: str, max_pixels: int) -> bool:
         if len(seg) < 4 or seg[0] != 0xFF:
             return False
         marker, length = seg[1], int.from_bytes(seg[2:4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):      # SOFn: the frame header
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # SOFn: the frame header
             frame = fh.read(5)
             if len(frame) < 5:
                 return False
@@ -196,7 +203,7 @@ def _jpeg_looks_whole(fh, rel: str, max_pixels: int) -> bool:
             if not width or not height:
                 return False
             break
-        if marker in (0xD9, 0xDA) or length < 2:                             # EOI / SOS before any frame
+        if marker in (0xD9, 0xDA) or length < 2:  # EOI / SOS before any frame
             return False
         fh.seek(length - 2, 1)
     size = os.fstat(fh.fileno()).st_size
@@ -222,8 +229,7 @@ def _encode(im: Image.Image, fmt: str | None, opts: PrepareOptions) -> tuple[byt
         im = im.convert("RGBA" if alpha else "RGB")
     if opts.resize and max(im.size) > opts.resize:
         scale = opts.resize / max(im.size)
-        im = im.resize((max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))),
-                       Image.Resampling.LANCZOS)
+        im = im.resize((max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     extra = {"icc_profile": icc} if icc else {}
     if as_jpeg:

@@ -11,6 +11,7 @@ Resuming is exact because a slot's sample order depends only on (shards, seed, e
 start after position p re-reads the tar headers (seeking over the data), replays its shuffle buffer and
 decodes nothing until p. `zqvl.train.loader.TrainLoader` batches in the workers and keeps the positions.
 """
+
 from __future__ import annotations
 
 import glob
@@ -20,8 +21,8 @@ import logging
 import os
 import random
 from collections import Counter
-from typing import Any
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from PIL import Image, ImageOps
 from torch.utils.data import IterableDataset, get_worker_info
@@ -50,10 +51,12 @@ class TokenBudgetFilter:
 
     def __init__(self, tokenizer, max_len: int, image_tokens: int, system: str | None = None):
         from zqvl.data.validate import TokenBudget
+
         self.budget = TokenBudget(tokenizer, max_len, image_tokens, system)
 
     def __call__(self, record: Record) -> list[str]:
         from zqvl.data.validate import token_overflow
+
         return ["tokens.too_long"] if token_overflow(record, self.budget) else []
 
 
@@ -90,6 +93,7 @@ def expand_shards(shards: str | Sequence[str], split: str = "train") -> list[str
 def _rank_and_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
     if rank is None or world_size is None:
         import torch.distributed as dist
+
         if dist.is_available() and dist.is_initialized():
             found = dist.get_rank(), dist.get_world_size()
         else:
@@ -121,10 +125,21 @@ def shuffled(items: Iterator, size: int, rng: random.Random) -> Iterator:
 class ShardStream(IterableDataset):
     """Samples from WebDataset shards written by `zqvl-data shard`; see the module docstring."""
 
-    def __init__(self, shards: str | Sequence[str], *, seed: int = 0, shuffle_buffer: int = 1000, epoch: int = 0,
-                 transform: Transform | None = None, filters: Sequence[Filter] = (),
-                 rank: int | None = None, world_size: int | None = None,
-                 shuffle_shards: bool = True, image_mode: str | None = "RGB", split: str = "train"):
+    def __init__(
+        self,
+        shards: str | Sequence[str],
+        *,
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        epoch: int = 0,
+        transform: Transform | None = None,
+        filters: Sequence[Filter] = (),
+        rank: int | None = None,
+        world_size: int | None = None,
+        shuffle_shards: bool = True,
+        image_mode: str | None = "RGB",
+        split: str = "train",
+    ):
         self.urls = expand_shards(shards, split)
         self.seed, self.shuffle_buffer, self.epoch = seed, shuffle_buffer, epoch
         self.transform, self.filters = transform, tuple(filters)
@@ -140,7 +155,7 @@ class ShardStream(IterableDataset):
         if self.shuffle_shards:
             random.Random(f"{self.seed}:{epoch}:shards").shuffle(order)
         slots = self.world_size * num_workers
-        return order[self.rank * num_workers + worker::slots]
+        return order[self.rank * num_workers + worker :: slots]
 
     def __iter__(self) -> Iterator[Any]:
         info = get_worker_info()
@@ -149,9 +164,16 @@ class ShardStream(IterableDataset):
             if sample is not None:
                 yield sample
 
-    def iter_worker(self, epoch: int, worker: int, num_workers: int, *, start: int = 0,
-                    stats: Counter | None = None, restored: dict | None = None
-                    ) -> Iterator[tuple[int, Any | None]]:
+    def iter_worker(
+        self,
+        epoch: int,
+        worker: int,
+        num_workers: int,
+        *,
+        start: int = 0,
+        stats: Counter | None = None,
+        restored: dict | None = None,
+    ) -> Iterator[tuple[int, Any | None]]:
         """(position, sample or None when dropped) for one slot, from position `start` + 1 on.
 
         Positions 1..start are replayed without reading image data or decoding; `stats` (updated in place)
@@ -159,7 +181,7 @@ class ShardStream(IterableDataset):
         """
         stats = Counter() if stats is None else stats
         slot = self.rank * num_workers + worker
-        lite = [start > 0]                      # read headers only while fast-forwarding
+        lite = [start > 0]  # read headers only while fast-forwarding
 
         def raw() -> Iterator[RawSample]:
             for url in self.shards_for(epoch, worker, num_workers):
@@ -188,29 +210,30 @@ class ShardStream(IterableDataset):
         where = f"sample {sample.key} in {sample.url}"
         try:
             members = {k: (v.read() if isinstance(v, Ref) else v) for k, v in sample.members.items()}
-        except OSError as e:                           # the shard vanished while its samples sat in the buffer
+        except OSError as e:  # the shard vanished while its samples sat in the buffer
             return self._drop(stats, "unreadable_shard", f"{where}: {e}")
         try:
             record = parse_record(json.loads(members["json"]))
-        except (ValueError, SchemaError) as e:        # JSONDecodeError / UnicodeDecodeError are ValueErrors
+        except (ValueError, SchemaError) as e:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
             return self._drop(stats, "bad_json", f"{where}: {e}")
         for check in self.filters:
             reasons = check(record)
             if reasons:
-                return self._drop(stats, str(reasons[0]), f"{where}: filtered ({', '.join(reasons)})",
-                                  level=logging.DEBUG)
+                return self._drop(
+                    stats, str(reasons[0]), f"{where}: filtered ({', '.join(reasons)})", level=logging.DEBUG
+                )
         names = image_members(members)
         if len(names) != len(record.images):
-            return self._drop(stats, "image.missing",
-                              f"{where}: {len(names)} image member(s) for {len(record.images)} image(s)")
+            return self._drop(
+                stats, "image.missing", f"{where}: {len(names)} image member(s) for {len(record.images)} image(s)"
+            )
         images = []
         for name in names:
             try:
                 im = Image.open(io.BytesIO(members[name]))
                 im.load()
                 ImageOps.exif_transpose(im, in_place=True)
-                images.append(im.convert(self.image_mode) if self.image_mode and im.mode != self.image_mode
-                              else im)
+                images.append(im.convert(self.image_mode) if self.image_mode and im.mode != self.image_mode else im)
             except Exception as e:  # noqa: BLE001 - PIL raises many types for broken data
                 return self._drop(stats, "bad_image", f"{where}: image {name}: {e}")
         if self.transform is None:

@@ -6,24 +6,26 @@ and knows a shard's final size before writing a sample, so `--max-size` is a str
 The reader parses headers itself: a damaged header is counted and skipped (it resynchronises on the next valid
 header) instead of silently ending the archive as `tarfile` does. Member naming lives in format.py.
 """
+
 from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 from zqvl.data.shards.format import split_name
 
 BLOCK = 512
-RECORD = 20 * BLOCK                 # tarfile pads archives to whole 10 KiB records
+RECORD = 20 * BLOCK  # tarfile pads archives to whole 10 KiB records
 MTIME, OWNER, MODE = 0, "zqvl", 0o444
 
 
 @dataclass(frozen=True)
 class Field:
     """One field of a tar header block: `block[field.span]` is its bytes."""
+
     name: str
     offset: int
     size: int
@@ -38,11 +40,30 @@ class Field:
 
 
 # The POSIX ustar header, in block order: the fields tile bytes 0..500, the rest of the block is padding.
-USTAR = {f.name: f for f in (Field(*spec) for spec in (
-    ("name", 0, 100), ("mode", 100, 8), ("uid", 108, 8), ("gid", 116, 8), ("size", 124, 12),
-    ("mtime", 136, 12), ("chksum", 148, 8), ("typeflag", 156, 1), ("linkname", 157, 100),
-    ("magic", 257, 6), ("version", 263, 2), ("uname", 265, 32), ("gname", 297, 32),
-    ("devmajor", 329, 8), ("devminor", 337, 8), ("prefix", 345, 155)))}
+USTAR = {
+    f.name: f
+    for f in (
+        Field(*spec)
+        for spec in (
+            ("name", 0, 100),
+            ("mode", 100, 8),
+            ("uid", 108, 8),
+            ("gid", 116, 8),
+            ("size", 124, 12),
+            ("mtime", 136, 12),
+            ("chksum", 148, 8),
+            ("typeflag", 156, 1),
+            ("linkname", 157, 100),
+            ("magic", 257, 6),
+            ("version", 263, 2),
+            ("uname", 265, 32),
+            ("gname", 297, 32),
+            ("devmajor", 329, 8),
+            ("devminor", 337, 8),
+            ("prefix", 345, 155),
+        )
+    )
+}
 NAME, SIZE, CHKSUM, TYPEFLAG = USTAR["name"], USTAR["size"], USTAR["chksum"], USTAR["typeflag"]
 MAGIC, PREFIX = USTAR["magic"], USTAR["prefix"]
 
@@ -69,8 +90,8 @@ def _tarfile_header(name: str, size: int) -> bytes:
 
 
 _TEMPLATE = bytearray(_tarfile_header("", 0))
-_TEMPLATE[SIZE.span] = bytes(SIZE.size)        # size: filled per member
-_TEMPLATE[CHKSUM.span] = b" " * CHKSUM.size     # checksum is computed with its own field as spaces
+_TEMPLATE[SIZE.span] = bytes(SIZE.size)  # size: filled per member
+_TEMPLATE[CHKSUM.span] = b" " * CHKSUM.size  # checksum is computed with its own field as spaces
 _TEMPLATE_SUM = sum(_TEMPLATE)
 
 
@@ -80,7 +101,7 @@ def header(name: str, size: int) -> bytes:
     if len(raw) > NAME.size or size >= 8 ** (SIZE.size - 1):
         return _tarfile_header(name, size)
     block = bytearray(_TEMPLATE)
-    block[NAME.offset:NAME.offset + len(raw)] = raw
+    block[NAME.offset : NAME.offset + len(raw)] = raw
     size_field = b"%011o\0" % size
     block[SIZE.span] = size_field
     block[CHKSUM.span] = b"%06o\0 " % (_TEMPLATE_SUM + sum(raw) + sum(size_field))
@@ -90,6 +111,7 @@ def header(name: str, size: int) -> bytes:
 @dataclass
 class Member:
     """One member to write: bytes in memory, or `size` bytes copied from the file at `path`."""
+
     suffix: str
     size: int
     data: bytes | None = None
@@ -104,16 +126,16 @@ class ShardFile:
         self.final.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.final.parent / f".{self.final.name}.{os.getpid()}.tmp"
         self.fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        self.nbytes = 0          # bytes of members written so far
+        self.nbytes = 0  # bytes of members written so far
         self.count = 0
-        self.layouts: dict[str, int] = {}     # "jpg+json" -> samples with exactly those members
+        self.layouts: dict[str, int] = {}  # "jpg+json" -> samples with exactly those members
         self._pending = bytearray()
 
     def size_with(self, sample_nbytes: int) -> int:
         return archive_nbytes(self.nbytes + sample_nbytes)
 
     def add(self, key: str, members: list[Member]) -> None:
-        for m in sorted(members, key=lambda m: m.suffix):   # webdataset writes a sample's members sorted
+        for m in sorted(members, key=lambda m: m.suffix):  # webdataset writes a sample's members sorted
             self._pending += header(f"{key}.{m.suffix}", m.size)
             if m.data is not None:
                 self._pending += m.data
@@ -160,7 +182,7 @@ def _copy_file(path: str, out_fd: int, size: int) -> None:
                 if sent == 0:
                     break
                 offset += sent
-        except OSError:                      # filesystems without file-to-file sendfile
+        except OSError:  # filesystems without file-to-file sendfile
             src.seek(offset)
             while offset < size:
                 chunk = src.read(min(size - offset, 1 << 20))
@@ -174,9 +196,11 @@ def _copy_file(path: str, out_fd: int, size: int) -> None:
 
 # ---------------------------------------------------------------------------------------------------- reading
 
+
 @dataclass
 class Ref:
     """Where a member's bytes are, when they were not read (fast-forward reads headers only)."""
+
     path: str
     offset: int
     size: int
@@ -188,7 +212,7 @@ class Ref:
 
 
 def _octal(field: bytes) -> int:
-    if field[:1] in (b"\x80", b"\xff"):          # GNU base-256 for big numbers
+    if field[:1] in (b"\x80", b"\xff"):  # GNU base-256 for big numbers
         n = int.from_bytes(field[1:], "big")
         return n if field[:1] == b"\x80" else n - (1 << (8 * (len(field) - 1)))
     text = field.split(b"\0", 1)[0].strip()
@@ -200,11 +224,12 @@ def _checksum_ok(block: bytes) -> bool:
         stored = _octal(block[CHKSUM.span])
     except ValueError:
         return False
-    return stored == sum(block[:CHKSUM.offset]) + CHKSUM.size * ord(" ") + sum(block[CHKSUM.end:])
+    return stored == sum(block[: CHKSUM.offset]) + CHKSUM.size * ord(" ") + sum(block[CHKSUM.end :])
 
 
-def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool | Callable[[], bool] = True
-             ) -> Iterator[tuple[str, bytes | Ref]]:
+def iter_tar(
+    path: str, on_error: Callable[[str, str], None], *, read_data: bool | Callable[[], bool] = True
+) -> Iterator[tuple[str, bytes | Ref]]:
     """Yield (member name, bytes or Ref) for each regular file in the tar at `path`.
 
     Damage is reported through on_error(code, message) and skipped: `corrupt_tar_header` (resynchronises on
@@ -218,7 +243,7 @@ def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool
     with open(path, "rb", buffering=1 << 20) as fh:
         while pos + BLOCK <= file_size:
             block = fh.read(BLOCK)
-            if block.count(0) == BLOCK:              # end-of-archive / padding blocks
+            if block.count(0) == BLOCK:  # end-of-archive / padding blocks
                 pos += BLOCK
                 continue
             if not _checksum_ok(block):
@@ -233,14 +258,14 @@ def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool
             if data_at + size > file_size:
                 on_error("truncated_member", f"{path}: archive ends inside a member at byte {data_at}")
                 return
-            if kind in (b"L", b"x"):                 # GNU long name / pax header: names the next member
+            if kind in (b"L", b"x"):  # GNU long name / pax header: names the next member
                 meta = fh.read(size)
                 fh.seek(pos)
                 long_name = _long_name(kind, meta) or long_name
                 continue
             name = long_name or _ustar_name(block)
             long_name = None
-            if kind not in (b"0", b"\0", b"7"):        # directories, links, ...: not sample data
+            if kind not in (b"0", b"\0", b"7"):  # directories, links, ...: not sample data
                 fh.seek(pos)
                 continue
             if wants_data():
@@ -256,7 +281,7 @@ def iter_tar(path: str, on_error: Callable[[str, str], None], *, read_data: bool
 
 def _ustar_name(block: bytes) -> str:
     name = block[NAME.span].split(b"\0", 1)[0]
-    if block[MAGIC.span].startswith(b"ustar"):        # a ustar name may keep its leading dirs in prefix
+    if block[MAGIC.span].startswith(b"ustar"):  # a ustar name may keep its leading dirs in prefix
         prefix = block[PREFIX.span].split(b"\0", 1)[0]
         if prefix:
             name = prefix + b"/" + name
@@ -266,7 +291,7 @@ def _ustar_name(block: bytes) -> str:
 def _long_name(kind: bytes, meta: bytes) -> str | None:
     if kind == b"L":
         return meta.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    for line in meta.decode("utf-8", "surrogateescape").splitlines():   # pax: "LEN key=value"
+    for line in meta.decode("utf-8", "surrogateescape").splitlines():  # pax: "LEN key=value"
         _, _, kv = line.partition(" ")
         if kv.startswith("path="):
             return kv[5:]
@@ -276,12 +301,13 @@ def _long_name(kind: bytes, meta: bytes) -> str | None:
 @dataclass
 class RawSample:
     key: str
-    members: dict[str, bytes | Ref]      # suffix ("json", "jpg", "0.png", ...) -> bytes or Ref
+    members: dict[str, bytes | Ref]  # suffix ("json", "jpg", "0.png", ...) -> bytes or Ref
     url: str
 
 
-def iter_samples(path: str, on_error: Callable[[str, str], None], *,
-                 read_data: bool | Callable[[], bool] = True) -> Iterator[RawSample]:
+def iter_samples(
+    path: str, on_error: Callable[[str, str], None], *, read_data: bool | Callable[[], bool] = True
+) -> Iterator[RawSample]:
     """Group a tar's members into samples; a group without a .json member is reported and dropped."""
     current: RawSample | None = None
     for name, data in iter_tar(path, on_error, read_data=read_data):

@@ -5,6 +5,7 @@ count as recorded, every sample's .json a valid record whose image members match
 readable (header + integrity check, or a full decode with --decode). Across shards: keys unique, totals, the
 skipped.jsonl line count, and no stray tars or leftovers of an interrupted run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,7 @@ class ShardCheck:
 class VerifyResult:
     manifest: Manifest
     shards: list[ShardCheck]
-    problems: list[str]            # every problem found, shard problems included, one line each
+    problems: list[str]  # every problem found, shard problems included, one line each
 
     @property
     def ok(self) -> bool:
@@ -89,8 +90,9 @@ def _check_star(args) -> ShardCheck:
     return check_shard(*args)
 
 
-def verify_shards(directory: str | Path, *, decode: bool = False, workers: int = 0,
-                  progress: Progress = NULL) -> VerifyResult:
+def verify_shards(
+    directory: str | Path, *, decode: bool = False, workers: int = 0, progress: Progress = NULL
+) -> VerifyResult:
     """UsageError when DIR holds no readable manifest.json of this format version."""
     root = Path(directory)
     manifest = Manifest.read(root)
@@ -100,6 +102,7 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
     progress.stage("shards", len(jobs))
     if workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
+
         with mp.get_context("fork").Pool(min(workers, len(jobs))) as pool:
             for c in pool.imap(_check_star, jobs):
                 checks.append(c)
@@ -133,6 +136,8 @@ def verify_shards(directory: str | Path, *, decode: bool = False, workers: int =
     spath = root / skipped.file
     lines = sum(1 for _ in open(spath, encoding="utf-8")) if spath.is_file() else None
     if lines != skipped.count:
-        problems.append(f"{skipped.file}: {lines if lines is not None else 'missing'} lines, "
-                        f"manifest says {skipped.count} skipped records")
+        problems.append(
+            f"{skipped.file}: {lines if lines is not None else 'missing'} lines, "
+            f"manifest says {skipped.count} skipped records"
+        )
     return VerifyResult(manifest, checks, problems)

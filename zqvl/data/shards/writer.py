@@ -11,6 +11,7 @@ Reproducible: shard contents depend only on the input and the options that are r
 Resumable: a checkpoint records, per split, the first record not yet in a finished shard; a resumed run starts
 from the smallest of those and rebuilds exactly the shards an uninterrupted run would have.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -22,9 +23,9 @@ import signal
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
 
 from zqvl.data.io import atomic_open, chat_json, iter_json_values
 from zqvl.data.shards.format import (
@@ -44,12 +45,13 @@ from zqvl.data.shards.tar import ShardFile
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
-CHUNK = 16                       # records per worker task
+CHUNK = 16  # records per worker task
 
 
 @dataclass(frozen=True)
 class ShardOptions:
     """Everything that shapes the output; recorded in the manifest and checked on --resume."""
+
     max_count: int = 10_000
     max_size: int = 1_000_000_000
     resize: int | None = None
@@ -81,7 +83,7 @@ class ShardResult:
     manifest: Manifest
     skipped: Counter = field(default_factory=Counter)
     reencoded: int = 0
-    resumed_at: int | None = None        # record index a --resume started from
+    resumed_at: int | None = None  # record index a --resume started from
     already_complete: bool = False
     seconds: float = 0.0
 
@@ -121,8 +123,13 @@ def source_fingerprint(data_dir: str | Path) -> dict:
                 continue
             listing.update(f"{os.path.relpath(p, images_dir)}\0{size}\n".encode("utf-8", "surrogateescape"))
             files, nbytes = files + 1, nbytes + size
-    fp = {"chat_json_sha256": h.hexdigest(), "records": records, "images": files, "images_bytes": nbytes,
-          "images_listing_sha256": listing.hexdigest()}
+    fp = {
+        "chat_json_sha256": h.hexdigest(),
+        "records": records,
+        "images": files,
+        "images_bytes": nbytes,
+        "images_listing_sha256": listing.hexdigest(),
+    }
     fp["fingerprint"] = hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:32]
     return fp
 
@@ -134,7 +141,7 @@ class _Split:
         self.name, self.out, self.shard_name = name, out, shard_name
         saved = saved or {}
         self.shards: list[dict] = list(saved.get("shards", []))
-        self.resume_from: int = saved.get("resume_from", 0)   # records below are in finished shards
+        self.resume_from: int = saved.get("resume_from", 0)  # records below are in finished shards
         self.open: ShardFile | None = None
         self.open_first = self.open_last = -1
 
@@ -194,6 +201,7 @@ def _write_json(path: Path, obj: dict) -> None:
 
 def _prepared_in_order(values: Iterator[tuple[int, object]], opts: PrepareOptions, workers: int):
     """prepare() every record, in input order, with at most a few chunks per worker in flight."""
+
     def chunks():
         chunk = []
         for item in values:
@@ -224,8 +232,9 @@ def _prepared_in_order(values: Iterator[tuple[int, object]], opts: PrepareOption
         pool.join()
 
 
-def _prepare_out_dir(out: Path, resume: bool, options: ShardOptions, fp: dict, name: str
-                     ) -> tuple[Manifest | None, dict | None]:
+def _prepare_out_dir(
+    out: Path, resume: bool, options: ShardOptions, fp: dict, name: str
+) -> tuple[Manifest | None, dict | None]:
     """Check --out is usable; returns (the manifest of a finished run, or the checkpoint of an interrupted
     one to resume from); (None, None) = fresh start."""
     if not out.exists():
@@ -238,27 +247,38 @@ def _prepare_out_dir(out: Path, resume: bool, options: ShardOptions, fp: dict, n
             raise UsageError(f"{out}: not empty and holds no zqvl shards; choose another --out")
         return None, None
     if not resume:
-        raise UsageError(f"{out}: already holds finished shards (manifest.json); choose another --out" if finished
-                         else f"{out}: already holds an interrupted run; add --resume to continue it")
+        raise UsageError(
+            f"{out}: already holds finished shards (manifest.json); choose another --out"
+            if finished
+            else f"{out}: already holds an interrupted run; add --resume to continue it"
+        )
     if finished:
-        manifest = Manifest.read(out)                  # refuses another format version
+        manifest = Manifest.read(out)  # refuses another format version
         saved = {"options": manifest.options, "source": manifest.source, "name": manifest.name}
     else:
         manifest, saved = None, json.loads((out / PROGRESS).read_text(encoding="utf-8"))
     if saved.get("options") != asdict(options):
-        raise UsageError(f"{out}: was started with other options {saved.get('options')}; "
-                         "resume with the same options or choose another --out")
+        raise UsageError(
+            f"{out}: was started with other options {saved.get('options')}; "
+            "resume with the same options or choose another --out"
+        )
     if saved.get("source", {}).get("fingerprint") != fp["fingerprint"]:
-        raise UsageError(f"{out}: was started from different input (source fingerprint changed); "
-                         "choose another --out")
+        raise UsageError(f"{out}: was started from different input (source fingerprint changed); choose another --out")
     if saved.get("name") != name:
         raise UsageError(f"{out}: holds shards named {saved.get('name')!r}, not {name!r}; pass the same --name")
     return (manifest, None) if finished else (None, saved)
 
 
-def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = ShardOptions(), *,
-              name: str | None = None, workers: int = 0, resume: bool = False,
-              progress: Progress = NULL) -> ShardResult:
+def shard_dir(
+    source: str | Path,
+    out: str | Path,
+    options: ShardOptions = ShardOptions(),
+    *,
+    name: str | None = None,
+    workers: int = 0,
+    resume: bool = False,
+    progress: Progress = NULL,
+) -> ShardResult:
     """Shard canonical `source` into `out`. `progress` is updated (done, total, shards, skipped) every 64
     records and at the end."""
     started = time.perf_counter()
@@ -270,13 +290,18 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
     chat = chat_json(source)
     fp = source_fingerprint(source)
     finished, saved = _prepare_out_dir(out, resume, options, fp, name)
-    if finished is not None:                                      # nothing left to do
-        return ShardResult(out, finished, Counter(finished.skipped.by_reason), already_complete=True,
-                           seconds=time.perf_counter() - started)
+    if finished is not None:  # nothing left to do
+        return ShardResult(
+            out,
+            finished,
+            Counter(finished.skipped.by_reason),
+            already_complete=True,
+            seconds=time.perf_counter() - started,
+        )
     out.mkdir(parents=True, exist_ok=True)
     for d in (out, out / VAL_DIR):
         for stale in d.glob(".*.tmp") if d.is_dir() else ():
-            stale.unlink()                                     # half-written shards of a killed run
+            stale.unlink()  # half-written shards of a killed run
     header = {"source": {"dir": str(Path(source).resolve()), **fp}, "options": asdict(options), "name": name}
     saved = saved or {}
     splits = {s: _Split(s, out, name, saved.get("splits", {}).get(s)) for s in ("train", "val")}
@@ -289,26 +314,42 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
         _write_json(out / PROGRESS, {**header, "cursor": 0, "skipped_lines": 0, "splits": {}})
 
     skipped_fh = open(out / SKIPPED_PARTIAL, "a", encoding="utf-8")
-    opts = PrepareOptions(str(chat.parent / "images"), options.resize, options.jpeg_quality,
-                          options.image_check, options.val_fraction, options.image_format)
+    opts = PrepareOptions(
+        str(chat.parent / "images"),
+        options.resize,
+        options.jpeg_quality,
+        options.image_check,
+        options.val_fraction,
+        options.image_format,
+    )
     values = ((i, v) for i, v in enumerate(iter_json_values(chat)) if i >= cursor)
-    results = _prepared_in_order(values, opts, workers)   # forks workers before the finisher thread starts
+    results = _prepared_in_order(values, opts, workers)  # forks workers before the finisher thread starts
     finisher = _Finisher(out, skipped_fh)
     reencoded, done = 0, cursor
 
     def close(split: _Split, next_index: int) -> None:
         shard = split.open
         size = shard.finish()
-        info = {"file": str(shard.final.relative_to(out)), "samples": shard.count, "bytes": size,
-                "sha256": None, "first_record": split.open_first, "last_record": split.open_last,
-                "layouts": dict(sorted(shard.layouts.items()))}
+        info = {
+            "file": str(shard.final.relative_to(out)),
+            "samples": shard.count,
+            "bytes": size,
+            "sha256": None,
+            "first_record": split.open_first,
+            "last_record": split.open_last,
+            "layouts": dict(sorted(shard.layouts.items())),
+        }
         split.shards.append(info)
         split.open = None
         points = {s.name: s.checkpoint(next_index) for s in splits.values()}
         restart = min(p["resume_from"] for p in points.values())
         skipped_fh.flush()
-        checkpoint = {**header, "cursor": restart, "skipped_lines": bisect.bisect_left(skipped_at, restart),
-                      "splits": points}
+        checkpoint = {
+            **header,
+            "cursor": restart,
+            "skipped_lines": bisect.bisect_left(skipped_at, restart),
+            "splits": points,
+        }
         if finisher.error is not None:
             raise finisher.error
         finisher.jobs.put((shard, info, checkpoint))
@@ -326,7 +367,7 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
                 skip_counts[item.reason] += 1
             else:
                 split = splits["val" if item.val else "train"]
-                if item.index >= split.resume_from:       # below: already in one of its finished shards
+                if item.index >= split.resume_from:  # below: already in one of its finished shards
                     if split.open and split.open.size_with(item.nbytes) > options.max_size:
                         close(split, item.index)
                     if split.open is None:
@@ -338,8 +379,9 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
                     if split.open.count >= options.max_count:
                         close(split, item.index + 1)
             if done % 64 == 0 or done == total:
-                progress.update(done, total, shards=sum(len(s.shards) for s in splits.values()),
-                                skipped=len(skipped_at))
+                progress.update(
+                    done, total, shards=sum(len(s.shards) for s in splits.values()), skipped=len(skipped_at)
+                )
         if first:
             finisher.start()
         for split in splits.values():
@@ -347,13 +389,13 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
                 close(split, total)
         finisher.close()
     except BaseException:
-        results.close()                        # stops the worker pool
+        results.close()  # stops the worker pool
         for split in splits.values():
             if split.open:
                 split.open.abort()
         if finisher.is_alive():
             try:
-                finisher.close()               # finished shards still get their final name and checkpoint
+                finisher.close()  # finished shards still get their final name and checkpoint
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
         skipped_fh.close()
@@ -364,8 +406,9 @@ def shard_dir(source: str | Path, out: str | Path, options: ShardOptions = Shard
     os.replace(out / SKIPPED_PARTIAL, out / SKIPPED)
     _write_json(out / MANIFEST, manifest.to_json())
     (out / PROGRESS).unlink()
-    return ShardResult(out, manifest, skip_counts, reencoded, cursor if saved else None,
-                       seconds=time.perf_counter() - started)
+    return ShardResult(
+        out, manifest, skip_counts, reencoded, cursor if saved else None, seconds=time.perf_counter() - started
+    )
 
 
 def _restore_skipped(out: Path, keep: int) -> list[dict]:
@@ -387,12 +430,22 @@ def _manifest(header: dict, splits: dict[str, _Split], skip_counts: Counter, tot
     parts = {}
     for s in splits.values():
         if s.shards or s.name == "train":
-            parts[s.name] = Split(sum(i["samples"] for i in s.shards), sum(i["bytes"] for i in s.shards),
-                                  [ShardEntry(**i) for i in s.shards])
+            parts[s.name] = Split(
+                sum(i["samples"] for i in s.shards),
+                sum(i["bytes"] for i in s.shards),
+                [ShardEntry(**i) for i in s.shards],
+            )
     layouts: Counter = Counter()
     for s in splits.values():
         for info in s.shards:
             layouts.update(info["layouts"])
-    return Manifest(header["source"], header["options"], header["name"], total,
-                    sum(p.samples for p in parts.values()), parts, dict(sorted(layouts.items())),
-                    SkippedSummary(sum(skip_counts.values()), SKIPPED, dict(sorted(skip_counts.items()))))
+    return Manifest(
+        header["source"],
+        header["options"],
+        header["name"],
+        total,
+        sum(p.samples for p in parts.values()),
+        parts,
+        dict(sorted(layouts.items())),
+        SkippedSummary(sum(skip_counts.values()), SKIPPED, dict(sorted(skip_counts.items()))),
+    )

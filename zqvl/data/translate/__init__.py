@@ -4,6 +4,7 @@ Modules, in the order a string travels: plan (what to translate, dedupe) -> span
 prompt (versioned template) -> ratelimit + client (one request) -> check (accept or reject the answer) ->
 translator (retries) -> cache (sqlite, crash-safe) -> runner (concurrency, progress) -> output (DIR2).
 """
+
 from zqvl.data.translate.runner import TranslateOptions, translate_dir
 from zqvl.data.translate.translator import RetryPolicy
 

@@ -8,6 +8,7 @@ keeps the file consistent however the process dies. synchronous=NORMAL is durabl
 (the OS still holds the WAL); only a power cut may lose the last commits, never corrupt older ones.
 Only accepted answers are stored: failures are retried by the next run. No secret is ever written here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,21 +59,42 @@ class TranslationCache:
     def cached(self, keys: list[str]) -> set[str]:
         """Which of `keys` are cached, in one query (the request phase checks jobs in batches, not one by one)."""
         found: set[str] = set()
-        for i in range(0, len(keys), 500):   # stay under sqlite's bound-parameter limit
-            chunk = keys[i:i + 500]
+        for i in range(0, len(keys), 500):  # stay under sqlite's bound-parameter limit
+            chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self._db.execute(
-                f"SELECT key FROM translations WHERE key IN ({marks})", chunk))
+            found.update(
+                row[0] for row in self._db.execute(f"SELECT key FROM translations WHERE key IN ({marks})", chunk)
+            )
         return found
 
-    def put(self, key: str, *, model: str, prompt_version: str, variant: int, source: str, translation: str,
-            prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    def put(
+        self,
+        key: str,
+        *,
+        model: str,
+        prompt_version: str,
+        variant: int,
+        source: str,
+        translation: str,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
         """Commit one answer (autocommit: the row is in the WAL when this returns)."""
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO translations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, model, prompt_version, variant, source, translation, prompt_tokens, completion_tokens,
-                 time.time()))
+                (
+                    key,
+                    model,
+                    prompt_version,
+                    variant,
+                    source,
+                    translation,
+                    prompt_tokens,
+                    completion_tokens,
+                    time.time(),
+                ),
+            )
         except sqlite3.DatabaseError as e:
             raise _cache_error(self.path, e) from None
 
@@ -91,7 +113,8 @@ def _cache_error(path: Path, error: sqlite3.DatabaseError) -> UsageError:
     """A full disk or an I/O error is not a damaged cache: say which, so the user frees space and reruns."""
     text = str(error).lower()
     if "full" in text or "i/o" in text or "readonly" in text or "unable to open" in text:
-        return UsageError(f"{path}: cannot write the translation cache ({error}); answers already cached are "
-                          "kept: free space (or fix permissions) and rerun to continue")
+        return UsageError(
+            f"{path}: cannot write the translation cache ({error}); answers already cached are "
+            "kept: free space (or fix permissions) and rerun to continue"
+        )
     return UsageError(f"{path}: not a usable translation cache ({error})")
-

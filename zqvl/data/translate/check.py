@@ -13,6 +13,7 @@ answer far longer than the source could explain (finish_reason is the translator
 Repaired instead of rejected: quotes or a code fence wrapped around the whole answer, `⟦ 1 ⟧` spacing, and
 Traditional characters when only the script is wrong (opencc t2s; placeholders shield the protected spans).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,18 @@ from zqvl.data.schema import GPT, IMAGE_TAG, Record, Turn
 from zqvl.data.translate.spans import PLACEHOLDER, Masked, placeholder_problem
 
 # Clean's families that judge one turn on its own (structure needs the whole conversation).
-TURN_FAMILIES = ("placeholder", "preamble", "refusal", "truncation", "repetition", "untranslated", "ocr",
-                 "numbers", "markdown", "script")
+TURN_FAMILIES = (
+    "placeholder",
+    "preamble",
+    "refusal",
+    "truncation",
+    "repetition",
+    "untranslated",
+    "ocr",
+    "numbers",
+    "markdown",
+    "script",
+)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
@@ -38,6 +49,7 @@ _WRAPPERS = [("“", "”"), ('"', '"'), ("「", "」"), ("'", "'")]
 @lru_cache(maxsize=1)
 def _t2s():
     import opencc  # imported on first use: only translate needs it
+
     return opencc.OpenCC("t2s")
 
 
@@ -49,8 +61,11 @@ def _turn_filters() -> tuple:
 
 def clean_reasons(source: str, translation: str) -> list[Reason]:
     """What clean's per-turn families find in `translation` as the (answer) turn translating `source`."""
-    record = Record(id="translate", images=["image"] * source.count(IMAGE_TAG),
-                    turns=[Turn(role=GPT, value=translation, source=source)])
+    record = Record(
+        id="translate",
+        images=["image"] * source.count(IMAGE_TAG),
+        turns=[Turn(role=GPT, value=translation, source=source)],
+    )
     found: list[Reason] = []
     for f in _turn_filters():
         try:
@@ -62,8 +77,8 @@ def clean_reasons(source: str, translation: str) -> list[Reason]:
 
 @dataclass
 class Verdict:
-    text: str | None          # the accepted masked answer (placeholders still in), or None
-    code: str = ""            # why it was rejected
+    text: str | None  # the accepted masked answer (placeholders still in), or None
+    code: str = ""  # why it was rejected
     detail: str = ""
     script_converted: bool = False
 
@@ -82,9 +97,14 @@ def _unwrap(answer: str, body: str) -> str:
     if a.startswith("```") and a.endswith("```") and not body.startswith("```") and len(a) > 6:
         a = re.sub(r"^```[\w-]*\n?", "", a)[:-3].strip()
     for left, right in _WRAPPERS:
-        if (len(a) > 2 and a.startswith(left) and a.endswith(right) and a.count(left) == 1 + (left == right)
-                and not body.startswith(left)):
-            a = a[len(left):-len(right)].strip()
+        if (
+            len(a) > 2
+            and a.startswith(left)
+            and a.endswith(right)
+            and a.count(left) == 1 + (left == right)
+            and not body.startswith(left)
+        ):
+            a = a[len(left) : -len(right)].strip()
     return a
 
 
@@ -139,5 +159,7 @@ def feedback(code: str, detail: str) -> str:
     why = FEEDBACK.get(code) or (f"of {meaning(code)}" if meaning(code) else code)
     if code.startswith("placeholder"):
         why += f" ({detail})"
-    return (f"Your previous reply was rejected because {why}. Reply again with the Simplified Chinese "
-            f"translation only, copying every placeholder exactly once.")
+    return (
+        f"Your previous reply was rejected because {why}. Reply again with the Simplified Chinese "
+        f"translation only, copying every placeholder exactly once."
+    )

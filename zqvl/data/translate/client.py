@@ -7,6 +7,7 @@ validating pydantic models, which at hundreds of requests per second is the bott
 tolerates servers that add or omit fields. Every error becomes a CallError saying whether to retry; its
 text has the API key scrubbed, because some servers echo the key they were sent.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -25,8 +26,9 @@ class Completion:
 
 
 class CallError(Exception):
-    def __init__(self, kind: str, detail: str, *, retryable: bool, fatal: bool = False,
-                 retry_after: float | None = None):
+    def __init__(
+        self, kind: str, detail: str, *, retryable: bool, fatal: bool = False, retry_after: float | None = None
+    ):
         super().__init__(detail)
         self.kind, self.detail = kind, detail
         self.retryable, self.fatal, self.retry_after = retryable, fatal, retry_after
@@ -82,22 +84,32 @@ def _cause_named(error: BaseException, *fragments: str) -> BaseException | None:
 class Endpoint:
     def __init__(self, base_url: str, model: str, api_key: str, timeout: float):
         import openai  # heavy import, only when translating
+
         if urlsplit(base_url).username is not None:
             # aiohttp refuses a URL's user:password@ beside the API key's Authorization header (at request time,
             # as a ValueError indistinguishable from a broken body); say so now, without echoing either secret
             from zqvl.errors import UsageError
-            raise UsageError(f"--base-url {public_url(base_url)} carries user:password@; an OpenAI-compatible "
-                             "endpoint takes the key from --api-key-env instead")
+
+            raise UsageError(
+                f"--base-url {public_url(base_url)} carries user:password@; an OpenAI-compatible "
+                "endpoint takes the key from --api-key-env instead"
+            )
         self._openai = openai
         self.model = model
-        self.base_url = public_url(base_url)   # for messages
+        self.base_url = public_url(base_url)  # for messages
         # longest first, so a secret that contains another is scrubbed whole
-        self._secrets = sorted({s for s in [api_key, *url_secrets(base_url)] if s and len(s) >= 4}, key=len,
-                               reverse=True)
+        self._secrets = sorted(
+            {s for s in [api_key, *url_secrets(base_url)] if s and len(s) >= 4}, key=len, reverse=True
+        )
         # The aiohttp transport (openai[aiohttp]) costs ~30% less CPU per request than the default httpx one:
         # at high concurrency against a fast endpoint the client, not the server, is the limit.
-        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "EMPTY", max_retries=0,
-                                          timeout=timeout, http_client=openai.DefaultAioHttpClient(timeout=timeout))
+        self._client = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key or "EMPTY",
+            max_retries=0,
+            timeout=timeout,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
+        )
         self._budget_param = "max_tokens"
 
     def redact(self, text: str) -> str:
@@ -124,15 +136,17 @@ class Endpoint:
 
     async def complete(self, messages: list[dict], max_tokens: int, temperature: float) -> Completion:
         openai = self._openai
-        body = {"model": self.model, "messages": messages, self._budget_param: max_tokens,
-                "temperature": temperature}
+        body = {"model": self.model, "messages": messages, self._budget_param: max_tokens, "temperature": temperature}
         try:
             data = await self._client.post("/chat/completions", body=body, cast_to=object)
         except openai.APIStatusError as e:
             err = self._status_error(e)
             # Newer OpenAI models only take max_completion_tokens; switch once and retry at once.
-            if err.kind == "bad_request" and "max_completion_tokens" in err.detail \
-                    and self._budget_param == "max_tokens":
+            if (
+                err.kind == "bad_request"
+                and "max_completion_tokens" in err.detail
+                and self._budget_param == "max_tokens"
+            ):
                 self._budget_param = "max_completion_tokens"
                 return await self.complete(messages, max_tokens, temperature)
             raise err from None
@@ -145,8 +159,9 @@ class Endpoint:
             raise CallError("timeout", "request timed out", retryable=True) from None
         except openai.APIConnectionError as e:
             cause = e.__cause__ or e
-            raise CallError("connection", self.redact(f"connection error: {type(cause).__name__}"),
-                            retryable=True) from None
+            raise CallError(
+                "connection", self.redact(f"connection error: {type(cause).__name__}"), retryable=True
+            ) from None
         except openai.APIError as e:
             raise CallError("bad_response", self.redact(str(e))[:300], retryable=True) from None
         except (ValueError, RecursionError, TypeError, UnicodeError) as e:
@@ -155,8 +170,9 @@ class Endpoint:
         completion = self._completion(data)
         if self.leaks_secret(completion.content):
             # an endpoint that echoes the key into an answer must not get it stored in chat.json or the cache
-            raise CallError("bad_response", "the answer contains the API key or a URL credential; not stored",
-                            retryable=True)
+            raise CallError(
+                "bad_response", "the answer contains the API key or a URL credential; not stored", retryable=True
+            )
         return completion
 
     def _completion(self, data: Any) -> Completion:
@@ -168,12 +184,19 @@ class Endpoint:
             usage = data.get("usage") or {}
             if not isinstance(content, str):
                 raise TypeError(f"content is {type(content).__name__}")
-            return Completion(content, str(choice.get("finish_reason") or "stop"),
-                              int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+            return Completion(
+                content,
+                str(choice.get("finish_reason") or "stop"),
+                int(usage.get("prompt_tokens") or 0),
+                int(usage.get("completion_tokens") or 0),
+            )
         except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as e:
             shown = f"{type(data).__name__}" if isinstance(data, (dict, list)) else repr(str(data)[:80])
-            raise CallError("bad_response", self.redact(f"malformed completion ({e.__class__.__name__}: "
-                                                        f"{str(e)[:80]}; body {shown})"), retryable=True) from None
+            raise CallError(
+                "bad_response",
+                self.redact(f"malformed completion ({e.__class__.__name__}: {str(e)[:80]}; body {shown})"),
+                retryable=True,
+            ) from None
 
     async def close(self) -> None:
         await self._client.close()

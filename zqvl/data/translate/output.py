@@ -5,6 +5,7 @@ Every record ends in exactly one place: DIR2/chat.json (every turn translated, t
 Images are hard-linked (copied across filesystems) into DIR2/images before chat.json appears; each file and
 chat.json itself appear atomically under their final names, so a reader never sees a half-written DIR2.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,22 +37,35 @@ class ImageLinker:
         self._done.add(rel)
         src = safe_image_path(self.src_dir, rel)
         if not os.path.isfile(src):
-            self.stats.images_missing += 1   # validate/clean judge images; translate only carries them
+            self.stats.images_missing += 1  # validate/clean judge images; translate only carries them
             return
         self.stats.images_linked += 1
-        self._placer.place(src, safe_image_path(self.dst_dir, rel))   # kept as is when an earlier run placed it
+        self._placer.place(src, safe_image_path(self.dst_dir, rel))  # kept as is when an earlier run placed it
 
 
 def _schema_failure(index: int, obj: object, error: SchemaError) -> dict:
     rid = obj.get("id") if isinstance(obj, dict) else None
     reason = f"schema_{error.code}"
-    return {"id": rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None, "index": index,
-            "reasons": [reason], "problems": [{"turn": None, "reason": reason, "detail": str(error)}]}
+    return {
+        "id": rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None,
+        "index": index,
+        "reasons": [reason],
+        "problems": [{"turn": None, "reason": reason, "detail": str(error)}],
+    }
 
 
-def write_outputs(chat_path: Path, in_dir: Path, out_dir: Path, plan: Plan, cache: TranslationCache,
-                  failures: dict[str, Outcome], model: str, prompt_version: str, stats: Stats) -> None:
-    lookup = lru_cache(maxsize=1 << 16)(cache.get)   # repeated strings under --dedupe hit memory, not sqlite
+def write_outputs(
+    chat_path: Path,
+    in_dir: Path,
+    out_dir: Path,
+    plan: Plan,
+    cache: TranslationCache,
+    failures: dict[str, Outcome],
+    model: str,
+    prompt_version: str,
+    stats: Stats,
+) -> None:
+    lookup = lru_cache(maxsize=1 << 16)(cache.get)  # repeated strings under --dedupe hit memory, not sqlite
     variants = VariantCounter(plan.dedupe)
     linker = ImageLinker(in_dir / "images", out_dir / "images", stats)
     with RecordListWriter(out_dir / "chat.json") as chat, JsonlWriter(out_dir / "failed.jsonl") as failed:
@@ -77,11 +91,19 @@ def write_outputs(chat_path: Path, in_dir: Path, out_dir: Path, plan: Plan, cach
                         why = failures.get(key) or Outcome(None, "not_translated", "no answer was obtained")
                         problems.append({"turn": i, "reason": why.reason, "detail": why.detail})
                 turns.append(Turn(turn.role, value, source=source, extra=turn.extra, raw_role=turn.raw_role))
-            problems += [{"turn": None, "reason": "unsafe_image_path", "detail": f"{rel!r} escapes images/"}
-                         for rel in linker.unsafe(record)]
+            problems += [
+                {"turn": None, "reason": "unsafe_image_path", "detail": f"{rel!r} escapes images/"}
+                for rel in linker.unsafe(record)
+            ]
             if problems:
-                failed.write({"id": record.id, "index": record.index,
-                              "reasons": sorted({p["reason"] for p in problems}), "problems": problems})
+                failed.write(
+                    {
+                        "id": record.id,
+                        "index": record.index,
+                        "reasons": sorted({p["reason"] for p in problems}),
+                        "problems": problems,
+                    }
+                )
                 stats.records_failed += 1
                 continue
             for rel in record.images:

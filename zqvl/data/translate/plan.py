@@ -6,11 +6,12 @@ turn carrying a string is job (string, n), so repeats are translated separately 
 Turns that already carry `source` are kept as they are; turns with nothing to translate (only `<image>`,
 numbers, protected text) are copied without a request.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from zqvl.data.io import iter_records
 from zqvl.data.schema import Turn
@@ -25,7 +26,7 @@ def wants_translation(turn: Turn) -> bool:
 @dataclass
 class Plan:
     dedupe: bool
-    counts: dict[str, int] = field(default_factory=dict)   # source -> turns carrying it
+    counts: dict[str, int] = field(default_factory=dict)  # source -> turns carrying it
     passthrough: set[str] = field(default_factory=set)
 
     def jobs(self) -> Iterator[tuple[str, int]]:
@@ -40,7 +41,7 @@ class Plan:
 
 def build_plan(chat_path: Path, dedupe: bool, stats: Stats) -> Plan:
     plan = Plan(dedupe)
-    for record in iter_records(chat_path, errors=[]):   # bad records are reported by the output pass
+    for record in iter_records(chat_path, errors=[]):  # bad records are reported by the output pass
         for turn in record.turns:
             if not wants_translation(turn):
                 stats.turns_kept += 1

@@ -4,6 +4,7 @@ PROMPT_VERSION joins the file's name with a hash of its text and of the masking 
 serves an answer produced under a different prompt or different placeholders, even if someone edits the
 file without renaming it. To change the prompt, add prompts/v2.txt and point PROMPT_NAME at it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,7 @@ from zqvl.data.translate.spans import MASK_VERSION
 
 PROMPT_NAME = "v1"
 SYSTEM_PROMPT = (files("zqvl.data.translate") / "prompts" / f"{PROMPT_NAME}.txt").read_text("utf-8").strip()
-PROMPT_VERSION = (f"{PROMPT_NAME}-"
-                  + hashlib.sha256(f"{SYSTEM_PROMPT}\n{MASK_VERSION}".encode()).hexdigest()[:10])
+PROMPT_VERSION = f"{PROMPT_NAME}-" + hashlib.sha256(f"{SYSTEM_PROMPT}\n{MASK_VERSION}".encode()).hexdigest()[:10]
 
 
 def messages(body: str, feedback: str | None = None) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ spread out instead of bursting a whole minute's budget at the start (which is wh
 larger than one second's tokens waits for a full bucket and then runs into debt: the long-run rate is exact.
 The token estimate made before a request is corrected with the real usage afterwards (`settle`).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -6,6 +6,7 @@ next job, which is what makes a SIGKILL at any moment cheap: the re-run finds ev
 re-sends only what was in flight. A fatal endpoint error (refused key, unknown model) stops all workers and
 exits 2; everything answered so far stays cached.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,11 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zqvl.data.io import atomic_open, chat_json, dumps
 from zqvl.data.lock import exclusive_dir
 from zqvl.data.outdir import claim, write_mark
-from zqvl.errors import UsageError
-from zqvl.progress import NULL, Progress
-from zqvl.data.io import atomic_open, chat_json, dumps
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.client import CallError, Endpoint, public_url
 from zqvl.data.translate.output import write_outputs
@@ -27,6 +26,8 @@ from zqvl.data.translate.prompt import PROMPT_VERSION
 from zqvl.data.translate.ratelimit import RateLimiter
 from zqvl.data.translate.stats import Stats
 from zqvl.data.translate.translator import Outcome, RetryPolicy, Translator
+from zqvl.errors import UsageError
+from zqvl.progress import NULL, Progress
 
 CACHE_NAME = "translate-cache.sqlite"
 OUTPUTS = ("chat.json", "failed.jsonl", "translate_summary.json")
@@ -36,7 +37,7 @@ OUTPUTS = ("chat.json", "failed.jsonl", "translate_summary.json")
 class TranslateOptions:
     base_url: str
     model: str
-    api_key: str = field(default="", repr=False)   # never in a repr, a log line or a file
+    api_key: str = field(default="", repr=False)  # never in a repr, a log line or a file
     dedupe: bool = False
     concurrency: int = 16
     rpm: float | None = None
@@ -46,15 +47,21 @@ class TranslateOptions:
     temperature: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_path: Path | None = None
-    force: bool = False            # write into an --out that holds something else (see zqvl.data.outdir)
+    force: bool = False  # write into an --out that holds something else (see zqvl.data.outdir)
 
 
-
-async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOptions,
-                         stats: Stats, progress: Progress) -> dict[str, Outcome]:
+async def _request_phase(
+    plan: Plan, cache: TranslationCache, opts: TranslateOptions, stats: Stats, progress: Progress
+) -> dict[str, Outcome]:
     endpoint = Endpoint(opts.base_url, opts.model, opts.api_key, opts.timeout)
-    translator = Translator(endpoint, RateLimiter(opts.rpm, opts.tpm), stats, policy=opts.retry,
-                            max_tokens=opts.max_tokens, temperature=opts.temperature)
+    translator = Translator(
+        endpoint,
+        RateLimiter(opts.rpm, opts.tpm),
+        stats,
+        policy=opts.retry,
+        max_tokens=opts.max_tokens,
+        temperature=opts.temperature,
+    )
     failures: dict[str, Outcome] = {}
     started = time.monotonic()
     progress.stage("requests", plan.n_jobs)
@@ -64,9 +71,13 @@ async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOpt
         now = time.monotonic()
         if force or now - shown[0] > 0.25:
             shown[0] = now
-            progress.update(**{"req/s": f"{stats.requests / max(now - started, 1e-9):.1f}",
-                               "tokens": stats.prompt_tokens + stats.completion_tokens,
-                               "cache_hits": stats.cache_hits})
+            progress.update(
+                **{
+                    "req/s": f"{stats.requests / max(now - started, 1e-9):.1f}",
+                    "tokens": stats.prompt_tokens + stats.completion_tokens,
+                    "cache_hits": stats.cache_hits,
+                }
+            )
 
     def pending():
         # Jobs are checked against the cache a batch at a time: one sqlite query per 256 jobs, not one each.
@@ -91,9 +102,16 @@ async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOpt
         for key, source, variant in jobs:
             out = await translator.translate(source)
             if out.translation is not None:
-                cache.put(key, model=opts.model, prompt_version=PROMPT_VERSION, variant=variant,
-                          source=source, translation=out.translation, prompt_tokens=out.prompt_tokens,
-                          completion_tokens=out.completion_tokens)
+                cache.put(
+                    key,
+                    model=opts.model,
+                    prompt_version=PROMPT_VERSION,
+                    variant=variant,
+                    source=source,
+                    translation=out.translation,
+                    prompt_tokens=out.prompt_tokens,
+                    completion_tokens=out.completion_tokens,
+                )
                 stats.translated += 1
             else:
                 failures[key] = out
@@ -121,8 +139,7 @@ async def _request_phase(plan: Plan, cache: TranslationCache, opts: TranslateOpt
 COMMAND = "zqvl-data translate"
 
 
-def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions,
-                  progress: Progress = NULL) -> Stats:
+def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions, progress: Progress = NULL) -> Stats:
     """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError."""
     started = time.monotonic()
     in_dir, out_dir = Path(in_dir), Path(out_dir)
@@ -137,7 +154,7 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
     with exclusive_dir(out_dir, COMMAND):
         write_mark(out_dir, COMMAND, in_dir)
         for stale in [p for name in OUTPUTS for p in out_dir.glob(f".{name}.*.tmp")]:
-            stale.unlink()   # left by a killed run; we hold the lock, so no live run owns them
+            stale.unlink()  # left by a killed run; we hold the lock, so no live run owns them
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
         try:
             plan = build_plan(source, opts.dedupe, stats)
@@ -146,8 +163,12 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
         finally:
             cache.close()
         stats.seconds = time.monotonic() - started
-        summary = {"model": opts.model, "base_url": public_url(opts.base_url),
-                   "prompt_version": PROMPT_VERSION, **stats.to_json()}
+        summary = {
+            "model": opts.model,
+            "base_url": public_url(opts.base_url),
+            "prompt_version": PROMPT_VERSION,
+            **stats.to_json(),
+        }
         with atomic_open(out_dir / "translate_summary.json") as fh:
             fh.write(dumps(summary) + "\n")
     return stats

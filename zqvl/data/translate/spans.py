@@ -8,6 +8,7 @@ its original language on purpose: translating it would break the image grounding
 Leading and trailing `<image>` tags (and the whitespace around the body) are not sent at all: they are cut
 off into a prefix/suffix and re-attached verbatim, which is cheaper and leaves nothing for the model to move.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,16 +23,20 @@ PLACEHOLDER = re.compile(r"⟦(\d+)⟧")
 _BRACKETS = re.compile(r"[⟦⟧]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
-_UNITS = (r"%|‰|℃|℉|°\s?[CF]?|mm|cm|km|m|μm|nm|kg|mg|g|lbs?|oz|ft|mi|mph|km/h|kph|m/s|ml|mL|l|L|"
-          r"[KMGT]B|kB|Hz|kHz|MHz|GHz|kW|W|V|mAh|px|dpi|fps|ms|sec|min|hrs?|h|"
-          r"[ap]\.m\.|[ap]m|[AP]\.M\.|[AP]M|x|K|k")
+_UNITS = (
+    r"%|‰|℃|℉|°\s?[CF]?|mm|cm|km|m|μm|nm|kg|mg|g|lbs?|oz|ft|mi|mph|km/h|kph|m/s|ml|mL|l|L|"
+    r"[KMGT]B|kB|Hz|kHz|MHz|GHz|kW|W|V|mAh|px|dpi|fps|ms|sec|min|hrs?|h|"
+    r"[ap]\.m\.|[ap]m|[AP]\.M\.|[AP]M|x|K|k"
+)
 _NUM = r"\d[\d,]*(?:\.\d+)?"
 # Words that introduce text visible in the image; what follows them (quoted, after a colon, or a run of
 # Capitalised words) is OCR and stays verbatim.
-_READ_VERB = (r"\b(?:reads?|reading|says?|saying|spells?|spelling|spelled|labell?ed|titled|captioned|"
-              r"inscribed|written|printed|displays?|displaying)\b(?:\s+(?:as|with|out|the\s+words?))?")
-_CAP_WORD = r"[A-Z0-9][\w'&!-]*(?:\.[\w'&!-]+)*"   # inner dots (U.S.A), never the sentence's full stop
-_HEADINGS = {"DESCRIPTION", "TEXT"}   # TextOCR-GPT4o section headings: translate, they are not image text
+_READ_VERB = (
+    r"\b(?:reads?|reading|says?|saying|spells?|spelling|spelled|labell?ed|titled|captioned|"
+    r"inscribed|written|printed|displays?|displaying)\b(?:\s+(?:as|with|out|the\s+words?))?"
+)
+_CAP_WORD = r"[A-Z0-9][\w'&!-]*(?:\.[\w'&!-]+)*"  # inner dots (U.S.A), never the sentence's full stop
+_HEADINGS = {"DESCRIPTION", "TEXT"}  # TextOCR-GPT4o section headings: translate, they are not image text
 
 # (name, pattern, group): the group's span is protected. Order breaks ties between equal spans.
 RULES: list[tuple[str, re.Pattern, int]] = [
@@ -40,11 +45,27 @@ RULES: list[tuple[str, re.Pattern, int]] = [
     ("inline_code", re.compile(r"`[^`\n]+`"), 0),
     ("url", re.compile(r"\b(?:https?://|ftp://|www\.)[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]"), 0),
     ("email", re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"), 0),
-    ("quoted", re.compile(r"\"(?=\S)[^\"\n]+?(?<=\S)\"|“[^”\n]+”|「[^」\n]+」|『[^』\n]+』|«[^»\n]+»"
-                          r"|(?<![\w'’])['‘](?=\S)[^'‘’\n]+?(?<=\S)['’](?![\w'’])"), 0),
+    (
+        "quoted",
+        re.compile(
+            r"\"(?=\S)[^\"\n]+?(?<=\S)\"|“[^”\n]+”|「[^」\n]+」|『[^』\n]+』|«[^»\n]+»"
+            r"|(?<![\w'’])['‘](?=\S)[^'‘’\n]+?(?<=\S)['’](?![\w'’])"
+        ),
+        0,
+    ),
     ("read_colon", re.compile(_READ_VERB + r"\s*:\s*([^\n]+?)(?=[.!?](?:\s|$)|\n|$)"), 1),
-    ("read_caps", re.compile(_READ_VERB + r"\s+(" + _CAP_WORD +
-                             r"(?:[ \t]+(?:(?:of|the|and|to|a|in|on|for|&)[ \t]+)*" + _CAP_WORD + r")*)"), 1),
+    (
+        "read_caps",
+        re.compile(
+            _READ_VERB
+            + r"\s+("
+            + _CAP_WORD
+            + r"(?:[ \t]+(?:(?:of|the|and|to|a|in|on|for|&)[ \t]+)*"
+            + _CAP_WORD
+            + r")*)"
+        ),
+        1,
+    ),
     ("all_caps", re.compile(r"\b[A-Z][A-Z0-9&'’-]*[A-Z0-9](?:[ \t]+[A-Z][A-Z0-9&'’-]*[A-Z0-9])*\b"), 0),
     ("time", re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]\.m\.|[ap]m|[AP]\.M\.|[AP]M)(?!\w))?"), 0),
     ("dimensions", re.compile(r"\b" + _NUM + r"\s?[x×]\s?" + _NUM + r"(?:\s?(?:mm|cm|m|px|ft|in))?\b"), 0),
@@ -56,6 +77,7 @@ RULES: list[tuple[str, re.Pattern, int]] = [
 @dataclass(frozen=True)
 class Masked:
     """A turn split for translation: prefix + body (with placeholders) + suffix; spans[i-1] is ⟦i⟧."""
+
     prefix: str
     body: str
     suffix: str
@@ -75,7 +97,7 @@ class Masked:
 def _is_heading(text: str, start: int, end: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", end)
-    line = text[line_start:len(text) if line_end < 0 else line_end].strip().rstrip(":")
+    line = text[line_start : len(text) if line_end < 0 else line_end].strip().rstrip(":")
     return line == text[start:end] and line in _HEADINGS
 
 
@@ -123,7 +145,7 @@ def mask(text: str) -> Masked:
         last = 0
         for m in _BRACKETS.finditer(piece):
             spans.append(m.group())
-            parts.append(piece[last:m.start()] + f"⟦{len(spans)}⟧")
+            parts.append(piece[last : m.start()] + f"⟦{len(spans)}⟧")
             last = m.end()
         parts.append(piece[last:])
 

@@ -1,4 +1,5 @@
 """Counts for one translate run: the progress fields, the summary table and DIR2/translate_summary.json."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -11,22 +12,22 @@ class Stats:
     records_in: int = 0
     records_written: int = 0
     records_failed: int = 0
-    turns: int = 0                 # turns without `source`, i.e. to translate
-    turns_kept: int = 0            # turns that already had `source`: left as they are
-    turns_passthrough: int = 0     # nothing to translate in them (only <image>, numbers, protected text)
-    distinct: int = 0              # distinct source strings among the turns that need the model
-    jobs: int = 0                  # strings to obtain: distinct with --dedupe, else one per turn
+    turns: int = 0  # turns without `source`, i.e. to translate
+    turns_kept: int = 0  # turns that already had `source`: left as they are
+    turns_passthrough: int = 0  # nothing to translate in them (only <image>, numbers, protected text)
+    distinct: int = 0  # distinct source strings among the turns that need the model
+    jobs: int = 0  # strings to obtain: distinct with --dedupe, else one per turn
     cache_hits: int = 0
-    requests: int = 0              # HTTP requests sent, retries included
-    translated: int = 0            # strings newly translated in this run
+    requests: int = 0  # HTTP requests sent, retries included
+    translated: int = 0  # strings newly translated in this run
     failed_strings: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    problems: Counter = field(default_factory=Counter)   # every retried or failed attempt, by reason
-    script_converted: int = 0      # answers repaired from Traditional script with opencc
+    problems: Counter = field(default_factory=Counter)  # every retried or failed attempt, by reason
+    script_converted: int = 0  # answers repaired from Traditional script with opencc
     images_linked: int = 0
     images_missing: int = 0
-    request_seconds: float = 0.0   # wall time of the request phase
+    request_seconds: float = 0.0  # wall time of the request phase
     seconds: float = 0.0
 
     @property

@@ -8,6 +8,7 @@ Mask once; then per attempt wait for the rate limiter, call the endpoint, and on
   a bad request (400) -> fail this string only; a refused key, an unknown model, or an endpoint that has
   never answered anything -> CallError(fatal), which stops the whole run.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from zqvl.data.translate.ratelimit import RateLimiter
 from zqvl.data.translate.spans import mask
 from zqvl.data.translate.stats import Stats
 
-MAX_RETRY_AFTER = 600.0   # honour Retry-After up to 10 minutes; beyond that something is wrong upstream
+MAX_RETRY_AFTER = 600.0  # honour Retry-After up to 10 minutes; beyond that something is wrong upstream
 TRANSPORT = {"connection", "timeout", "server_error", "rate_limited", "bad_response"}
 
 
@@ -38,7 +39,7 @@ class Outcome:
 @dataclass
 class RetryPolicy:
     max_attempts: int = 6
-    backoff_base: float = 0.5     # seconds before the first transport retry; doubles each time
+    backoff_base: float = 0.5  # seconds before the first transport retry; doubles each time
     backoff_cap: float = 30.0
 
     def delay(self, failures: int, retry_after: float | None) -> float:
@@ -49,11 +50,19 @@ class RetryPolicy:
 
 
 class Translator:
-    def __init__(self, endpoint: Endpoint, limiter: RateLimiter, stats: Stats, *, policy: RetryPolicy,
-                 max_tokens: int, temperature: float):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        limiter: RateLimiter,
+        stats: Stats,
+        *,
+        policy: RetryPolicy,
+        max_tokens: int,
+        temperature: float,
+    ):
         self.endpoint, self.limiter, self.stats, self.policy = endpoint, limiter, stats, policy
         self.max_tokens, self.temperature = max_tokens, temperature
-        self.answered = 0   # completions received; while 0, a string that exhausts its tries ends the run
+        self.answered = 0  # completions received; while 0, a string that exhausts its tries ends the run
 
     async def translate(self, source: str) -> Outcome:
         masked = mask(source)
@@ -113,7 +122,11 @@ class Translator:
         if out.reason in TRANSPORT and not self.answered:
             # Nothing has ever answered: a wrong URL or a server that is down, not a bad string. Stop now
             # instead of marking every record failed after hours of backoff.
-            raise CallError(out.reason, f"{self.endpoint.base_url} never answered ({out.detail}, "
-                                        f"{out.attempts} attempts)", retryable=False, fatal=True)
+            raise CallError(
+                out.reason,
+                f"{self.endpoint.base_url} never answered ({out.detail}, {out.attempts} attempts)",
+                retryable=False,
+                fatal=True,
+            )
         out.detail = f"{out.detail} (gave up after {out.attempts} attempts)"
         return out

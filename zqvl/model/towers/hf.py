@@ -3,6 +3,7 @@
 Features are `hidden_states[feature_layer]` of the HF vision model (the same indexing LlavaForConditionalGeneration
 uses, so an export reproduces them exactly); select "default" drops the CLS token, "full" keeps every token.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,10 @@ def check_selection(vision_config, feature_layer: int, select: str) -> None:
         raise UsageError("SigLIP has no CLS token: use select 'full' (--cls keep)")
     layers = vision_config.num_hidden_layers
     if not -(layers + 1) <= feature_layer <= layers:
-        raise UsageError(f"feature layer {feature_layer} out of range for a {layers}-layer tower "
-                         f"(hidden states are indexed -{layers + 1}..{layers})")
+        raise UsageError(
+            f"feature layer {feature_layer} out of range for a {layers}-layer tower "
+            f"(hidden states are indexed -{layers + 1}..{layers})"
+        )
 
 
 class HFVisionTower(nn.Module):
@@ -69,12 +72,14 @@ def load_hf_vision_model(path: str | Path, family: str, **config_overrides):
 
     cls = {"clip": CLIPVisionModel, "siglip": SiglipVisionModel}[family]
     try:
-        with hf_quiet():     # the text half is reported as "unexpected" keys: expected here
+        with hf_quiet():  # the text half is reported as "unexpected" keys: expected here
             model, info = cls.from_pretrained(str(path), output_loading_info=True, **config_overrides)
     except Exception as e:  # noqa: BLE001 - unreadable dir is a usage problem
         raise UsageError(f"cannot load a {family} vision model from {path}: {e}") from None
     problems = [*info.get("missing_keys", []), *info.get("mismatched_keys", [])]
     if problems:
-        raise UsageError(f"{family} weights in {path} lack {len(problems)} vision key(s): "
-                         + ", ".join(str(k) for k in sorted(problems, key=str)))
+        raise UsageError(
+            f"{family} weights in {path} lack {len(problems)} vision key(s): "
+            + ", ".join(str(k) for k in sorted(problems, key=str))
+        )
     return model.eval()

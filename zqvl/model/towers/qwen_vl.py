@@ -4,6 +4,7 @@ Module and parameter names equal the keys under `transformer.visual.` in a Qwen-
 load with a plain prefix strip (see qwen_vl_checkpoint.py). Architecture facts: shared/qwen-vl-visual.md.
 Batch-first throughout (the original is sequence-first; the maths is the same).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,11 +28,11 @@ class QwenVLVisionConfig(PreTrainedConfig):
     width: int = 1664
     layers: int = 48
     heads: int = 16
-    mlp_size: int = 8192            # int(width * mlp_ratio) in Qwen's config
+    mlp_size: int = 8192  # int(width * mlp_ratio) in Qwen's config
     output_dim: int = 4096
-    n_queries: int = 256            # resampler queries = image tokens (a square number)
-    resampler_heads: int = 32       # output_dim // 128 in Qwen-VL
-    pos_grid: int = 16              # the ViT's positional table is pos_grid^2 rows, resized to the patch grid
+    n_queries: int = 256  # resampler queries = image tokens (a square number)
+    resampler_heads: int = 32  # output_dim // 128 in Qwen-VL
+    pos_grid: int = 16  # the ViT's positional table is pos_grid^2 rows, resized to the patch grid
     layer_norm_eps: float = 1e-6
     initializer_range: float = 0.02
 
@@ -53,8 +54,9 @@ def resize_positions(table: torch.Tensor, count: int) -> torch.Tensor:
 def sincos_2d(dim: int, grid: int) -> torch.Tensor:
     """Fixed 2-D sin-cos table (grid*grid, dim): first half encodes the column, second half the row (as the
     original MAE-derived code orders its meshgrid); each half is sin then cos, frequencies 1/10000^(2i/d)."""
-    rows, cols = torch.meshgrid(torch.arange(grid, dtype=torch.float32),
-                                torch.arange(grid, dtype=torch.float32), indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(grid, dtype=torch.float32), torch.arange(grid, dtype=torch.float32), indexing="ij"
+    )
 
     def one_axis(pos: torch.Tensor, d: int) -> torch.Tensor:
         omega = 1.0 / 10000 ** (torch.arange(d // 2, dtype=torch.float32) / (d / 2))
@@ -76,7 +78,7 @@ class QwenVLAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.in_proj(x).view(b, n, self.heads, 3, d // self.heads).permute(3, 0, 2, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)      # scale 1/sqrt(head_dim), as the original
+        out = F.scaled_dot_product_attention(q, k, v)  # scale 1/sqrt(head_dim), as the original
         return self.out_proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -86,8 +88,15 @@ class QwenVLResidualBlock(GradientCheckpointingLayer):
         self.ln_1 = nn.LayerNorm(c.width, eps=c.layer_norm_eps)
         self.attn = QwenVLAttention(c.width, c.heads)
         self.ln_2 = nn.LayerNorm(c.width, eps=c.layer_norm_eps)
-        self.mlp = nn.Sequential(OrderedDict([("c_fc", nn.Linear(c.width, c.mlp_size)), ("gelu", nn.GELU()),
-                                              ("c_proj", nn.Linear(c.mlp_size, c.width))]))
+        self.mlp = nn.Sequential(
+            OrderedDict(
+                [
+                    ("c_fc", nn.Linear(c.width, c.mlp_size)),
+                    ("gelu", nn.GELU()),
+                    ("c_proj", nn.Linear(c.mlp_size, c.width)),
+                ]
+            )
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -123,7 +132,7 @@ class QwenVLResampler(nn.Module):
         self.ln_kv = nn.LayerNorm(c.output_dim, eps=c.layer_norm_eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pos = self.pos_embed.to(self.query.dtype)   # transformers keeps loaded buffers in float32
+        pos = self.pos_embed.to(self.query.dtype)  # transformers keeps loaded buffers in float32
         key_pos = resize_positions(pos, x.shape[1])
         kv = self.ln_kv(self.kv_proj(x))
         q = (self.ln_q(self.query) + pos).unsqueeze(0).expand(x.shape[0], -1, -1)
@@ -145,7 +154,7 @@ class QwenVLVisionModel(PreTrainedModel):
         super().__init__(config)
         c = config
         self.conv1 = nn.Conv2d(3, c.width, kernel_size=c.patch_size, stride=c.patch_size, bias=False)
-        self.positional_embedding = nn.Parameter(torch.empty(c.pos_grid ** 2, c.width))
+        self.positional_embedding = nn.Parameter(torch.empty(c.pos_grid**2, c.width))
         self.ln_pre = nn.LayerNorm(c.width, eps=c.layer_norm_eps)
         self.transformer = QwenVLTransformer(c)
         self.attn_pool = QwenVLResampler(c)
@@ -170,11 +179,11 @@ class QwenVLVisionModel(PreTrainedModel):
         return self.ln_post(x) @ self.proj
 
     def _init_weights(self, module):
-        super()._init_weights(module)   # Linear/Conv: normal(0.02), LayerNorm: 1/0, MultiheadAttention: torch's
+        super()._init_weights(module)  # Linear/Conv: normal(0.02), LayerNorm: 1/0, MultiheadAttention: torch's
         c = self.config
         if isinstance(module, QwenVLVisionModel):
-            init.normal_(module.positional_embedding, std=c.width ** -0.5)
-            init.normal_(module.proj, std=c.output_dim ** -0.5)
+            init.normal_(module.positional_embedding, std=c.width**-0.5)
+            init.normal_(module.proj, std=c.output_dim**-0.5)
         elif isinstance(module, QwenVLResampler):
             init.trunc_normal_(module.query, std=0.02)
             init.copy_(module.pos_embed, sincos_2d(c.output_dim, module.grid))

@@ -5,6 +5,7 @@ files the index names for `transformer.visual.*` are opened. The expected keys c
 config.json's "visual" section; any missing, unexpected or wrongly shaped key fails the load with one message that
 names every such key (the seed loaded three hard-coded shards and never checked).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,16 @@ def config_from_visual(visual: dict):
 
     width = int(visual.get("width", 1664))
     output_dim = int(visual.get("output_dim", 4096))
-    kwargs = {"image_size": int(visual.get("image_size", 448)), "patch_size": int(visual.get("patch_size", 14)),
-              "width": width, "layers": int(visual.get("layers", 48)), "heads": int(visual.get("heads", 16)),
-              "output_dim": output_dim, "mlp_size": int(width * float(visual.get("mlp_ratio", 4.9231))),
-              "resampler_heads": max(1, output_dim // 128)}
+    kwargs = {
+        "image_size": int(visual.get("image_size", 448)),
+        "patch_size": int(visual.get("patch_size", 14)),
+        "width": width,
+        "layers": int(visual.get("layers", 48)),
+        "heads": int(visual.get("heads", 16)),
+        "output_dim": output_dim,
+        "mlp_size": int(width * float(visual.get("mlp_ratio", 4.9231))),
+        "resampler_heads": max(1, output_dim // 128),
+    }
     kwargs.update({k: int(visual[k]) for k in _EXTRA_KEYS if k in visual})
     return QwenVLVisionConfig(**kwargs)
 
@@ -84,7 +91,7 @@ def _read_file(path: Path, keys: list[str] | None, prefix: str) -> tuple[dict[st
                 return {k: f.get_tensor(k) for k in wanted if k in present}, [k for k in wanted if k not in present]
         try:
             state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:    # legacy (non-zip) .bin files cannot be memory-mapped
+        except RuntimeError:  # legacy (non-zip) .bin files cannot be memory-mapped
             state = torch.load(path, map_location="cpu", weights_only=True)
     except UsageError:
         raise
@@ -100,13 +107,18 @@ def read_prefixed(ckpt_dir: str | Path, prefix: str = PREFIX) -> tuple[dict[str,
     absent: list[str] = []
     for path, keys in sorted(_files_for_prefix(Path(ckpt_dir), prefix).items()):
         tensors, missing_here = _read_file(path, keys, prefix)
-        found.update({k[len(prefix):]: v for k, v in tensors.items()})
+        found.update({k[len(prefix) :]: v for k, v in tensors.items()})
         absent += missing_here
     return found, absent
 
 
-def check_state_dict(expected: dict[str, torch.Size], found: dict[str, torch.Tensor], source: str,
-                     prefix: str = PREFIX, absent: list[str] = ()) -> None:
+def check_state_dict(
+    expected: dict[str, torch.Size],
+    found: dict[str, torch.Tensor],
+    source: str,
+    prefix: str = PREFIX,
+    absent: list[str] = (),
+) -> None:
     """Raise one UsageError naming every missing, unexpected and wrongly shaped key (`absent`: keys an index
     places in a shard that does not hold them)."""
     missing = sorted(set(expected) - set(found))
@@ -118,13 +130,17 @@ def check_state_dict(expected: dict[str, torch.Size], found: dict[str, torch.Ten
     if unexpected:
         problems.append(f"{len(unexpected)} unexpected key(s): " + ", ".join(prefix + k for k in unexpected))
     if wrong:
-        problems.append(f"{len(wrong)} key(s) with the wrong shape: " + ", ".join(
-            f"{prefix}{k} {list(found[k].shape)} (expected {list(expected[k])})" for k in wrong))
+        problems.append(
+            f"{len(wrong)} key(s) with the wrong shape: "
+            + ", ".join(f"{prefix}{k} {list(found[k].shape)} (expected {list(expected[k])})" for k in wrong)
+        )
     if absent:
         problems.append(f"{len(absent)} key(s) listed in the index but not in their shard: " + ", ".join(absent))
     if problems:
-        raise UsageError(f"Qwen-VL visual weights in {source} do not match the architecture in its config.json: "
-                         + "; ".join(problems))
+        raise UsageError(
+            f"Qwen-VL visual weights in {source} do not match the architecture in its config.json: "
+            + "; ".join(problems)
+        )
 
 
 def load_qwen_vl_tower(ckpt_dir: str | Path):
