@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from datadir import jpeg_bytes, make_dir, record
+from helpers.datadir import jpeg_bytes, make_dir, record
 
 from zqvl.data.io import ImageRoot
 from zqvl.data.validate import validate_dir

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from shardkit import jpeg_claiming, make_dataset, noise_image
+from helpers.shardkit import jpeg_claiming, make_dataset, noise_image
 
 from zqvl.data.shards.format import MANIFEST, Manifest
 from zqvl.data.shards.reader import ShardStream

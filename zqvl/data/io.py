@@ -339,7 +339,7 @@ def safe_image_path(images_dir: str | os.PathLike, rel: str) -> str | None:
     purpose: validate and clean call this once per image on sets of millions, where pathlib costs more than
     the check itself.
     """
-    if not rel or rel[0] in "/\\" or rel[1:2] == ":":
+    if not rel or rel[0] in "/\\" or rel[1:2] == ":" or "\x00" in rel:  # NUL: no OS opens it
         return None
     parts = rel.replace("\\", "/").split("/")
     if ".." in parts:
