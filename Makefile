@@ -7,7 +7,7 @@ export TORCH_EXTENSIONS_DIR := $(CURDIR)/.cache/torch_extensions
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-fast lint venv bench clean-venv system-deps
+.PHONY: demo ablation test test-fast lint venv bench clean-venv system-deps
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ system-deps:
 
 demo: $(VENV)/.installed
 	$(PY) tools/demo.py
+
+# Does cleaning help? Stage 3 twice from one stage-2 model, on raw and on cleaned defective synth data, scored on a
+# defect-free held-out world: runs/ablation/results.json and results.md (~15 min on 2 CPU cores).
+ablation: $(VENV)/.installed
+	$(PY) tools/experiments/clean_ablation.py
 
 test: $(VENV)/.installed system-deps lint
 	$(PY) -m pytest

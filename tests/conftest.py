@@ -24,3 +24,17 @@ def qwen_tokenizer():
     from zqvl.model.tokenizer import load_tokenizer
 
     return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def shards(tmp_path_factory) -> tuple[Path, dict]:
+    """70 well-formed records in 18 shards of uneven worker loads, and what each record holds."""
+    from helpers.shardkit import make_dataset
+
+    from zqvl.data.shards.writer import ShardOptions, shard_dir
+
+    root = tmp_path_factory.mktemp("src")
+    expect = make_dataset(root, 70, broken=False)
+    out = tmp_path_factory.mktemp("shards") / "demo"
+    shard_dir(root, out, ShardOptions(max_count=4))
+    return out, expect

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers.train_helpers import memorised_run, workspace
 
-from tests.train_helpers import memorised_run, workspace
 from zqvl.cli import chat as chat_cli
 from zqvl.data.schema import parse_record
 from zqvl.infer.chat import Chat, Conversation, open_image
 from zqvl.train.collate import IGNORE, build_samples
+
+pytestmark = pytest.mark.slow  # trains or kills real processes: `make test-fast` skips it
 
 IM_END = 151645
 
@@ -74,20 +76,29 @@ def test_cli_answer_compare_and_interactive(trained, image, tmp_path_factory, tm
         json.dumps({"question": "图片是什么颜色？", "image": str(image)}, ensure_ascii=False)
         + "\n"
         + json.dumps({"question": "你好"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps(
+            {"question": "<image>\n<image>\n两张图一样吗？", "image": [str(image), str(image)]}, ensure_ascii=False
+        )
         + "\n",
         encoding="utf-8",
     )
     untrained = workspace(tmp_path_factory) / "model"
     gen = {"max_new_tokens": 64, "sample": False, "temperature": 0.7, "top_p": 0.9, "seed": None}
-    rows = chat_cli.compare([str(untrained), str(trained)], str(prompts), gen, chat_cli.DEFAULT_SYSTEM)
-    assert [r[0] for r in rows] == ["img_000.png: 图片是什么颜色？", "-: 你好"]
+    runs = [str(untrained), str(trained)]
+    rows = chat_cli.compare_rows(chat_cli.compare(runs, str(prompts), gen, chat_cli.DEFAULT_SYSTEM), runs)
+    assert [r[0] for r in rows] == [
+        "img_000.png: 图片是什么颜色？",
+        "-: 你好",
+        "img_000.png, img_000.png: <image>\n<image>\n两张图一样吗？",
+    ]
     assert rows[0][2] == shown["answer"] and all(len(r) == 3 for r in rows)
     assert rows[0][1].endswith("[cut at max_new_tokens]")  # random weights: <|im_end|> is one id in 151k
-    assert (
-        chat_cli._main(["--compare", str(untrained), str(trained), "--prompts", str(prompts), "--max-new-tokens", "8"])
-        == 0
-    )
+    assert chat_cli._main(["--compare", *runs, "--prompts", str(prompts), "--max-new-tokens", "8"]) == 0
     assert "zqvl-chat --compare" in capsys.readouterr().out
+    assert chat_cli._main(["--compare", *runs, "--prompts", str(prompts), "--max-new-tokens", "8", "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert len(answers) == 3 and set(answers[2]["answers"]) == set(runs) and len(answers[2]["images"]) == 2
 
     lines = iter(["图片是什么颜色？", "再说一遍颜色。", "/quit"])
     monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))

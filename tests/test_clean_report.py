@@ -66,6 +66,7 @@ def _chromium(report: Path, tmp: Path, *args: str) -> subprocess.CompletedProces
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (make test installs it)")
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(report, tmp_path):
     dom = _chromium(report, tmp_path, "--dump-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from datadir import jpeg_bytes
+from helpers.datadir import jpeg_bytes
 
 from zqvl.cli.data import _main as data_main
 from zqvl.data.convert import convert, split_textocr_caption

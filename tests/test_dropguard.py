@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 import pytest
-from datadir import jpeg_bytes
+from helpers.datadir import jpeg_bytes
 
 from zqvl.cli.data import _main as data_main
 from zqvl.data.dropguard import Drops

@@ -7,8 +7,8 @@ import json
 import math
 
 import pytest
+from helpers.train_helpers import workspace
 
-from tests.train_helpers import workspace
 from zqvl.cli import eval as eval_cli
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.infer import eval as ev

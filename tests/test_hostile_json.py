@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from datadir import jpeg_bytes
+from helpers.datadir import jpeg_bytes
 
 from zqvl.cli.data import _main as data_main
 from zqvl.data.io import iter_json_values
@@ -104,3 +104,18 @@ def test_a_value_spanning_chunks_still_parses(tmp_path, monkeypatch):
     (tmp_path / "deep.json").write_text("[" + good(0) + "," + HOSTILE["deep"] + "," + good(1) + "]")
     values = list(iter_json_values(tmp_path / "deep.json"))
     assert isinstance(values[1], Unparsable) and values[2]["id"] == "ok1"
+
+
+def test_a_nul_in_an_image_path_is_an_unsafe_path_not_an_abort(tmp_path, capsys):
+    root = tmp_path / "d"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.jpg").write_bytes(jpeg_bytes())
+    records = [json.loads(good(0)), {**json.loads(good(1)), "image": "a\u0000.jpg"}]
+    (root / "chat.json").write_text(json.dumps(records), encoding="utf-8")
+    assert run_cli(data_main, ["validate", str(root), "--report", str(tmp_path / "v.jsonl")]) == 1
+    issues = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert [(i["id"], i["code"]) for i in issues] == [("ok1", "image.unsafe_path")]
+    assert run_cli(data_main, ["shard", str(root), "--out", str(tmp_path / "s")]) == 0
+    skipped = [json.loads(line) for line in (tmp_path / "s" / "skipped.jsonl").read_text().splitlines()]
+    assert [(s["id"], s["reason"]) for s in skipped] == [("ok1", "image.unsafe_path")]
+    capsys.readouterr()

@@ -46,7 +46,7 @@ def image(seed: int, size=(50, 40)) -> Image.Image:
 def test_build_writes_a_plain_hf_directory(built):
     from transformers import AutoModelForImageTextToText
 
-    for vision, path in built.items():
+    for path in built.values():
         names = {p.name for p in path.iterdir()}
         assert {
             "config.json",
@@ -78,12 +78,13 @@ def test_forward_places_image_features_and_computes_shifted_loss(loaded, vision)
     answer_start = len(proc.encode(generation_prompt([], "<image>\n图片里有什么？")))
     labels[:, :answer_start] = -100
     with torch.no_grad():
-        out = model(**batch, labels=labels)
+        loss = model(**batch, labels=labels).loss  # supervised positions only (model/loss.py)
+        out = model(**batch)
         other = model(
             input_ids=ids, attention_mask=batch["attention_mask"], pixel_values=proc.preprocess_images([image(1)])
         )
-    expected = F.cross_entropy(out.logits[0, :-1], labels[0, 1:], ignore_index=-100)
-    torch.testing.assert_close(out.loss, expected)
+    expected = F.cross_entropy(out.logits[0, :-1].float(), labels[0, 1:], ignore_index=-100)
+    torch.testing.assert_close(loss, expected)
     # causal: positions before the first image token cannot see the image; every later position does
     first = int((ids[0] == proc.image_token_id).nonzero()[0])
     torch.testing.assert_close(out.logits[0, :first], other.logits[0, :first])

@@ -103,7 +103,7 @@ def test_missing_keys_fail_naming_each(tmp_path):
 
 
 def test_key_listed_in_index_but_absent_from_shard_is_named(tmp_path):
-    state = write_fake_qwen_vl_chat(tmp_path, shards=3)
+    write_fake_qwen_vl_chat(tmp_path, shards=3)
     index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
     victim = PREFIX + "ln_post.weight"
     shard = tmp_path / index["weight_map"][victim]

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import webdataset as wds
+from helpers.shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 from PIL import Image
-from shardkit import jpeg_claiming, make_dataset, png_header_only, tree
 
 from zqvl.cli.data import _main as zqvl_data
 from zqvl.data.shards.format import image_members
@@ -150,7 +150,7 @@ def test_resize_keeps_aspect_and_small_images(tmp_path):
     (root / "images" / "small.png").write_bytes(expect["files"]["0002.png"])
     out = tmp_path / "demo"
     shard_dir(root, out, ShardOptions(resize=32, max_count=100))
-    for key, (_, members) in read_all(out).items():
+    for _, members in read_all(out).values():
         record = json.loads(members["json"])
         rels = record.get("image", [])
         for name, rel in zip(image_members(members), [rels] if isinstance(rels, str) else rels):

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from shardkit import make_dataset
+from helpers.shardkit import make_dataset
 
 import zqvl.data.shards as shards_pkg
 from zqvl.cli.data import _main as zqvl_data

@@ -10,21 +10,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers.shardkit import noise_image
 from PIL import Image
-from shardkit import make_dataset, noise_image
 
 from zqvl.data.shards.reader import ShardStream, SkipSample, TokenBudgetFilter, expand_shards
 from zqvl.data.shards.tar import Member, ShardFile
-from zqvl.data.shards.writer import ShardOptions, shard_dir
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("src")
-    expect = make_dataset(root, 70, broken=False)
-    out = tmp_path_factory.mktemp("shards") / "demo"
-    shard_dir(root, out, ShardOptions(max_count=4))  # 18 shards of uneven worker loads
-    return out, expect
 
 
 def read(stream: ShardStream, workers: int = 2) -> tuple[list[str], Counter]:

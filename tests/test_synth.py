@@ -6,8 +6,8 @@ import json
 from collections import Counter
 
 import pytest
+from helpers.shardkit import tree
 
-from tests.shardkit import tree
 from zqvl.cli.data import _main
 from zqvl.data.synth import synthesize
 from zqvl.data.synth_defects import FAMILIES
@@ -50,7 +50,7 @@ def test_refuses_existing_nonempty_dir_and_bad_args(tmp_path):
 
 
 def test_clean_set_validates(tmp_path):
-    out = _synth(tmp_path, "clean", "--records", 60, "--seed", 1)
+    out = _synth(tmp_path, "clean", "--records", 60, "--seed", 1, "--world", "rich")
     assert _main(["validate", str(out)]) == 0
     records = json.loads((out / "chat.json").read_text(encoding="utf-8"))
     assert json.loads((out / "labels.json").read_text()) == {}
@@ -63,8 +63,8 @@ def test_clean_set_validates(tmp_path):
 
 
 def test_labels_name_exactly_the_changed_records(tmp_path):
-    plain = _synth(tmp_path, "plain", "--records", 80, "--seed", 7)
-    bad = _synth(tmp_path, "bad", "--records", 80, "--seed", 7, "--defects", 0.5)
+    plain = _synth(tmp_path, "plain", "--records", 80, "--seed", 7, "--world", "rich")
+    bad = _synth(tmp_path, "bad", "--records", 80, "--seed", 7, "--defects", 0.5, "--world", "rich")
     before = {r["id"]: r for r in json.loads((plain / "chat.json").read_text(encoding="utf-8"))}
     after = {r["id"]: r for r in json.loads((bad / "chat.json").read_text(encoding="utf-8"))}
     labels = json.loads((bad / "labels.json").read_text(encoding="utf-8"))
@@ -77,7 +77,7 @@ def test_labels_name_exactly_the_changed_records(tmp_path):
 
 
 def test_clean_rejects_injected_defects(tmp_path):
-    data = _synth(tmp_path, "data", "--records", 400, "--seed", 11, "--defects", 0.5)
+    data = _synth(tmp_path, "data", "--records", 400, "--seed", 11, "--defects", 0.5, "--world", "rich")
     config = tmp_path / "no_dedupe.yaml"
     config.write_text(NO_DEDUPE)
     out = tmp_path / "cleaned"
@@ -100,3 +100,26 @@ def test_clean_rejects_injected_defects(tmp_path):
     clean_ids = [rid for rid in ids if rid not in labels]
     kept = sum(rid not in rejected for rid in clean_ids) / len(clean_ids)
     assert kept >= 0.97, Counter(r for rid in clean_ids for r in rejected.get(rid, []))
+
+
+def test_caption_world_answers_name_what_is_drawn(tmp_path):
+    """The default world: one object per 32 px picture, and the answer is exactly its colour and shape."""
+    import io
+
+    from PIL import Image
+
+    from zqvl.data.synth import COLOURS, SHAPES
+
+    out = _synth(tmp_path, "world", "--records", 30, "--seed", 2)
+    assert _main(["validate", str(out)]) == 0
+    by_answer = {f"{c[1]}的{s[2]}": (c[2], s[0]) for c in COLOURS.values() for s in SHAPES.values()}
+    files = tree(out)
+    for r in json.loads(files["chat.json"]):
+        question, answer = r["conversations"]
+        assert question["value"].startswith("<image>\n") and answer["value"] in by_answer
+        rgb, shape = by_answer[answer["value"]]
+        assert answer["source"] == f"a {[k for k, v in COLOURS.items() if v[2] == rgb][0]} {shape}"
+        image = Image.open(io.BytesIO(files[f"images/{r['image']}"])).convert("RGB")
+        assert image.size == (32, 32)
+        # the object covers the middle of the picture (jitter is at most ±12 per channel)
+        assert all(abs(a - b) <= 12 for a, b in zip(image.getpixel((16, 18)), rgb)), (r["id"], answer["value"])

@@ -12,8 +12,8 @@ import time
 
 import pytest
 import torch
+from helpers.train_helpers import MEMORISE, losses, memorised_run, train_cmd, workspace
 
-from tests.train_helpers import MEMORISE, losses, memorised_run, train_cmd, workspace
 from zqvl.model.build import load_model
 from zqvl.train import checkpoint
 

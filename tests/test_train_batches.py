@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import partial
 
 import pytest
+from helpers.train_helpers import make_shards, sample_dir, tiny_model
 
-from tests.train_helpers import make_shards, sample_dir, tiny_model
 from zqvl.data.shards.reader import ShardStream, SkipSample
 from zqvl.model.build import load_model
 from zqvl.train.collate import SampleBuilder

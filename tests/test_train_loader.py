@@ -9,26 +9,14 @@ import os
 import random
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from PIL import Image
-from shardkit import make_dataset
 
 from zqvl.data.shards.reader import ShardStream, SkipSample
-from zqvl.data.shards.writer import ShardOptions, shard_dir
 from zqvl.errors import UsageError
 from zqvl.train.collate import group_by_length
 from zqvl.train.loader import TrainLoader
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> tuple[Path, dict]:
-    root = tmp_path_factory.mktemp("src")
-    expect = make_dataset(root, 70, broken=False)
-    out = tmp_path_factory.mktemp("shards") / "demo"
-    shard_dir(root, out, ShardOptions(max_count=4))  # 18 shards of uneven worker loads
-    return out, expect
 
 
 @dataclass

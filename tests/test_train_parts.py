@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers.train_helpers import tiny_model
 
-from tests.train_helpers import tiny_model
 from zqvl.errors import UsageError
 from zqvl.model.build import load_model, parameter_groups
 from zqvl.train.config import TrainConfig, load_yaml_overrides, resolve

@@ -7,7 +7,7 @@ import asyncio
 
 import opencc
 import pytest
-from fake_openai_server import LETTERS, WORDS, FakeOpenAI, fake_translate
+from helpers.fake_openai_server import LETTERS, WORDS, FakeOpenAI, fake_translate
 
 
 def test_every_fake_character_survives_traditional_and_back():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fake_openai_server import BROKEN_BODIES, FakeOpenAI, sample_records, write_chat_dir
+from helpers.fake_openai_server import BROKEN_BODIES, FakeOpenAI, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
@@ -116,3 +116,23 @@ def test_a_full_disk_is_not_called_a_damaged_cache(tmp_path):
         cache.put("k1", model="m", prompt_version="v", variant=0, source="b" * 50_000, translation="乙" * 50_000)
     assert cache.get("k0") == "甲"
     cache.close()
+
+
+def test_an_output_of_another_input_is_not_replaced(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    first = write_chat_dir(tmp_path / "first", sample_records(3, ("dog",)))
+    second = write_chat_dir(tmp_path / "second", sample_records(4, ("cat",)))
+    with FakeOpenAI(api_key=KEY) as srv:
+        base = ["--base-url", srv.base_url, "--model", "m", "--no-progress"]
+        assert run_cli(_main, ["translate", str(first), "--out", str(tmp_path / "out")] + base) == 0
+        before = (tmp_path / "out" / "chat.json").read_bytes()
+        assert run_cli(_main, ["translate", str(first), "--out", str(tmp_path / "out")] + base) == 0  # resume
+        assert run_cli(_main, ["translate", str(second), "--out", str(tmp_path / "out")] + base) == 2
+        assert "holds zqvl-data translate output of" in capsys.readouterr().err
+        assert (tmp_path / "out" / "chat.json").read_bytes() == before
+        assert run_cli(_main, ["translate", str(second), "--out", str(tmp_path / "out"), "--force"] + base) == 0
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("mine")
+    assert run_cli(_main, ["translate", str(first), "--out", str(precious)] + base) == 2
+    assert sorted(p.name for p in precious.iterdir()) == ["notes.txt"]

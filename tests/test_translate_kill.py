@@ -10,13 +10,16 @@ import sys
 import time
 from pathlib import Path
 
-from fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
+import pytest
+from helpers.fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate.cache import TranslationCache
 from zqvl.data.translate.runner import CACHE_NAME
 from zqvl.data.translate.spans import mask
 from zqvl.ui import run_cli
+
+pytestmark = pytest.mark.slow  # trains or kills real processes: `make test-fast` skips it
 
 KEY = "sk-kill-test-5f3c9a0e7b21-DO-NOT-LEAK"
 FAULTS = {"zebra": ["429"], "poison": ["lost_placeholder"] * 99}  # 429 with Retry-After: 0

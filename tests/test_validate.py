@@ -5,7 +5,7 @@ import struct
 import zlib
 
 import pytest
-from datadir import jpeg_bytes, make_dir, png_bytes, qa, record
+from helpers.datadir import jpeg_bytes, make_dir, png_bytes, qa, record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

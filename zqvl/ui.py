@@ -28,8 +28,8 @@ def warn(message: str) -> None:
 
 
 def table(title: str, columns: list[str], rows: list[list[object]]) -> Table:
-    """Cells are data, never markup; a title or header may use markup (the commands' own strings)."""
-    t = Table(title=title, title_justify="left")
+    """Title and cells are data (paths, ids, answers), never markup: `[/]` in a file name prints as itself."""
+    t = Table(title=escape(title), title_justify="left")
     for i, name in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows)
         t.add_column(name, justify="right" if numeric else "left")

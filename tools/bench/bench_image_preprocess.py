@@ -48,8 +48,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             ours.save(tmp)
             baseline = AutoImageProcessor.from_pretrained(tmp)
-        t_hf = best_of(lambda: baseline(images=images, return_tensors="pt"), args.repeat)
-        t_ours = best_of(lambda: ours(images), args.repeat)
+        t_hf = best_of(lambda hf=baseline: hf(images=images, return_tensors="pt"), args.repeat)
+        t_ours = best_of(lambda mine=ours: mine(images), args.repeat)
         print(
             f"{name:18s} transformers {args.images / t_hf:7.1f} img/s   zqvl {args.images / t_ours:7.1f} img/s"
             f"   speedup x{t_hf / t_ours:.2f}"

@@ -146,7 +146,7 @@ def main() -> None:
                 best[name] = min(best.get(name, float("inf")), seconds)
                 counts[name] = n
         urls = sorted(str(p) for p in (work / "z0").glob("*.tar"))
-        for r in range(args.repeat):
+        for _ in range(args.repeat):
             for name, fn in [
                 ("reader: webdataset.WebDataset", baseline_reader),
                 ("reader: zqvl ShardStream", ours_reader),

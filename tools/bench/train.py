@@ -121,13 +121,16 @@ def run_baseline(model_dir: Path, data: Path, args) -> dict:
         batch = collate(samples[pos : pos + args.batch_size], processor.tokenizer.pad_token_id)
         pos += args.batch_size
         t0 = time.perf_counter()
-        loss = model(
+        # the seeds' stock model: LM head and loss over every position, full fp32 logits (HF's ForCausalLMLoss)
+        logits = model(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
-            labels=batch["labels"],
             pixel_values=batch["pixel_values"],
             use_cache=False,
-        ).loss
+        ).logits
+        loss = torch.nn.functional.cross_entropy(
+            logits[:, :-1].float().flatten(0, 1), batch["labels"][:, 1:].flatten(), ignore_index=-100
+        )
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

@@ -22,14 +22,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_openai_server import sample_records, write_chat_dir  # noqa: E402
+from helpers.fake_openai_server import sample_records, write_chat_dir  # noqa: E402
 
 from zqvl.data.translate import TranslateOptions, translate_dir  # noqa: E402
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, str(REPO / "tests" / "fake_openai_server.py"), "--latency", str(latency)],
+        [sys.executable, str(REPO / "tests" / "helpers" / "fake_openai_server.py"), "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -88,7 +88,7 @@ def main(argv=None) -> None:
     server, base_url = start_server(args.latency)
     pipeline, bare = [], []
     try:
-        for r in range(args.rounds):  # alternate, so both see the same machine load
+        for _ in range(args.rounds):  # alternate, so both see the same machine load
             with tempfile.TemporaryDirectory() as tmp:
                 pipeline.append(pipeline_run(base_url, args.requests, args.concurrency, Path(tmp)))
             bare.append(asyncio.run(bare_client(base_url, args.requests, args.concurrency)))

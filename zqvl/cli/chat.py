@@ -10,7 +10,7 @@ import sys
 from zqvl.cli.parser import ArgumentParser
 from zqvl.data.template import DEFAULT_SYSTEM
 from zqvl.errors import UsageError
-from zqvl.infer.chat import DEFAULT_MAX_NEW_TOKENS, Chat, Conversation, compare, open_image, run_label
+from zqvl.infer.chat import DEFAULT_MAX_NEW_TOKENS, Chat, Conversation, compare, compare_rows, open_image, run_label
 from zqvl.ui import err, out, run_cli, table, warn
 
 
@@ -39,7 +39,7 @@ def interactive(chat: Chat, first_images: list, gen: dict) -> None:
             continue
         reply = chat.ask(conv, line, pending, **gen)
         pending = []
-        out.print(f"助手> {reply.text}")
+        out.print(f"助手> {reply.text}", markup=False)
         if reply.stopped != "im_end":
             warn(f"answer cut at --max-new-tokens {gen['max_new_tokens']}")
 
@@ -58,7 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--system", default=DEFAULT_SYSTEM, help="system prompt ('' for none)")
-    p.add_argument("--json", action="store_true", help="print {answer, new_tokens, stopped} as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print {answer, new_tokens, stopped} as JSON (with --compare: every prompt and run)",
+    )
+    p.add_argument("--full", action="store_true", help="--compare: whole answers in the table, not cut at 300")
     return p
 
 
@@ -78,7 +83,25 @@ def _main(argv=None) -> int:
     if args.compare:
         if not args.prompts:
             raise UsageError("--compare needs --prompts FILE")
-        rows = compare(args.compare, args.prompts, gen, system)
+        results = compare(args.compare, args.prompts, gen, system)
+        if args.json:
+            out.print(
+                json.dumps(
+                    [
+                        {
+                            "question": r["question"],
+                            "images": r["images"],
+                            "answers": {run: vars(reply) for run, reply in r["replies"].items()},
+                        }
+                        for r in results
+                    ],
+                    ensure_ascii=False,
+                ),
+                soft_wrap=True,
+                markup=False,
+            )
+            return 0
+        rows = compare_rows(results, args.compare, None if args.full else 300)
         out.print(table("zqvl-chat --compare", ["prompt"] + [run_label(r) for r in args.compare], rows))
         return 0
     if not args.model:
@@ -97,9 +120,10 @@ def _main(argv=None) -> int:
                 {"answer": reply.text, "new_tokens": reply.new_tokens, "stopped": reply.stopped}, ensure_ascii=False
             ),
             soft_wrap=True,
+            markup=False,
         )
     else:
-        out.print(reply.text, soft_wrap=True)
+        out.print(reply.text, soft_wrap=True, markup=False)
     if reply.stopped != "im_end":
         warn(f"the answer reached --max-new-tokens {args.max_new_tokens} before <|im_end|>; raise it for the rest")
     return 0

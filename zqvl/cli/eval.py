@@ -90,7 +90,7 @@ def _main(argv=None) -> int:
     if args.out:
         with atomic_open(args.out) as fh:
             fh.write(json.dumps(_finite(result), ensure_ascii=False, indent=1) + "\n")
-        out.print(f"results → {args.out}", soft_wrap=True)
+        out.print(f"results → {args.out}", soft_wrap=True, markup=False)
     return 0
 
 

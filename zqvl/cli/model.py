@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rich.markup import escape
+
 from zqvl.cli.parser import ArgumentParser
 from zqvl.ui import run_cli
 
@@ -153,7 +155,7 @@ def _export(args) -> int:
 
     path = export_model(args.dir, args.out, args.format)
     out.print(
-        f"exported {args.dir} -> {path} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
+        f"exported {escape(str(args.dir))} -> {escape(str(path))} ({args.format}: LlavaForConditionalGeneration + AutoProcessor, "
         f"no trust_remote_code)"
     )
     return 0

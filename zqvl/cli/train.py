@@ -22,7 +22,17 @@ from zqvl.train.config import TrainConfig, add_config_arguments, from_saved, loa
 from zqvl.ui import err, out, run_cli, table
 
 # what may differ on --resume without breaking "losses equal an uninterrupted run"
-RESUME_MAY_CHANGE = {"max_steps", "epochs", "save_every", "keep_last", "log_every", "tensorboard"}
+RESUME_MAY_CHANGE = {
+    "max_steps",
+    "epochs",
+    "save_every",
+    "keep_last",
+    "log_every",
+    "tensorboard",
+    "eval_every",
+    "eval_shards",
+    "eval_max_records",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +118,12 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
         ["supervised tokens", f"{s['supervised_tokens']:,}"],
         ["padding", f"{s['padding']:.1%}"],
         ["loss first → last (5-step means)", f"{s['loss_first']:.4f} → {s['loss_last']:.4f}"],
+        [
+            "val loss (last)",
+            f"{s['val_loss']:.4f} at step {s['val_losses'][-1][0]}"
+            if s.get("val_losses")
+            else "n/a (no val split, or --eval-every 0)",
+        ],
         ["time", f"{s['seconds']:.1f} s"],
         ["samples/s / tokens/s", f"{s['samples_s']:.2f} / {s['tokens_s']:,.0f}"],
         ["loader wait", f"{s['loader_wait']:.1%}"],

@@ -7,14 +7,13 @@ DIR/skipped.jsonl. The whole DIR appears atomically: it is built under a temp na
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
+from zqvl.data.io import FilePlacer, ImageRoot, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
 from zqvl.data.outdir import claim, staged
 from zqvl.data.schema import IMAGE_TAG, SchemaError, Unparsable, parse_record
 from zqvl.errors import UsageError
@@ -189,19 +188,18 @@ def convert(
         raise UsageError(f"--images {root}: no such directory (the dir raw image paths are relative to)")
     reader, stats = READERS[fmt], ConvertStats()
     with staged(out, COMMAND, path) as tmp:
-        images, placer = tmp / "images", FilePlacer(copy)
+        images, placer, sources = tmp / "images", FilePlacer(copy), ImageRoot(root)
         with RecordListWriter(tmp / "chat.json") as records, JsonlWriter(tmp / "skipped.jsonl") as skipped:
             for index, raw in enumerate(iter_json_values(path)):
                 stats.read += 1
                 try:
                     record = parse_record(raw if isinstance(raw, Unparsable) else reader(raw, index), index)
                     for rel in record.images:
-                        source_path, target = safe_image_path(root, rel), safe_image_path(images, rel)
-                        if source_path is None or target is None:
-                            raise Skip("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
-                        if not os.path.isfile(source_path):
-                            raise Skip("image.missing", f"image {rel!r} not found under {root}")
-                        placer.place(source_path, target)
+                        # The real file, inside the image root: a link out of it is never linked into DIR.
+                        source_path, problem = sources.resolve(rel)
+                        if problem:
+                            raise Skip(*problem)
+                        placer.place(source_path, safe_image_path(images, rel))
                     if IMAGE_TAG not in "".join(t.value for t in record.turns) and len(record.images) == 1:
                         record.turns[0].value = f"{IMAGE_TAG}\n{record.turns[0].value}"  # CC3M-style: tag implied
                     records.write(record)

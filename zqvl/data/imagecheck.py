@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -23,6 +24,23 @@ class ImageLimits:
     decode: bool = True  # full (draft-scaled) decode catches truncated JPEGs that verify() misses
 
 
+class NotAFile(OSError):
+    """The path names a FIFO, socket, device or directory: opened without blocking, never read."""
+
+
+def open_regular(path: str):
+    """The file at `path` opened for reading, or NotAFile. O_NONBLOCK makes opening a FIFO return at once
+    (a plain open blocks until a writer appears); fstat on the open descriptor then says what it is."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile(f"{path}: not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 @dataclass(frozen=True)
 class ImageResult:
     path: str
@@ -34,12 +52,14 @@ class ImageResult:
 
 def check_image(path: str, limits: ImageLimits = ImageLimits()) -> ImageResult:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             data = fh.read()
+    except NotAFile:
+        return ImageResult(path, code="image.not_a_file", message="not a regular file (FIFO, socket, device)")
     except FileNotFoundError:
         return ImageResult(path, code="image.missing", message="file not found")
     except IsADirectoryError:
-        return ImageResult(path, code="image.missing", message="is a directory, not a file")
+        return ImageResult(path, code="image.not_a_file", message="is a directory, not a file")
     except OSError as e:
         return ImageResult(path, code="image.missing", message=f"unreadable: {e.strerror or e}")
     if not data:

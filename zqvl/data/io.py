@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -338,13 +339,108 @@ def safe_image_path(images_dir: str | os.PathLike, rel: str) -> str | None:
     purpose: validate and clean call this once per image on sets of millions, where pathlib costs more than
     the check itself.
     """
-    if not rel or rel[0] in "/\\" or rel[1:2] == ":":
+    if not rel or rel[0] in "/\\" or rel[1:2] == ":" or "\x00" in rel:  # NUL: no OS opens it
         return None
     parts = rel.replace("\\", "/").split("/")
     if ".." in parts:
         return None
     clean = "/".join(p for p in parts if p and p != ".")
     return os.path.join(images_dir, clean) if clean else None
+
+
+def loads_value(text: str | bytes) -> Any:
+    """One JSON document (a shard's .json member) under the limits iter_json_values applies to a record:
+    no duplicate key, no nesting beyond MAX_DEPTH, no lone surrogate. ValueError names the problem (a
+    nesting too deep for Python's parser is a ValueError here, never a RecursionError)."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        value = _DECODER.decode(text)
+    except RecursionError:
+        raise ValueError("nests deeper than Python's parser can follow") from None
+    problem = _problem(value, text)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+class ImageRoot:
+    """The filesystem half of the image-path rule: where `rel` really is, or why it cannot be used.
+
+    `safe_image_path` judges the string; `resolve(rel)` then follows the filesystem. The file's real path
+    (every symlink, in a directory or at the file, followed) must lie under the real path of images/, and it
+    must be a regular file: a FIFO, socket, device or directory is never opened (opening a FIFO blocks).
+    images/ itself may be a symlink to a directory elsewhere: its files are then judged against that real
+    directory, so a link inside it may point to a sibling but never out of it. Real paths of directories are
+    computed once each (a set of millions has few of them); per file this costs one lstat (plus one stat
+    when the file itself is a link). Returns (real path, None) or (None, (code, message)) with codes
+    `image.unsafe_path`, `image.missing`, `image.not_a_file`.
+    """
+
+    def __init__(self, images_dir: str | os.PathLike):
+        self.images_dir = os.fspath(images_dir)
+        self._real_root: str | None = None
+        self._dirs: dict[str, str] = {}
+
+    @property
+    def real_root(self) -> str:
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.images_dir)
+        return self._real_root
+
+    def _inside(self, real: str) -> bool:
+        root = self.real_root
+        return real.startswith(root) and (len(real) == len(root) or real[len(root)] == os.sep or root == os.sep)
+
+    def _escape(self, rel: str, real: str) -> tuple[str, str]:
+        return (
+            "image.unsafe_path",
+            f"image {rel!r} resolves to {real!r} through a symbolic link, outside images/ ({self.real_root})",
+        )
+
+    def resolve(self, rel: str) -> tuple[str | None, tuple[str, str] | None]:
+        path = safe_image_path(self.images_dir, rel)
+        if path is None:
+            return None, ("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
+        parent, name = os.path.split(path)
+        real_parent = self._dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._dirs[parent] = os.path.realpath(parent)
+        if not self._inside(real_parent):
+            return None, self._escape(rel, real_parent)
+        real = os.path.join(real_parent, name)
+        try:
+            st = os.lstat(real)
+            if stat.S_ISLNK(st.st_mode):
+                real = os.path.realpath(real)
+                if not self._inside(real):
+                    return None, self._escape(rel, real)
+                st = os.stat(real)
+        except FileNotFoundError:
+            return None, ("image.missing", f"image {rel!r} not found under {self.images_dir}")
+        except OSError as e:  # a path component is a file, a link loop, no permission
+            return None, ("image.missing", f"image {rel!r}: {e.strerror or e}")
+        if not stat.S_ISREG(st.st_mode):
+            return None, ("image.not_a_file", f"image {rel!r} is {_file_kind(st.st_mode)}, not a regular file")
+        return real, None
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def resolve_image(images_dir: str | os.PathLike, rel: str) -> tuple[str | None, tuple[str, str] | None]:
+    """ImageRoot(images_dir).resolve(rel), for one image; commands keep one ImageRoot per directory."""
+    return ImageRoot(images_dir).resolve(rel)
 
 
 class FilePlacer:

@@ -29,7 +29,7 @@ NEW, RESUME, REPLACE = "new", "resume", "replace"
 # outputs written before OUTPUT_MARK existed are recognised by files only that command writes
 LEGACY_SIGNATURES = {
     "zqvl-data clean": ("rejected.jsonl",),
-    "zqvl-data translate": ("translate_summary.json",),
+    "zqvl-data translate": ("translate_summary.json", "translate-cache.sqlite"),
     "zqvl-data convert": ("skipped.jsonl",),
     "zqvl-data shard": ("manifest.json",),
 }

@@ -3,9 +3,11 @@ English with faithful Chinese translations, and (optionally) one realistic trans
 
 Every image holds 1-3 objects of one colour and shape, grouped at one position (left/right/top/bottom/center),
 sometimes a sign with one English word. A tiny model can learn colour, shape, count, position and reading the
-sign on CPU, so a trained model's answers can be scored against what the picture really shows. Records come
-in four source styles (caption; 1-3 Q&A exchanges; detailed description; OCR transcription), each turn's
-English kept in `source`. Everything is drawn from `random.Random(f"{seed}:…")`: same arguments, same bytes.
+sign on CPU, so a trained model's answers can be scored against what the picture really shows. The `rich`
+world's records come in four source styles (caption; 1-3 Q&A exchanges; detailed description; OCR
+transcription), each turn's English kept in `source`. The default `caption` world is the one a tiny model
+learns within minutes on CPU: one large object per picture and a one-line answer naming its colour and shape
+("红色的圆形"), so exact match against the reference means the model saw the picture. Everything is drawn from `random.Random(f"{seed}:…")`: same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ SIGN_WORDS = {
 }
 SIGN_SIDE = {"left": "right", "right": "left", "top": "bottom", "bottom": "top", "center": "top"}
 STYLES = ("caption", "qa", "detail", "ocr")
+WORLDS = ("caption", "rich")
+DEFAULT_SIZE = {"caption": 32, "rich": 96}  # caption: already the tiny towers' 32 px, so nothing is blurred
+# The caption world's questions (a few wordings, so the model must look at the picture, not the question).
+CAPTION_QUESTIONS = (
+    ("What is in the picture?", "图片里有什么？"),
+    ("What do you see?", "你看到了什么？"),
+    ("Name the colour and shape of the object.", "说出物体的颜色和形状。"),
+)
 SIGN_SHARE = 0.35  # images with a sign, outside the OCR style (which always has one)
 
 
@@ -97,6 +107,19 @@ class SynthStats:
     records: int = 0
     styles: dict[str, int] = field(default_factory=dict)
     defects: dict[str, int] = field(default_factory=dict)
+
+
+def caption_scene(rng: random.Random) -> Scene:
+    """One large object, near the centre, no sign: colour and shape are the whole story."""
+    return Scene(
+        colour=rng.choice(list(COLOURS)),
+        shape=rng.choice(list(SHAPES)),
+        count=1,
+        position="center",
+        size="huge",
+        background=rng.choice(list(BACKGROUNDS)),
+        sign=None,
+    )
 
 
 def random_scene(rng: random.Random, style: str) -> Scene:
@@ -167,8 +190,11 @@ def render(scene: Scene, px: int, rng: random.Random) -> bytes:
     image = Image.new("RGB", (px, px), _jitter(BACKGROUNDS[scene.background][2], rng, 6))
     draw = ImageDraw.Draw(image)
     fill = _jitter(COLOURS[scene.colour][2], rng, 12)
-    radius = px * (0.07 if scene.size == "small" else 0.12) / max(1.0, scene.count / 2.5)
-    for cx, cy in _centres(scene, px, rng):
+    radius = px * {"small": 0.07, "large": 0.12, "huge": 0.3}[scene.size] / max(1.0, scene.count / 2.5)
+    centres = _centres(scene, px, rng)
+    if scene.size == "huge":  # the caption world: shifted a little, so the model cannot learn one pixel
+        centres = [(x + rng.uniform(-0.08, 0.08) * px, y + rng.uniform(-0.08, 0.08) * px) for x, y in centres]
+    for cx, cy in centres:
         _draw_shape(draw, scene.shape, cx, cy, radius * rng.uniform(0.9, 1.1), fill)
     if scene.sign:
         _draw_sign(image, scene.sign, scene.sign_side, rng)
@@ -328,9 +354,21 @@ def _ocr(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
     return q[0], q[1], a[0], a[1]
 
 
+def _short_caption(scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
+    q = rng.choice(CAPTION_QUESTIONS)
+    return (
+        q[0],
+        q[1],
+        f"a {COLOURS[scene.colour][0]} {SHAPES[scene.shape][0]}",
+        f"{COLOURS[scene.colour][1]}的{SHAPES[scene.shape][2]}",
+    )
+
+
 def conversation(scene: Scene, style: str, rng: random.Random) -> list[dict]:
     """Canonical turns ({from, value, source}); `<image>` opens the first question."""
-    if style == "qa":
+    if style == "short":
+        pairs = [_short_caption(scene, rng)]
+    elif style == "qa":
         kinds = ["colour", "shape", "count", "position"] + (["sign"] if scene.sign else [])
         pairs = [_exchange(k, scene, rng) for k in rng.sample(kinds, rng.randint(1, 3))]
     else:
@@ -354,10 +392,19 @@ def defect_plan(records: int, rate: float, seed: int) -> dict[int, str]:
 
 
 def synthesize(
-    out: str | Path, records: int, seed: int, defects: float = 0.0, size: int = 96, progress: Progress = NULL
+    out: str | Path,
+    records: int,
+    seed: int,
+    defects: float = 0.0,
+    size: int | None = None,
+    progress: Progress = NULL,
+    world: str = "caption",
 ) -> SynthStats:
     """Write the canonical DIR `out` (chat.json, images/, labels.json); it appears atomically."""
     out = Path(out)
+    if world not in WORLDS:
+        raise UsageError(f"--world must be one of {', '.join(WORLDS)}")
+    size = DEFAULT_SIZE[world] if size is None else size
     if records < 1:
         raise UsageError("--records must be >= 1")
     if not 0.0 <= defects <= 1.0:
@@ -377,8 +424,11 @@ def synthesize(
             fh.write("[")
             for i in range(records):
                 rng = random.Random(f"{seed}:{i}")
-                style = STYLES[rng.randrange(len(STYLES))]
-                scene = random_scene(rng, style)
+                if world == "caption":
+                    style, scene = "short", caption_scene(rng)
+                else:
+                    style = STYLES[rng.randrange(len(STYLES))]
+                    scene = random_scene(rng, style)
                 rid = f"synth_{i:06d}"
                 image = f"{rid}.png"
                 (tmp / "images" / image).write_bytes(render(scene, size, rng))

@@ -6,14 +6,13 @@ warnings are reported only.
 
 from __future__ import annotations
 
-import os
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zqvl.data.checks import CODES, ERROR, SeenIds, record_checks, schema_reason
 from zqvl.data.imagecheck import ImageLimits, check_images
-from zqvl.data.io import chat_json, iter_json_values, safe_image_path
+from zqvl.data.io import ImageRoot, chat_json, iter_json_values
 from zqvl.data.schema import GPT, IMAGE_TAG, Record, SchemaError, parse_record
 from zqvl.progress import NULL, Progress
 
@@ -98,10 +97,11 @@ def validate_dir(
     data_dir = Path(data_dir)
     path = chat_json(data_dir)
     images_dir = (data_dir if data_dir.is_dir() else data_dir.parent) / "images"
-    images_prefix = str(images_dir) + os.sep
+    root = ImageRoot(images_dir)
     result = ValidationResult()
     seen_ids = SeenIds()
-    refs: dict[str, list[str]] = defaultdict(list)  # image file -> ids of records using it
+    refs: dict[str, list[str]] = defaultdict(list)  # image file (real path) -> ids of records using it
+    names: dict[str, str] = {}  # image file -> the first image path naming it
 
     progress.stage("records")
     for index, value in enumerate(iter_json_values(path)):
@@ -117,10 +117,12 @@ def validate_dir(
         for reason in seen_ids.check(rid, index) + record_checks(rec):
             result.add(rid, *_pair(reason))
         for rel in rec.images:
-            path = safe_image_path(images_prefix, rel)
-            if path is None:
-                result.add(rid, "image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
+            path, problem = root.resolve(rel)
+            if problem:
+                code, message = problem
+                result.add(rid, code, f"image {rel!r}: file not found" if code == "image.missing" else message)
             else:
+                names.setdefault(path, rel)
                 refs[path].append(rid)
         if budget is not None:
             msg = token_overflow(rec, budget)
@@ -135,7 +137,7 @@ def validate_dir(
         progress.advance()
         checked.append(res)
     for res in sorted(checked, key=lambda r: r.path):  # sorted: the first of duplicate files is stable
-        rel = os.path.relpath(res.path, images_dir)
+        rel = names[res.path]
         if res.code:
             for rid in refs[res.path]:
                 result.add(rid, res.code, f"image {rel!r}: {res.message}")
@@ -143,9 +145,5 @@ def validate_dir(
         first = by_digest.setdefault(res.digest, res.path)
         if first != res.path:
             for rid in refs[res.path]:
-                result.add(
-                    rid,
-                    "image.same_bytes",
-                    f"image {rel!r} has the same bytes as {os.path.relpath(first, images_dir)!r}",
-                )
+                result.add(rid, "image.same_bytes", f"image {rel!r} has the same bytes as {names[first]!r}")
     return result

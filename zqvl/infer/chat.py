@@ -130,7 +130,8 @@ class Chat:
 
 
 def read_prompts(path: str | Path) -> list[dict]:
-    """JSON list or JSONL of {"question": "...", "image": "path" (optional, relative to the file)}."""
+    """JSON list or JSONL of {"question": "...", "image": "path" or ["path", ...] (optional, relative to the
+    file)}."""
     from zqvl.data.io import iter_json_values
 
     path = Path(path)
@@ -139,20 +140,23 @@ def read_prompts(path: str | Path) -> list[dict]:
         if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
             raise UsageError(f"{path}: prompt #{i} needs a string 'question'")
         image = obj.get("image")
-        if image is not None:
-            image = Path(image) if Path(image).is_absolute() else path.parent / image
-        prompts.append({"question": obj["question"], "image": image})
+        names = [] if image is None else [image] if isinstance(image, str) else image
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UsageError(f"{path}: prompt #{i}: 'image' must be a path or a list of paths")
+        images = [Path(n) if Path(n).is_absolute() else path.parent / n for n in names]
+        prompts.append({"question": obj["question"], "images": images})
     if not prompts:
         raise UsageError(f"{path}: no prompts")
     return prompts
 
 
-def one_line(text: str, limit: int = 300) -> str:
-    """A table cell: whitespace runs (a random model emits many newlines) folded, long answers shortened."""
+def one_line(text: str, limit: int | None = 300) -> str:
+    """A table cell: whitespace runs (a random model emits many newlines) folded, long answers shortened
+    (limit None: whole)."""
     flat = " ".join(text.split())
     if not flat:
         return "(empty)"
-    return flat if len(flat) <= limit else flat[:limit] + f"… (+{len(flat) - limit} chars)"
+    return flat if limit is None or len(flat) <= limit else flat[:limit] + f"… (+{len(flat) - limit} chars)"
 
 
 def run_label(run: str) -> str:
@@ -161,21 +165,31 @@ def run_label(run: str) -> str:
     return p.parent.name if p.name == "final" else p.name
 
 
-def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -> list[list[str]]:
-    """One row per prompt: the prompt, then each run's answer (loaded one model at a time)."""
+def compare(runs: list[str], prompts_file: str, gen: dict, system: str | None) -> list[dict]:
+    """Every run's Reply to every prompt (models loaded one at a time): [{"question", "images", "replies":
+    {run: Reply}}] in prompt order."""
     prompts = read_prompts(prompts_file)
-    answers: dict[str, list[str]] = {}
+    results = [{"question": p["question"], "images": [str(i) for i in p["images"]], "replies": {}} for p in prompts]
     for run in runs:
         chat = Chat(run, system)
-        col = []
-        for p in prompts:
-            images = [open_image(p["image"])] if p["image"] else []
-            reply = chat.ask(Conversation(), p["question"], images, **gen)
-            col.append(one_line(reply.text) + (" [cut at max_new_tokens]" if reply.stopped != "im_end" else ""))
-        answers[run] = col
+        for p, result in zip(prompts, results):
+            images = [open_image(i) for i in p["images"]]
+            result["replies"][run] = chat.ask(Conversation(), p["question"], images, **gen)
         del chat
-    rows = [
-        [f"{p['image'].name if p['image'] else '-'}: {p['question']}"] + [answers[r][i] for r in runs]
-        for i, p in enumerate(prompts)
-    ]
+    return results
+
+
+def compare_rows(results: list[dict], runs: list[str], limit: int | None = 300) -> list[list[str]]:
+    """One table row per prompt: the images and question, then each run's answer."""
+    rows = []
+    for r in results:
+        shown = ", ".join(Path(i).name for i in r["images"]) or "-"
+        rows.append(
+            [f"{shown}: {r['question']}"]
+            + [
+                one_line(r["replies"][run].text, limit)
+                + (" [cut at max_new_tokens]" if r["replies"][run].stopped != "im_end" else "")
+                for run in runs
+            ]
+        )
     return rows

@@ -86,43 +86,19 @@ def load_items(shards: Sequence[str], max_samples: int | None = None) -> tuple[l
     return items, "+".join(sorted(splits))
 
 
-# -- loss ---------------------------------------------------------------------------------------------------
-def batch_inputs(batch: dict, device, dtype) -> dict:
-    """Model inputs of a collated batch, exactly as the trainer moves them (pixels in the compute dtype)."""
-    inputs = {k: batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")}
-    if batch["pixel_values"] is not None:
-        inputs["pixel_values"] = batch["pixel_values"].to(device, dtype)
-    return inputs
-
-
+# -- loss: the trainer's own validation functions, so the numbers agree --------------------------------------
 def answer_loss(
     model, processor, items: Sequence[Item], opts: EvalOptions, progress: Progress = NULL
 ) -> tuple[float, int, int]:
     """(mean loss per supervised token, supervised tokens, records dropped as in training)."""
-    import torch
+    from zqvl.train.validation import build_batches, supervised_loss
 
-    from zqvl.train.collate import IGNORE, Dropped, SampleBuilder, collate
-
-    builder = SampleBuilder(processor, opts.max_len, opts.system or None)
-    samples, dropped = [], 0
-    for item in items:
-        try:
-            samples += builder(item.record, item.images)
-        except Dropped:
-            dropped += 1
+    batches, dropped = build_batches(
+        [(i.record, i.images) for i in items], processor, opts.max_len, opts.system, opts.batch_size
+    )
     device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
-    total, tokens = 0.0, 0
-    batches = [samples[k : k + opts.batch_size] for k in range(0, len(samples), opts.batch_size)]
-    progress.stage("loss", len(batches))
-    with torch.inference_mode():
-        for chunk in batches:
-            batch = collate(chunk, processor.tokenizer.pad_token_id)
-            loss = model(**batch_inputs(batch, device, dtype), use_cache=False).loss
-            predicted = int((batch["labels"][:, 1:] != IGNORE).sum())  # what the shifted loss averages over
-            total += float(loss) * predicted
-            tokens += predicted
-            progress.advance(1)
-    return (total / tokens if tokens else float("nan")), tokens, dropped
+    loss, tokens = supervised_loss(model, batches, device, dtype, progress)
+    return loss, tokens, dropped
 
 
 # -- answers ------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from zqvl.data.schema import IMAGE_TAG
 from zqvl.model.configuration import ZqvlConfig
+from zqvl.model.loss import supervised_cross_entropy
 from zqvl.model.projector import Projector
 from zqvl.model.towers import tower_from_config
 
@@ -117,16 +118,31 @@ class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
                 inputs_embeds = self.merge_image_features(input_ids, inputs_embeds, pixel_values)
             elif _is_prefill(past_key_values) and bool((input_ids == self.config.image_token_id).any()):
                 raise ValueError("input_ids contain image tokens but no pixel_values were given")
-        return self.language_model(
+        if labels is None:
+            return self.language_model(
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=past_key_values,
+                inputs_embeds=inputs_embeds,
+                use_cache=use_cache,
+                logits_to_keep=logits_to_keep,
+                **kwargs,
+            )
+        # Training: the LM head and the loss run on supervised positions only, a chunk at a time (model/loss.py):
+        # the same loss and gradients as full logits, without a (batch x length x 151,936) fp32 tensor.
+        num_items = kwargs.pop("num_items_in_batch", None)
+        hidden = self.language_model.get_decoder()(
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
-            labels=labels,
             use_cache=use_cache,
-            logits_to_keep=logits_to_keep,
             **kwargs,
         )
+        loss = supervised_cross_entropy(
+            hidden.last_hidden_state, labels, self.language_model.get_output_embeddings(), num_items=num_items
+        )
+        return CausalLMOutputWithPast(loss=loss, logits=None, past_key_values=hidden.past_key_values)
 
 
 def _is_prefill(past_key_values) -> bool:

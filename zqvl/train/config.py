@@ -57,6 +57,13 @@ class TrainConfig:
     save_every: int = option(500, "steps between checkpoints (0 = only on a signal and at the end)")
     keep_last: int = option(2, "complete checkpoints kept")
     log_every: int = option(1, "steps between metrics.jsonl/tensorboard records")
+    eval_every: int = option(
+        -1,
+        "steps between val-loss measurements on the val split (-1: every --save-every "
+        "steps and at the end, when there is a val split; 0: never)",
+    )
+    eval_shards: list[str] = option(None, "shards for the val loss (default: the val split of --shards)", factory=list)
+    eval_max_records: int = option(256, "records of the val split measured each time")
     seed: int = option(42, "seed for data order and initialisation")
     num_workers: int = option(2, "DataLoader workers per process (part of the resume state)")
     shuffle_buffer: int = option(1000, "samples in each worker's shuffle buffer")
@@ -224,6 +231,8 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) >= 0, f"--{name.replace('_', '-')} must be >= 0")
     need(cfg.keep_last >= 1, "--keep-last must be >= 1 (the newest checkpoint is what --resume needs)")
     need(cfg.max_steps > 0 or cfg.epochs > 0, "give --max-steps or --epochs > 0")
+    need(cfg.eval_every >= -1, "--eval-every must be -1 (with checkpoints), 0 (never) or a number of steps")
+    need(cfg.eval_max_records >= 1, "--eval-max-records must be >= 1")
     need(
         not cfg.lora_targets or all(t.isidentifier() for t in cfg.lora_targets),
         f"--lora-targets must be module leaf names (e.g. q_proj), got {cfg.lora_targets}",

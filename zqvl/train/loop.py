@@ -75,6 +75,7 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.telemetry: Telemetry | None = None
         self.saved: list[str] = []
+        self.val_losses: list[list] = []  # [step, loss] measured by this process's run
 
     # -- setup -----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -148,6 +149,28 @@ class Trainer:
             collate_fn=partial(collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id),
         )
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
+        self.validation = self._validation(cfg)
+
+    def _validation(self, cfg: TrainConfig):
+        """The val set when one exists and --eval-every is not 0 (built once; every rank measures all of it)."""
+        from zqvl.train.loader import resolve_shards
+        from zqvl.train.validation import Validation, val_split_urls
+
+        if cfg.eval_every == 0:
+            return None
+        urls = resolve_shards(cfg.eval_shards) if cfg.eval_shards else val_split_urls(cfg.shards)
+        return Validation.build(
+            urls, self.processor, cfg.max_len, cfg.system_prompt or None, cfg.batch_size, cfg.eval_max_records
+        )
+
+    def _eval_due(self, step: int) -> bool:
+        every = self.cfg.eval_every if self.cfg.eval_every > 0 else self.cfg.save_every
+        return self.validation is not None and (step == self.steps or bool(every and step % every == 0))
+
+    def _measure_val(self, step: int) -> None:
+        loss = self.validation.loss(self.engine, self.engine.device, self.dtype)
+        self.val_losses.append([step, loss])
+        self.telemetry.log_val(step, loss)
 
     def _restore(self, resume: bool) -> tuple[int, dict]:
         tag = checkpoint.latest(self.ckpt_dir) if resume else None
@@ -222,6 +245,8 @@ class Trainer:
                     break
                 step += 1
                 self._after_step(step, sums, lr, time.perf_counter() - t0, wait, seen.hexdigest()[:12], progress)
+                if self._eval_due(step):
+                    self._measure_val(step)
                 if self.cfg.save_every and step % self.cfg.save_every == 0 and step < self.steps:
                     self._save(step)
         self.telemetry.meter.stop()
@@ -394,6 +419,8 @@ class Trainer:
             "dropped": dict(sorted(drops.items())),
             "checkpoints": self.saved,
             "exit": code,
+            "val_loss": self.val_losses[-1][1] if self.val_losses else None,
+            "val_losses": self.val_losses,
         }
 
     def close(self) -> None:

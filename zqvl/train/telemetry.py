@@ -162,6 +162,15 @@ class Telemetry:
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     self.tb.add_scalar(f"train/{key}", value, step)
 
+    def log_val(self, step: int, loss: float) -> None:
+        """The val loss as its own metrics.jsonl line ({"step", "val_loss"}) and tensorboard's val/loss."""
+        if self.rank != 0:
+            return
+        self.metrics.write(json.dumps({"step": step, "val_loss": loss}) + "\n")
+        self.metrics.flush()
+        if self.tb is not None and math.isfinite(loss):
+            self.tb.add_scalar("val/loss", loss, step)
+
     def close(self) -> None:
         if self.rank == 0:
             self.metrics.close()

@@ -5,7 +5,6 @@ so `zqvl-data validate` does not pay for torch or openai imports.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 

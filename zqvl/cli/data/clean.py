@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from rich.markup import escape
-
 from zqvl.cli.drops import add_max_drop_argument, guard
 from zqvl.data.checks import meaning
 from zqvl.data.clean.config import load_config
@@ -43,7 +41,7 @@ def run(args) -> int:
         kept, rows = explain(result, args.explain)
         out.print(
             table(
-                f"{escape(args.explain)}: {'[green]KEPT[/]' if kept else '[red]REJECTED[/]'}",
+                f"{args.explain}: {'KEPT' if kept else 'REJECTED'}",
                 ["check", "verdict", "detail"],
                 [list(r) for r in rows],
             )

@@ -76,7 +76,7 @@ def run(args) -> int:
             return 130
     m = result.manifest
     if result.already_complete:
-        out.print(f"{args.out}: already complete ({m.samples} samples); nothing to do", soft_wrap=True)
+        out.print(f"{args.out}: already complete ({m.samples} samples); nothing to do", soft_wrap=True, markup=False)
         return 0
     rows = [[split, len(part.shards), part.samples, _human(part.bytes)] for split, part in m.splits.items()]
     title = f"{args.out}: {m.records} records in {result.seconds:.1f} s" + (

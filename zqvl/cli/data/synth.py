@@ -1,8 +1,8 @@
-"""zqvl-data synth --out DIR --records N --seed S [--defects RATE] [--size PX]"""
+"""zqvl-data synth --out DIR --records N --seed S [--defects RATE] [--size PX] [--world caption|rich]"""
 
 from __future__ import annotations
 
-from zqvl.data.synth import synthesize
+from zqvl.data.synth import DEFAULT_SIZE, WORLDS, synthesize
 from zqvl.progress import open_progress
 from zqvl.ui import out, table
 
@@ -17,12 +17,23 @@ def add_arguments(p) -> None:
         default=0.0,
         help="share of records given one translation defect (listed in DIR/labels.json)",
     )
-    p.add_argument("--size", type=int, default=96, help="image side in pixels (default 96)")
+    p.add_argument(
+        "--size",
+        type=int,
+        help="image side in pixels (default: " + ", ".join(f"{w} {px}" for w, px in DEFAULT_SIZE.items()) + ")",
+    )
+    p.add_argument(
+        "--world",
+        choices=WORLDS,
+        default="caption",
+        help="caption (default): one object, answer = its colour and shape, learnable in minutes; "
+        "rich: 1-3 objects, positions, signs, captions, Q&A, descriptions and OCR",
+    )
 
 
 def run(args) -> int:
     with open_progress("synth") as progress:
-        stats = synthesize(args.out, args.records, args.seed, args.defects, args.size, progress)
+        stats = synthesize(args.out, args.records, args.seed, args.defects, args.size, progress, args.world)
     rows = [[f"style: {k}", n] for k, n in sorted(stats.styles.items())]
     rows += [[f"defect: {k}", n] for k, n in sorted(stats.defects.items())]
     out.print(table(f"zqvl-data synth -> {args.out}: {stats.records} records", ["", "records"], rows))

@@ -86,6 +86,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="translation cache (default DIR2/translate-cache.sqlite); share one between runs "
         "to never pay twice for a string",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out that holds something other than translate's output of this DIR",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         retry=RetryPolicy(max_attempts=args.max_attempts),
         cache_path=args.cache,
+        force=args.force,
     )
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
         stats = translate_dir(args.dir, args.out, opts, progress)

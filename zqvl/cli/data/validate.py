@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from rich.markup import escape
+
 from zqvl.data.checks import CODES, ERROR
 from zqvl.data.imagecheck import ImageLimits
 from zqvl.data.io import JsonlWriter
@@ -59,7 +61,7 @@ def run(args) -> int:
     )
     for issue in result.issues[: args.show]:
         colour = "red" if issue.level == ERROR else "yellow"
-        out.print(f"[{colour}]{issue.level}[/] {issue.id}: {issue.code}: {issue.message}", soft_wrap=True)
+        out.print(f"[{colour}]{issue.level}[/] {escape(f'{issue.id}: {issue.code}: {issue.message}')}", soft_wrap=True)
     if len(result.issues) > args.show > 0:
         out.print(
             f"… {len(result.issues) - args.show} more"

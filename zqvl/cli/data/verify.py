@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from rich.markup import escape
+
 from zqvl.data.shards.verify import verify_shards
 from zqvl.progress import open_progress
 from zqvl.ui import out, table
@@ -33,7 +35,7 @@ def run(args) -> int:
         )
     )
     for line in result.problems[: args.show]:
-        out.print(f"[red]problem[/] {line}", soft_wrap=True)
+        out.print(f"[red]problem[/] {escape(line)}", soft_wrap=True)
     if len(result.problems) > args.show:
         out.print(f"… {len(result.problems) - args.show} more")
     if result.ok:

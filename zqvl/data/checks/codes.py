@@ -49,7 +49,8 @@ CODES: dict[str, Code] = {
     "placeholder.moved": _e("<image> sits in a different turn than in the source"),
     "placeholder.mangled": _w("a look-alike of <image> (<图像>, < image >, <IMAGE>, ＜image＞, [image])"),
     # Image files.
-    "image.unsafe_path": _e("an image path escapes images/ (absolute or ..)"),
+    "image.unsafe_path": _e("an image path escapes images/ (absolute, .., or a symbolic link leading out of it)"),
+    "image.not_a_file": _e("an image path names a directory, FIFO, socket or device, not a regular file"),
     "image.missing": _e("an image file is missing"),
     "image.empty": _e("an image file is 0 bytes"),
     "image.unreadable": _e("an image file cannot be decoded (corrupt, truncated or not an image)"),

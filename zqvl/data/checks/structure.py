@@ -55,7 +55,7 @@ def roles(record: Record, *, answer_last: bool = True) -> list[Reason]:
                 f"follow (roles: {' '.join(t.role for t in turns)})",
             )
         ]
-    if answer_last and names[-1] != GPT:
+    if answer_last and names and names[-1] != GPT:
         return [Reason("structure.ends_on_human", f"{len(turns)} turns, the last one is a question")]
     return []
 

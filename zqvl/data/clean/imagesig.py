@@ -30,7 +30,9 @@ def thumbnail(path: str):
     """
     from PIL import Image
 
-    with Image.open(path) as im:
+    from zqvl.data.imagecheck import open_regular
+
+    with open_regular(path) as fh, Image.open(fh) as im:
         im.draft("RGB", (32, 32))
         if im.mode != "RGB":
             im = im.convert("RGB")

@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import io
 import math
-import os
 from pathlib import Path
 
 from zqvl.data.checks import meaning
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.io import atomic_open, safe_image_path
+from zqvl.data.imagecheck import open_regular
+from zqvl.data.io import ImageRoot, atomic_open
 from zqvl.data.report import Plot, ReportData, Sample, render
 from zqvl.data.schema import SchemaError, parse_record
 
@@ -33,6 +33,7 @@ class SampleCollector:
 
     def __init__(self, scan: Scan, per_reason: int):
         self.scan, self.per_reason = scan, per_reason
+        self.images = ImageRoot(scan.images_dir)  # a rejected record's image may be one that escapes images/
         self.samples: dict[str, list[Sample]] = {}
 
     def __call__(self, decision: Decision, value) -> None:
@@ -46,8 +47,8 @@ class SampleCollector:
             turns = [("(unparseable)", _clip(str(value)), None)]
         image = None
         if decision.images:
-            src = safe_image_path(self.scan.images_dir, decision.images[0])
-            if src is not None and os.path.isfile(src):
+            src, problem = self.images.resolve(decision.images[0])
+            if problem is None:
                 image = thumbnail_data_uri(src)
         details: dict[str, str] = {}
         for r in decision.reasons:
@@ -62,7 +63,7 @@ def thumbnail_data_uri(path: str, side: int = THUMBNAIL_SIDE) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with open_regular(path) as fh, Image.open(fh) as im:
             if im.width * im.height > MAX_THUMBNAIL_SOURCE_PIXELS:
                 return None
             im.thumbnail((side, side))

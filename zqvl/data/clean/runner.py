@@ -11,7 +11,6 @@ exactly one of the two outputs.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +22,15 @@ from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_s
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import record_stats, robust_center
-from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, chat_json, iter_json_values, safe_image_path
+from zqvl.data.io import (
+    FilePlacer,
+    ImageRoot,
+    JsonlWriter,
+    RecordListWriter,
+    chat_json,
+    iter_json_values,
+    safe_image_path,
+)
 from zqvl.data.outdir import claim, staged
 from zqvl.data.schema import Record, SchemaError, parse_record, record_label
 from zqvl.errors import UsageError
@@ -43,15 +50,14 @@ def _run_filters(record: Record, filters, errors: Counter) -> list[Reason]:
     return reasons
 
 
-def _image_reasons(record: Record, images_dir: str, check_exists: bool) -> tuple[list[Reason], list[str]]:
-    """Unsafe or (when `check_exists`) missing image paths, and the paths of the others."""
+def _image_reasons(record: Record, images: ImageRoot) -> tuple[list[Reason], list[str]]:
+    """Image paths that escape images/ (as a string or through a symbolic link), are missing or are not
+    regular files, and the real paths of the others (the only ones ever opened or linked)."""
     reasons, paths = [], []
     for rel in record.images:
-        path = safe_image_path(images_dir, rel)
-        if path is None:
-            reasons.append(Reason("image.unsafe_path", f"{rel!r} escapes images/"))
-        elif check_exists and not os.path.isfile(path):
-            reasons.append(Reason("image.missing", f"{rel!r} not found under {images_dir}"))
+        path, problem = images.resolve(rel)
+        if problem:
+            reasons.append(Reason(*problem))
         else:
             paths.append(path)
     return reasons, paths
@@ -100,6 +106,7 @@ def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_
     """Stages 1 and 2: per-record reasons, stats, dedupe signatures, then the set-level decisions."""
     path = chat_json(data_dir)
     images_dir = path.parent / "images"
+    image_root = ImageRoot(images_dir)
     result = Scan(path, images_dir, config)
     progress.stage("scan")
     filters = load_filters(config=config)
@@ -137,9 +144,7 @@ def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_
         if record is not None:
             decision = Decision(index, record.id, images=tuple(record.images), reasons=seen.check(record.id, index))
             decision.reasons += _run_filters(record, filters, result.filter_errors)
-            # Records that will be hashed find a missing image when they open it; the others check here.
-            will_hash = images is not None and not decision.reasons
-            image_problems, image_paths = _image_reasons(record, str(images_dir), check_exists=not will_hash)
+            image_problems, image_paths = _image_reasons(record, image_root)
             decision.reasons += image_problems
             result.stats.append(record_stats(record, outlier["min_source_units"]))
             if decision.kept:
@@ -213,7 +218,7 @@ def write_outputs(
     out = Path(out_dir)
     progress.stage("write", len(result.decisions))
     (out / "images").mkdir(parents=True, exist_ok=True)
-    src_root, dst_root, placer = str(result.images_dir), str(out / "images"), FilePlacer()
+    src_root, dst_root, placer = ImageRoot(result.images_dir), str(out / "images"), FilePlacer()
     with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
         n = 0
         for index, value in enumerate(iter_json_values(result.path)):
@@ -222,8 +227,11 @@ def write_outputs(
             d = result.decisions[index]
             if d.kept:
                 kept_w.write(value)
-                for rel in d.images:  # a kept record's paths are safe (an unsafe one is a reason)
-                    placer.place(safe_image_path(src_root, rel), safe_image_path(dst_root, rel))
+                for rel in d.images:  # a kept record's paths resolved at scan (an unsafe one is a reason)
+                    src, problem = src_root.resolve(rel)
+                    if problem:
+                        raise UsageError(f"{result.images_dir} changed while clean was running: {problem[1]}")
+                    placer.place(src, safe_image_path(dst_root, rel))
             else:
                 codes = list(dict.fromkeys(d.reasons))
                 detail = {}

@@ -16,13 +16,12 @@ import os
 import stat
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from zqvl.data.checks import record_errors, schema_reason
 from zqvl.data.imagecheck import ImageLimits
-from zqvl.data.io import safe_image_path
+from zqvl.data.io import ImageRoot
 from zqvl.data.schema import SchemaError, parse_record, record_label
 from zqvl.data.shards.format import image_member_names, sample_key
 from zqvl.data.shards.tar import Member, member_nbytes
@@ -40,6 +39,7 @@ class PrepareOptions:
     val_fraction: float = 0.0
     image_format: str = "keep"  # "keep": JPEG and PNG as they are; "jpg": everything as JPEG
     max_pixels: int = ImageLimits.max_pixels  # width * height above this: "image.bomb", never decoded
+    min_side: int = ImageLimits.min_side  # a shorter side below this: "image.tiny", as in validate
 
     def kept_ext(self, fmt: str | None) -> str | None:
         """The member extension when an image of this format can be stored byte for byte, else None."""
@@ -97,10 +97,10 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
     members, exts, reencoded = [], [], 0
     try:
         for rel in record.images:
-            path = safe_image_path(_as_path(opts.images_dir), rel)
-            if path is None:
-                raise _Bad("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")
-            ext, member, changed = _image_member(str(path), rel, opts)
+            path, problem = _image_root(opts.images_dir).resolve(rel)  # a link out of images/ is never packed
+            if problem:
+                raise _Bad(*problem)
+            ext, member, changed = _image_member(path, rel, opts)
             exts.append(ext)
             members.append(member)
             reencoded += changed
@@ -122,8 +122,8 @@ def prepare(index: int, value: object, opts: PrepareOptions) -> Prepared | Skipp
 
 
 @lru_cache(maxsize=4)
-def _as_path(directory: str) -> Path:
-    return Path(directory)
+def _image_root(directory: str) -> ImageRoot:
+    return ImageRoot(directory)  # one per worker and directory: real paths of directories cached
 
 
 def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Member, bool]:
@@ -137,14 +137,14 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
         raise _Bad("image.empty", f"image {rel!r} is a 0-byte file")
     try:
         if opts.resize is None and opts.image_check == "fast":
-            ext = opts.kept_ext(_fast_check(path, rel, opts.max_pixels))
+            ext = opts.kept_ext(_fast_check(path, rel, opts))
             if ext:
                 return ext, Member("", st.st_size, path=path), False
         with open(path, "rb") as fh:
             data = fh.read()
         im = Image.open(io.BytesIO(data))
         fmt = im.format
-        _check_pixels(im.size, rel, opts.max_pixels)
+        _check_pixels(im.size, rel, opts)
         if fmt == "JPEG" and opts.resize:
             scale = opts.resize / max(im.size)
             if scale < 1:  # DCT-domain downscale first: much faster, still >= the target size
@@ -165,20 +165,22 @@ def _image_member(path: str, rel: str, opts: PrepareOptions) -> tuple[str, Membe
     return ext, Member("", len(encoded), data=encoded), True
 
 
-def _check_pixels(size: tuple[int, int], rel: str, max_pixels: int) -> None:
+def _check_pixels(size: tuple[int, int], rel: str, opts: PrepareOptions) -> None:
     w, h = size
-    if w * h > max_pixels:
-        raise _Bad("image.bomb", f"image {rel!r}: {w}x{h} = {w * h:,} pixels > limit {max_pixels:,}")
+    if w * h > opts.max_pixels:
+        raise _Bad("image.bomb", f"image {rel!r}: {w}x{h} = {w * h:,} pixels > limit {opts.max_pixels:,}")
+    if w and h and min(w, h) < opts.min_side:
+        raise _Bad("image.tiny", f"image {rel!r}: {w}x{h} px, shorter side < {opts.min_side}")
 
 
-def _fast_check(path: str, rel: str, max_pixels: int) -> str:
+def _fast_check(path: str, rel: str, opts: PrepareOptions) -> str:
     """The image's format after a cheap integrity check; raises for broken files."""
     with open(path, "rb") as fh:
-        if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh, rel, max_pixels):
+        if fh.read(3) == b"\xff\xd8\xff" and _jpeg_looks_whole(fh, rel, opts):
             return "JPEG"
     with Image.open(path) as im:  # PNG, other formats, and JPEGs the quick look doubts: Pillow decides
         fmt = im.format
-        _check_pixels(im.size, rel, max_pixels)
+        _check_pixels(im.size, rel, opts)
         if fmt == "PNG":
             im.verify()  # walks every chunk with its CRC: catches truncation
         elif fmt in ("JPEG", "MPO"):
@@ -186,7 +188,7 @@ def _fast_check(path: str, rel: str, max_pixels: int) -> str:
     return fmt
 
 
-def _jpeg_looks_whole(fh, rel: str, max_pixels: int) -> bool:
+def _jpeg_looks_whole(fh, rel: str, opts: PrepareOptions) -> bool:
     """Marker segments up to the frame header are sound, the size is sane, and the end marker is there."""
     fh.seek(2)
     while True:
@@ -199,7 +201,7 @@ def _jpeg_looks_whole(fh, rel: str, max_pixels: int) -> bool:
             if len(frame) < 5:
                 return False
             height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
-            _check_pixels((width, height), rel, max_pixels)
+            _check_pixels((width, height), rel, opts)
             if not width or not height:
                 return False
             break

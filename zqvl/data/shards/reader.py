@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import glob
 import io
-import json
 import logging
 import os
 import random
@@ -27,6 +26,8 @@ from typing import Any
 from PIL import Image, ImageOps
 from torch.utils.data import IterableDataset, get_worker_info
 
+from zqvl.data.imagecheck import ImageLimits
+from zqvl.data.io import loads_value
 from zqvl.data.schema import Record, SchemaError, parse_record
 from zqvl.data.shards.format import MANIFEST, Manifest, image_members
 from zqvl.data.shards.tar import RawSample, Ref, iter_samples
@@ -42,6 +43,10 @@ class SkipSample(Exception):
     def __init__(self, reason: str, message: str = ""):
         super().__init__(message or reason)
         self.reason = reason
+
+
+class _TransformFailed(RuntimeError):
+    """The transform's own failure: a bug to surface, not damage to skip."""
 
 
 class TokenBudgetFilter:
@@ -139,12 +144,14 @@ class ShardStream(IterableDataset):
         shuffle_shards: bool = True,
         image_mode: str | None = "RGB",
         split: str = "train",
+        max_pixels: int = ImageLimits.max_pixels,
     ):
         self.urls = expand_shards(shards, split)
         self.seed, self.shuffle_buffer, self.epoch = seed, shuffle_buffer, epoch
         self.transform, self.filters = transform, tuple(filters)
         self.rank, self.world_size = _rank_and_world(rank, world_size)
         self.shuffle_shards, self.image_mode = shuffle_shards, image_mode
+        self.max_pixels = max_pixels
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -207,13 +214,26 @@ class ShardStream(IterableDataset):
             yield position, self._decode(sample, stats)
 
     def _decode(self, sample: RawSample, stats: Counter) -> Any | None:
+        """The per-sample error boundary: whatever one sample's bytes do (a RecursionError, a MemoryError
+        from a hostile header, any decoder's exception), that sample is dropped and counted, never the stream
+        stopped; only the transform's own failure propagates."""
+        try:
+            return self._decode_one(sample, stats)
+        except _TransformFailed:
+            raise
+        except Exception as e:  # noqa: BLE001 - damage in one sample must not stop training
+            return self._drop(
+                stats, "bad_sample", f"sample {sample.key} in {sample.url}: {type(e).__name__}: {str(e)[:200]}"
+            )
+
+    def _decode_one(self, sample: RawSample, stats: Counter) -> Any | None:
         where = f"sample {sample.key} in {sample.url}"
         try:
             members = {k: (v.read() if isinstance(v, Ref) else v) for k, v in sample.members.items()}
         except OSError as e:  # the shard vanished while its samples sat in the buffer
             return self._drop(stats, "unreadable_shard", f"{where}: {e}")
         try:
-            record = parse_record(json.loads(members["json"]))
+            record = parse_record(loads_value(members["json"]))  # io's limits: depth, duplicate keys
         except (ValueError, SchemaError) as e:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
             return self._drop(stats, "bad_json", f"{where}: {e}")
         for check in self.filters:
@@ -231,9 +251,16 @@ class ShardStream(IterableDataset):
         for name in names:
             try:
                 im = Image.open(io.BytesIO(members[name]))
+                w, h = im.size
+                if w * h > self.max_pixels:  # checked on the header, before any decode
+                    return self._drop(
+                        stats, "image.bomb", f"{where}: image {name}: {w}x{h} pixels > limit {self.max_pixels:,}"
+                    )
                 im.load()
                 ImageOps.exif_transpose(im, in_place=True)
                 images.append(im.convert(self.image_mode) if self.image_mode and im.mode != self.image_mode else im)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # Pillow's guard
+                return self._drop(stats, "image.bomb", f"{where}: image {name}: {e}")
             except Exception as e:  # noqa: BLE001 - PIL raises many types for broken data
                 return self._drop(stats, "bad_image", f"{where}: image {name}: {e}")
         if self.transform is None:
@@ -243,7 +270,7 @@ class ShardStream(IterableDataset):
         except SkipSample as e:
             return self._drop(stats, e.reason, f"{where}: {e}", level=logging.DEBUG)
         except Exception as e:
-            raise RuntimeError(f"transform failed on {where} (raise SkipSample to drop a sample): {e}") from e
+            raise _TransformFailed(f"transform failed on {where} (raise SkipSample to drop a sample): {e}") from e
 
     @staticmethod
     def _drop(stats: Counter, reason: str, message: str, level: int = logging.WARNING) -> None:

@@ -265,7 +265,18 @@ def iter_tar(
                 continue
             name = long_name or _ustar_name(block)
             long_name = None
-            if kind not in (b"0", b"\0", b"7"):  # directories, links, ...: not sample data
+            if kind in (b"g", b"K"):  # pax global header / GNU long link name: metadata
+                fh.seek(pos)
+                continue
+            if kind not in (b"0", b"\0", b"7"):  # directories, links, devices: never sample data
+                on_error(
+                    "non_regular_member",
+                    f"{path}: member {name!r} is not a regular file (type {kind.decode('latin-1')!r}); skipped",
+                )
+                fh.seek(pos)
+                continue
+            if not _safe_member_name(name):
+                on_error("unsafe_member_name", f"{path}: member {name!r} is absolute or climbs out ('..'); skipped")
                 fh.seek(pos)
                 continue
             if wants_data():
@@ -277,6 +288,14 @@ def iter_tar(
                 yield name, Ref(path, data_at, size)
         if pos < file_size and fh.read(BLOCK).count(0) != file_size - pos:
             on_error("truncated_member", f"{path}: archive ends inside a header at byte {pos}")
+
+
+def _safe_member_name(name: str) -> bool:
+    """A member name a shard can hold: relative, no '..' component, no NUL or backslash (the writer only
+    ever writes KEY.ext)."""
+    if not name or name[0] == "/" or "\0" in name or "\\" in name:
+        return False
+    return ".." not in name.split("/")
 
 
 def _ustar_name(block: bytes) -> str:

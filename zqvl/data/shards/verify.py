@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from zqvl.data.imagecheck import ImageLimits
+from zqvl.data.io import loads_value
 from zqvl.data.schema import SchemaError, parse_record
 from zqvl.data.shards.format import VAL_DIR, Manifest, ShardEntry, image_members
 from zqvl.data.shards.tar import iter_samples
@@ -68,22 +69,38 @@ def check_shard(root: str, entry: ShardEntry, split: str, decode: bool) -> Shard
         check.keys.append(sample.key)
         where = f"{entry.file}: sample {sample.key}"
         try:
-            record = parse_record(json.loads(sample.members["json"]))
-        except (ValueError, SchemaError) as e:
-            bad(f"{where}: bad .json ({e})")
-            continue
-        names = image_members(sample.members)
-        if len(names) != len(record.images):
-            bad(f"{where}: {len(names)} image member(s) for {len(record.images)} image(s) in the record")
-        for name in names:
-            try:
-                with Image.open(io.BytesIO(sample.members[name])) as im:
-                    im.load() if decode else im.verify()
-            except Exception as e:  # noqa: BLE001 - PIL raises many types
-                bad(f"{where}: image {name} unreadable ({e})")
+            _check_sample(sample, where, decode, bad)
+        except Exception as e:  # noqa: BLE001 - one sample's damage is that shard's problem; go on
+            bad(f"{where}: cannot be checked ({type(e).__name__}: {str(e)[:200]})")
     if check.samples != entry.samples:
         bad(f"{entry.file}: {check.samples} samples, manifest says {entry.samples}")
     return check
+
+
+def _check_sample(sample, where: str, decode: bool, bad, limits: ImageLimits = ImageLimits()) -> None:
+    try:
+        record = parse_record(loads_value(sample.members["json"]))  # io's limits: depth, duplicate keys
+    except (ValueError, SchemaError) as e:
+        bad(f"{where}: bad .json ({e})")
+        return
+    names = image_members(sample.members)
+    if len(names) != len(record.images):
+        bad(f"{where}: {len(names)} image member(s) for {len(record.images)} image(s) in the record")
+    for name in names:
+        try:
+            with Image.open(io.BytesIO(sample.members[name])) as im:
+                w, h = im.size
+                if w * h > limits.max_pixels:
+                    bad(
+                        f"{where}: image {name} is {w}x{h} = {w * h:,} pixels > limit {limits.max_pixels:,} "
+                        f"(image.bomb)"
+                    )
+                    continue
+                im.load() if decode else im.verify()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:  # Pillow's guard, on open
+            bad(f"{where}: image {name} has too many pixels: {e} (image.bomb)")
+        except Exception as e:  # noqa: BLE001 - PIL raises many types
+            bad(f"{where}: image {name} unreadable ({e})")
 
 
 def _check_star(args) -> ShardCheck:

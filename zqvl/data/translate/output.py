@@ -8,11 +8,10 @@ chat.json itself appear atomically under their final names, so a reader never se
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
-from zqvl.data.io import FilePlacer, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
+from zqvl.data.io import FilePlacer, ImageRoot, JsonlWriter, RecordListWriter, iter_json_values, safe_image_path
 from zqvl.data.schema import Record, SchemaError, Turn, parse_record
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.plan import Plan, VariantCounter, wants_translation
@@ -21,22 +20,33 @@ from zqvl.data.translate.translator import Outcome
 
 
 class ImageLinker:
-    """Carries each record's images into DIR2/images, each file once; missing ones are counted, not judged."""
+    """Carries each record's images into DIR2/images, each file once; missing ones are counted, not judged.
+    A path that escapes images/ (as a string or through a symbolic link) or names no regular file fails
+    the record: nothing outside images/ is ever linked into DIR2."""
 
     def __init__(self, src_dir: Path, dst_dir: Path, stats: Stats):
         self.src_dir, self.dst_dir, self.stats = src_dir, dst_dir, stats
+        self._root = ImageRoot(src_dir)
         self._placer = FilePlacer()
         self._done: set[str] = set()
 
-    def unsafe(self, record: Record) -> list[str]:
-        return [rel for rel in record.images if safe_image_path(self.src_dir, rel) is None]
+    def unsafe(self, record: Record) -> list[dict]:
+        """The failed.jsonl problems of the record's image paths (none for a merely missing image)."""
+        problems = []
+        for rel in record.images:
+            _, problem = self._root.resolve(rel)
+            if problem and problem[0] != "image.missing":
+                reason = "unsafe_image_path" if problem[0] == "image.unsafe_path" else "image_not_a_file"
+                detail = f"{rel!r} escapes images/" if safe_image_path(self.src_dir, rel) is None else problem[1]
+                problems.append({"turn": None, "reason": reason, "detail": detail})
+        return problems
 
     def link(self, rel: str) -> None:
         if rel in self._done:
             return
         self._done.add(rel)
-        src = safe_image_path(self.src_dir, rel)
-        if not os.path.isfile(src):
+        src, problem = self._root.resolve(rel)
+        if problem:  # missing: an unsafe path or a non-file failed the record
             self.stats.images_missing += 1  # validate/clean judge images; translate only carries them
             return
         self.stats.images_linked += 1
@@ -91,10 +101,7 @@ def write_outputs(
                         why = failures.get(key) or Outcome(None, "not_translated", "no answer was obtained")
                         problems.append({"turn": i, "reason": why.reason, "detail": why.detail})
                 turns.append(Turn(turn.role, value, source=source, extra=turn.extra, raw_role=turn.raw_role))
-            problems += [
-                {"turn": None, "reason": "unsafe_image_path", "detail": f"{rel!r} escapes images/"}
-                for rel in linker.unsafe(record)
-            ]
+            problems += linker.unsafe(record)
             if problems:
                 failed.write(
                     {

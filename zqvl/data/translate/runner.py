@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zqvl.data.io import atomic_open, chat_json, dumps
 from zqvl.data.lock import exclusive_dir
+from zqvl.data.outdir import claim, write_mark
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.client import CallError, Endpoint, public_url
 from zqvl.data.translate.output import write_outputs
@@ -46,6 +47,7 @@ class TranslateOptions:
     temperature: float = 0.2
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_path: Path | None = None
+    force: bool = False  # write into an --out that holds something else (see zqvl.data.outdir)
 
 
 async def _request_phase(
@@ -134,6 +136,9 @@ async def _request_phase(
     return failures
 
 
+COMMAND = "zqvl-data translate"
+
+
 def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions, progress: Progress = NULL) -> Stats:
     """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError."""
     started = time.monotonic()
@@ -142,9 +147,12 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
     in_dir = source.parent
     if out_dir.resolve() == in_dir.resolve():
         raise UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
+    # its own output of this input is resumed (the cache holds what was paid for); anything else needs --force
+    claim(out_dir, COMMAND, input_dir=in_dir, resumable=True, force=opts.force)
     out_dir.mkdir(parents=True, exist_ok=True)
     stats = Stats(dedupe=opts.dedupe)
-    with exclusive_dir(out_dir, "zqvl-data translate"):
+    with exclusive_dir(out_dir, COMMAND):
+        write_mark(out_dir, COMMAND, in_dir)
         for stale in [p for name in OUTPUTS for p in out_dir.glob(f".{name}.*.tmp")]:
             stale.unlink()  # left by a killed run; we hold the lock, so no live run owns them
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)

@@ -47,17 +47,17 @@ def sample_dir(path: Path, n: int = 8, turns: int = 1, seed: int = 0) -> Path:
     return path
 
 
-def make_shards(data_dir: Path, out: Path, max_count: int = 4) -> Path:
+def make_shards(data_dir: Path, out: Path, max_count: int = 4, val_fraction: float = 0.0) -> Path:
     from zqvl.data.shards.writer import ShardOptions, shard_dir
 
     if not (out / "manifest.json").exists():
-        shard_dir(data_dir, out, ShardOptions(max_count=max_count), workers=0)
+        shard_dir(data_dir, out, ShardOptions(max_count=max_count, val_fraction=val_fraction), workers=0)
     return out
 
 
 def losses(run_dir: Path) -> dict[int, float]:
     rows = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines() if ln.strip()]
-    return {r["step"]: r["loss"] for r in rows}
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}  # val_loss lines are separate
 
 
 # The memorising run both test_train.py and test_chat.py use: stage 2 on 8 samples, 30 steps.

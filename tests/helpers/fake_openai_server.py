@@ -13,7 +13,7 @@ and "=TEXT" answers TEXT itself (a planted answer, e.g. one defect that only cle
 An answer longer than the request's max_tokens (1 token = 1 character here) is cut with finish_reason "length",
 as a real server does. Every request is logged (time, text, fault, status) for tests that count requests.
 
-Standalone (the benchmark, or trying translate offline): `python tests/fake_openai_server.py --port 8765`
+Standalone (the benchmark, or trying translate offline): `python tests/helpers/fake_openai_server.py --port 8765`
 prints the base URL and serves until SIGTERM; `--write-sample DIR` writes English records to translate.
 """
 
