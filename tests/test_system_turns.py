@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+from helpers.datadir import jpeg_bytes
+from helpers.fake_openai_server import FakeOpenAI, fake_translate
+
+from zqvl.cli.data import _main as data_main
 from zqvl.data.checks import record_checks, roles
 from zqvl.data.clean.structure import check_structure
 from zqvl.data.schema import SYSTEM, parse_record
@@ -9,6 +15,7 @@ from zqvl.data.template import DEFAULT_SYSTEM, message, segments
 from zqvl.data.validate import TokenBudget, token_overflow
 from zqvl.model.tokenizer import image_token_id
 from zqvl.train.collate import IGNORE, Tokenizer, build_samples
+from zqvl.ui import run_cli
 
 PROMPT = "You are a careful assistant who describes images precisely."
 N_IMG = 4
@@ -109,3 +116,55 @@ def test_token_budget_counts_the_record_system_prompt(qwen_tokenizer):
     assert token_overflow(short, budget) is None
     msg = token_overflow(long_, budget)
     assert msg is not None and "turn 0 (system)" in msg
+
+
+def test_a_system_turn_survives_convert_validate_translate_clean_shard_collate(tmp_path, monkeypatch, qwen_tokenizer):
+    """ShareGPT-4o with a system prompt, through every command as a user runs them; the shard's record
+    collates to tokens whose system block is the translated prompt, never supervised."""
+    raw = tmp_path / "raw"
+    (raw / "images").mkdir(parents=True)
+    rows = []
+    for i, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        (raw / "images" / f"p{i}.jpg").write_bytes(jpeg_bytes((64, 48), colour))
+        row = sharegpt4o()
+        row["id"], row["image"], row["conversations"][1]["content"] = (
+            f"p{i}",
+            f"p{i}.jpg",
+            "What is in the picture?",
+        )  # tag implied
+        row["conversations"][2]["content"] = f"A red bicycle number {i} leaning on a wall."
+        rows.append(row)
+    (raw / "gpt4o.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    def data(*argv) -> int:
+        return run_cli(data_main, [str(a) for a in argv])
+
+    conv, zh, kept, shards = (tmp_path / d for d in ("conv", "zh", "kept", "shards"))
+    assert (
+        data("convert", raw / "gpt4o.jsonl", "--format", "sharegpt-4o", "--images", raw / "images", "--out", conv) == 0
+    )
+    rec = json.loads((conv / "chat.json").read_text(encoding="utf-8"))[0]
+    assert [t["from"] for t in rec["conversations"]] == ["system", "human", "gpt", "human", "gpt"]
+    assert rec["conversations"][0]["value"] == PROMPT  # the implied <image> goes to the question, not the prompt
+    assert rec["conversations"][1]["value"] == "<image>\nWhat is in the picture?"
+    assert data("validate", conv) == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI() as srv:
+        assert data("translate", conv, "--out", zh, "--base-url", srv.base_url, "--model", "m", "--no-progress") == 0
+    system = json.loads((zh / "chat.json").read_text(encoding="utf-8"))[0]["conversations"][0]
+    assert system == {"from": "system", "value": fake_translate(PROMPT), "source": PROMPT}
+    assert data("validate", zh) == 0
+    assert data("clean", zh, "--out", kept) == 0
+    assert len(json.loads((kept / "chat.json").read_text(encoding="utf-8"))) == 3
+    assert data("shard", kept, "--out", shards, "--val-fraction", "0") == 0
+
+    from zqvl.data.shards.reader import ShardStream, expand_shards
+
+    stream = ShardStream(expand_shards(str(shards)), shuffle_buffer=0, shuffle_shards=False, rank=0, world_size=1)
+    records = [got[0] for _, got in stream.iter_worker(0, 0, 1) if got is not None]
+    assert len(records) == 3 and all(r.system == fake_translate(PROMPT) for r in records)
+    tok = Tokenizer(qwen_tokenizer, image_token_id(qwen_tokenizer), N_IMG)
+    [sample] = build_samples(records[0], tok, 4096, DEFAULT_SYSTEM)
+    ids, labels = system_ids_and_labels(qwen_tokenizer, sample)
+    assert ids == qwen_tokenizer.encode(fake_translate(PROMPT), add_special_tokens=False)
+    assert set(labels) == {IGNORE}

@@ -169,12 +169,24 @@ def test_cli_exit_codes_and_report(tmp_path, capsys):
     assert code == 1 and "image.missing" in out
     rows = [json.loads(line) for line in report.read_text().splitlines()]
     assert rows == [
-        {"id": "bad", "level": "error", "code": "image.missing", "message": "image 'missing.jpg': file not found"}
+        {
+            "id": "bad",
+            "level": "error",
+            "code": "image.missing",
+            "message": "image 'missing.jpg': file not found",
+            "index": 1,
+        }
     ]
     clean = make_dir(tmp_path / "c", [record("r1")], GOOD)
     assert cli(["validate", str(clean)], capsys)[0] == 0
     code, _, err = cli(["validate", str(tmp_path / "nowhere")], capsys)
     assert code == 2 and "no chat.json" in err
+
+
+def test_repeated_ids_count_as_separate_bad_records(tmp_path, capsys):
+    d = make_dir(tmp_path / "d", [record("s1"), record("s1"), record("s1", "b.png")], GOOD)
+    code, out, _ = cli(["validate", str(d), "--workers", "1"], capsys)
+    assert code == 1 and "1 of 3 records pass; 2 have errors" in " ".join(out.split())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

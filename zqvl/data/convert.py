@@ -200,8 +200,13 @@ def convert(
                         if problem:
                             raise Skip(*problem)
                         placer.place(source_path, safe_image_path(images, rel))
-                    if IMAGE_TAG not in "".join(t.value for t in record.turns) and len(record.images) == 1:
-                        record.turns[0].value = f"{IMAGE_TAG}\n{record.turns[0].value}"  # CC3M-style: tag implied
+                    if (
+                        IMAGE_TAG not in "".join(t.value for t in record.turns)
+                        and len(record.images) == 1
+                        and record.dialogue
+                    ):
+                        first = record.dialogue[0]  # the question, after a leading system turn
+                        first.value = f"{IMAGE_TAG}\n{first.value}"  # CC3M-style: tag implied
                     records.write(record)
                     stats.written += 1
                 except (Skip, SchemaError) as e:

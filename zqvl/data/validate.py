@@ -23,6 +23,7 @@ class Issue:
     level: str
     code: str
     message: str
+    index: int  # the record's position in chat.json: ids can repeat (structure.duplicate_id)
 
 
 @dataclass
@@ -39,8 +40,8 @@ class ValidationResult:
     images: int = 0
     issues: list[Issue] = field(default_factory=list)
 
-    def add(self, rid: str, code: str, message: str) -> None:
-        self.issues.append(Issue(rid, CODES[code].level, code, message))
+    def add(self, rid: str, index: int, code: str, message: str) -> None:
+        self.issues.append(Issue(rid, CODES[code].level, code, message, index))
 
     @property
     def counts(self) -> Counter:
@@ -51,7 +52,7 @@ class ValidationResult:
         return sum(1 for i in self.issues if i.level == ERROR)
 
     def bad_records(self) -> int:
-        return len({i.id for i in self.issues if i.level == ERROR})
+        return len({i.index for i in self.issues if i.level == ERROR})
 
     def to_jsonl_rows(self):
         return (asdict(i) for i in self.issues)
@@ -100,7 +101,7 @@ def validate_dir(
     root = ImageRoot(images_dir)
     result = ValidationResult()
     seen_ids = SeenIds()
-    refs: dict[str, list[str]] = defaultdict(list)  # image file (real path) -> ids of records using it
+    refs: dict[str, list[tuple[str, int]]] = defaultdict(list)  # image file (real path) -> (id, index) using it
     names: dict[str, str] = {}  # image file -> the first image path naming it
 
     progress.stage("records")
@@ -111,23 +112,23 @@ def validate_dir(
             rec = parse_record(value, index)
         except SchemaError as e:
             rid = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else f"#{index}"
-            result.add(rid or f"#{index}", *_pair(schema_reason(e)))
+            result.add(rid or f"#{index}", index, *_pair(schema_reason(e)))
             continue
         rid = rec.id
         for reason in seen_ids.check(rid, index) + record_checks(rec):
-            result.add(rid, *_pair(reason))
+            result.add(rid, index, *_pair(reason))
         for rel in rec.images:
             path, problem = root.resolve(rel)
             if problem:
                 code, message = problem
-                result.add(rid, code, f"image {rel!r}: file not found" if code == "image.missing" else message)
+                result.add(rid, index, code, f"image {rel!r}: file not found" if code == "image.missing" else message)
             else:
                 names.setdefault(path, rel)
-                refs[path].append(rid)
+                refs[path].append((rid, index))
         if budget is not None:
             msg = token_overflow(rec, budget)
             if msg:
-                result.add(rid, "tokens.too_long", msg)
+                result.add(rid, index, "tokens.too_long", msg)
 
     result.images = len(refs)
     by_digest: dict[str, str] = {}
@@ -139,11 +140,11 @@ def validate_dir(
     for res in sorted(checked, key=lambda r: r.path):  # sorted: the first of duplicate files is stable
         rel = names[res.path]
         if res.code:
-            for rid in refs[res.path]:
-                result.add(rid, res.code, f"image {rel!r}: {res.message}")
+            for rid, index in refs[res.path]:
+                result.add(rid, index, res.code, f"image {rel!r}: {res.message}")
             continue
         first = by_digest.setdefault(res.digest, res.path)
         if first != res.path:
-            for rid in refs[res.path]:
-                result.add(rid, "image.same_bytes", f"image {rel!r} has the same bytes as {names[first]!r}")
+            for rid, index in refs[res.path]:
+                result.add(rid, index, "image.same_bytes", f"image {rel!r} has the same bytes as {names[first]!r}")
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, Turn
+from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, SYSTEM, Record, Turn
 from zqvl.data.template import DEFAULT_SYSTEM, GENERATION_HEADER, segments, stop_token_ids
 from zqvl.errors import UsageError
 
@@ -28,6 +28,7 @@ class Reply:
 class Conversation:
     history: list[tuple[str, str]] = field(default_factory=list)  # (question with <image> tags, answer)
     images: list = field(default_factory=list)  # PIL images in order of appearance
+    system: str | None = None  # this conversation's own system prompt (a record's system turn); None: the Chat's
 
 
 def model_dir(path: str | Path) -> Path:
@@ -69,7 +70,7 @@ class Chat:
 
     def prompt_ids(self, conv: Conversation, question: str) -> list[int]:
         """Same segments as training: past turns, the question, then the assistant header."""
-        turns = []
+        turns = [] if conv.system is None else [Turn(SYSTEM, conv.system)]
         for q, a in conv.history:
             turns += [Turn(HUMAN, q), Turn(GPT, a)]
         turns.append(Turn(HUMAN, question))

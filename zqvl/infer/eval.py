@@ -46,11 +46,11 @@ class Item:
 
     @property
     def question(self) -> str:
-        return self.record.turns[0].value
+        return self.record.dialogue[0].value
 
     @property
     def reference(self) -> str:
-        return self.record.turns[1].value
+        return self.record.dialogue[1].value
 
 
 # -- data ---------------------------------------------------------------------------------------------------
@@ -77,7 +77,8 @@ def load_items(shards: Sequence[str], max_samples: int | None = None) -> tuple[l
         if got is None:
             continue
         record, images = got
-        if len(record.turns) >= 2 and record.turns[0].role == HUMAN and record.turns[1].role == GPT:
+        dialogue = record.dialogue
+        if len(dialogue) >= 2 and dialogue[0].role == HUMAN and dialogue[1].role == GPT:
             items.append(Item(record, images))
             if max_samples and len(items) >= max_samples:
                 break
@@ -123,7 +124,7 @@ def defect_rates(texts: Sequence[str]) -> dict[str, float]:
 def first_answer(chat: Chat, item: Item, **gen):
     """The model's answer to the item's first question, with the images that question shows."""
     images = item.images[: item.question.count(IMAGE_TAG)]
-    return chat.ask(Conversation(), item.question, images, **gen)
+    return chat.ask(Conversation(system=item.record.system), item.question, images, **gen)
 
 
 def evaluate_model(

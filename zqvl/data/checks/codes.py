@@ -45,7 +45,7 @@ CODES: dict[str, Code] = {
     "structure.source_missing": _e("some turns of a translated record have no source"),
     # <image> placeholders.
     "placeholder.count": _e("the number of <image> tags differs from the number of images"),
-    "placeholder.in_answer": _e("<image> inside an assistant turn"),
+    "placeholder.in_answer": _e("<image> inside an assistant or system turn"),
     "placeholder.moved": _e("<image> sits in a different turn than in the source"),
     "placeholder.mangled": _w("a look-alike of <image> (<图像>, < image >, <IMAGE>, ＜image＞, [image])"),
     # Image files.

@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from zqvl.data.checks.reason import Reason
-from zqvl.data.schema import GPT, IMAGE_TAG, Record
+from zqvl.data.schema import GPT, IMAGE_TAG, SYSTEM, Record
 
 # Near-misses of <image> in any bracket a translator may produce; the exact tag itself is skipped.
 MANGLED_RE = re.compile(
@@ -63,7 +63,11 @@ def moved(record: Record) -> list[Reason]:
 
 
 def in_answer(record: Record) -> list[Reason]:
-    turns = [str(i) for i, t in enumerate(record.turns) if t.role == GPT and IMAGE_TAG in t.value]
+    """<image> belongs in a question: in an answer or the system prompt it would place image features where
+    the model is told to speak, or before any question at all."""
+    turns = [str(i) for i, t in enumerate(record.turns) if t.role in (GPT, SYSTEM) and IMAGE_TAG in t.value]
     if not turns:
         return []
-    return [Reason("placeholder.in_answer", f"{IMAGE_TAG} inside an answer (turn " + ", ".join(turns) + ")")]
+    return [
+        Reason("placeholder.in_answer", f"{IMAGE_TAG} inside an answer or system turn (turn " + ", ".join(turns) + ")")
+    ]
