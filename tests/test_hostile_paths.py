@@ -127,3 +127,23 @@ def test_fifo_and_links_never_reach_clean_output(tmp_path):
     files = [p for p in (out / "images").rglob("*")]
     assert all(not p.is_symlink() for p in files)
     assert {str(p.relative_to(out / "images")) for p in files if p.is_file()} <= {"a.jpg"}
+
+
+def test_a_missing_images_dir_is_one_line_in_every_command(tmp_path, capsys):
+    """Not one image.missing per record: one usage error (exit 2) naming the folder, and no output."""
+    import shutil
+
+    from zqvl.cli.data import _main as data_main
+    from zqvl.ui import run_cli
+
+    d = make_dir(tmp_path / "d", [record(f"r{i}", "a.jpg") for i in range(5)], {"a.jpg": GOOD})
+    shutil.rmtree(d / "images")
+    for argv in (["validate", d], ["shard", d, "--out", tmp_path / "s"], ["clean", d, "--out", tmp_path / "c"]):
+        assert run_cli(data_main, [str(a) for a in argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{d / 'images'}: no such directory" in err and "'a.jpg'" in err, argv
+        assert not (tmp_path / "s").exists()
+        assert not (tmp_path / "c").exists()
+    text_only = make_dir(tmp_path / "t", [record("t0", None)], {})
+    shutil.rmtree(text_only / "images")
+    assert run_cli(data_main, ["validate", str(text_only)]) == 0  # no image named: no folder needed

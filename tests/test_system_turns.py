@@ -168,3 +168,10 @@ def test_a_system_turn_survives_convert_validate_translate_clean_shard_collate(t
     ids, labels = system_ids_and_labels(qwen_tokenizer, sample)
     assert ids == qwen_tokenizer.encode(fake_translate(PROMPT), add_special_tokens=False)
     assert set(labels) == {IGNORE}
+
+
+def test_an_image_tag_in_the_system_turn_is_flagged():
+    row = sharegpt4o("<image>\n" + PROMPT)
+    assert [(str(r), r.detail) for r in record_checks(parse_record(row)) if str(r) == "placeholder.in_answer"] == [
+        ("placeholder.in_answer", "<image> inside the system turn (turn 0)")
+    ]

@@ -381,6 +381,26 @@ class ImageRoot:
         self.images_dir = os.fspath(images_dir)
         self._real_root: str | None = None
         self._dirs: dict[str, str] = {}
+        self._present = False
+
+    def _require_dir(self, rel: str) -> None:
+        """A missing images/ is one problem of the whole dir, not one per record: a usage error, once."""
+        if not os.path.isdir(self.images_dir):
+            raise UsageError(
+                f"{self.images_dir}: no such directory, but records name images (the first: {rel!r}); "
+                "images/ belongs next to chat.json"
+            )
+        self._present = True
+
+    def require_for(self, chat: str | os.PathLike) -> None:
+        """The same error before a command creates any output, when some record of `chat` names an image."""
+        if os.path.isdir(self.images_dir):
+            return
+        for value in iter_json_values(chat):
+            named = value.get("image") if isinstance(value, dict) else None
+            for rel in [named] if isinstance(named, str) else named if isinstance(named, list) else []:
+                if isinstance(rel, str) and rel:
+                    self._require_dir(rel)
 
     @property
     def real_root(self) -> str:
@@ -399,6 +419,8 @@ class ImageRoot:
         )
 
     def resolve(self, rel: str) -> tuple[str | None, tuple[str, str] | None]:
+        if not self._present:
+            self._require_dir(rel)
         path = safe_image_path(self.images_dir, rel)
         if path is None:
             return None, ("image.unsafe_path", f"image path {rel!r} is absolute or contains '..'")

@@ -65,9 +65,9 @@ def moved(record: Record) -> list[Reason]:
 def in_answer(record: Record) -> list[Reason]:
     """<image> belongs in a question: in an answer or the system prompt it would place image features where
     the model is told to speak, or before any question at all."""
-    turns = [str(i) for i, t in enumerate(record.turns) if t.role in (GPT, SYSTEM) and IMAGE_TAG in t.value]
-    if not turns:
+    where = {GPT: "an answer", SYSTEM: "the system turn"}
+    found = [(i, t.role) for i, t in enumerate(record.turns) if t.role in where and IMAGE_TAG in t.value]
+    if not found:
         return []
-    return [
-        Reason("placeholder.in_answer", f"{IMAGE_TAG} inside an answer or system turn (turn " + ", ".join(turns) + ")")
-    ]
+    parts = [f"{where[role]} (turn {i})" for i, role in found]
+    return [Reason("placeholder.in_answer", f"{IMAGE_TAG} inside " + ", ".join(parts))]

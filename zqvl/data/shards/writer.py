@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from zqvl.data.io import atomic_open, chat_json, iter_json_values
+from zqvl.data.io import ImageRoot, atomic_open, chat_json, iter_json_values
 from zqvl.data.shards.format import (
     MANIFEST,
     PROGRESS,
@@ -40,6 +40,7 @@ from zqvl.data.shards.format import (
     Split,
     shard_file,
 )
+from zqvl.data.shards.hf import write_card
 from zqvl.data.shards.prepare import PrepareOptions, Skipped, prepare_chunk
 from zqvl.data.shards.tar import ShardFile
 from zqvl.errors import UsageError
@@ -289,6 +290,7 @@ def shard_dir(
         raise UsageError(f"shard name {name!r} is not usable in a file name; pass --name")
     chat = chat_json(source)
     fp = source_fingerprint(source)
+    ImageRoot(chat.parent / "images").require_for(chat)  # before any output: one line, not one per record
     finished, saved = _prepare_out_dir(out, resume, options, fp, name)
     if finished is not None:  # nothing left to do
         return ShardResult(
@@ -404,6 +406,7 @@ def shard_dir(
 
     manifest = _manifest(header, splits, skip_counts, total)
     os.replace(out / SKIPPED_PARTIAL, out / SKIPPED)
+    write_card(out, manifest)  # before the manifest: a finished dir always has its datasets card
     _write_json(out / MANIFEST, manifest.to_json())
     (out / PROGRESS).unlink()
     return ShardResult(
