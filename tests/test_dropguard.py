@@ -55,6 +55,16 @@ def test_convert_warns_between_20_percent_and_max_drop(tmp_path, capsys):
     assert code == 1
 
 
+def test_shard_of_a_set_missing_most_images_fails_with_a_hint(tmp_path, capsys):
+    llava_set(tmp_path / "d", 10, with_images=3)
+    code = run_cli(data_main, ["shard", str(tmp_path / "d"), "--out", str(tmp_path / "s")])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 1 and "shard dropped 7 of 10 records (70%): image.missing 7; check --images" in err
+    assert (tmp_path / "s" / "manifest.json").is_file()  # the 3 good samples are written and complete
+    code = run_cli(data_main, ["shard", str(tmp_path / "d"), "--out", str(tmp_path / "s2"), "--max-drop", "0.8"])
+    assert code == 0 and "warning: shard dropped 7 of 10" in " ".join(capsys.readouterr().err.split())
+
+
 @pytest.mark.parametrize(
     "reasons, verdict, hint",
     [

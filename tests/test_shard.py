@@ -191,7 +191,7 @@ def test_cli_refuses_to_overwrite_and_checks_resume_options(data, tmp_path, caps
 
 def test_kill_9_mid_run_then_resume_is_identical(tmp_path, capsys):
     root = tmp_path / "src"
-    make_dataset(root, 500, size=(12, 10))
+    make_dataset(root, 500, size=(28, 28))
     args = ["--max-count", "3", "--val-fraction", "0.1", "--workers", "1"]
     reference = tmp_path / "ref" / "demo"
     assert cli("shard", str(root), "--out", str(reference), *args) == 0
@@ -221,7 +221,7 @@ def test_kill_9_mid_run_then_resume_is_identical(tmp_path, capsys):
 
 def test_interrupted_twice_then_resumed_is_identical(tmp_path):
     root = tmp_path / "src"
-    make_dataset(root, 400, size=(12, 10))
+    make_dataset(root, 400, size=(28, 28))
     options = ShardOptions(max_count=4, val_fraction=0.3)
     reference = tmp_path / "ref" / "demo"
     shard_dir(root, reference, options)

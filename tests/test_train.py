@@ -200,3 +200,29 @@ def test_nan_loss_stops_with_checkpoint_and_message(tmp_path_factory):
     assert "loss is nan" in message or "loss is inf" in message
     assert (run / "checkpoints" / f"step-{len(rows):08d}" / "COMPLETE").is_file()
     assert not (run / "final").exists()
+
+
+def test_filters_that_drop_most_records_stop_after_the_first_step(tmp_path_factory):
+    """`--filters untranslated` on a set that is mostly English: exit 1 with the share, the reasons and the
+    hint, instead of training on the few records left."""
+    import json
+
+    from helpers.train_helpers import make_shards, sample_dir
+
+    base = workspace(tmp_path_factory)
+    data = sample_dir(base / "mostly_english", n=16)
+    records = json.loads((data / "chat.json").read_text(encoding="utf-8"))
+    for r in records[4:]:
+        r["conversations"][1]["value"] = "This picture shows a single solid colour and nothing else at all."
+    (data / "chat.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    shards = make_shards(data, base / "mostly_english_shards", max_count=8)
+    run = base / "filtered"
+    args = ["--stage", "2", "--model", base / "model", "--shards", shards, "--out", run, "--max-steps", "20"]
+    args += ["--batch-size", "2", "--num-workers", "0", "--filters", "untranslated"]
+    done = subprocess.run(train_cmd(*args), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    message = " ".join(done.stderr.split())
+    assert "train dropped 12 of 16 records (75%): untranslated" in message, message[-2000:]
+    assert "translate` first" in message and "stopped after step 1" in message
+    assert json.loads((run / "summary.json").read_text())["exit"] == 1
+    assert not (run / "final").exists()

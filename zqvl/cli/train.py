@@ -32,6 +32,7 @@ RESUME_MAY_CHANGE = {
     "eval_every",
     "eval_shards",
     "eval_max_records",
+    "max_drop",
 }
 
 

@@ -19,6 +19,7 @@ HINTS = (
     ("not_chinese", "is the set translated yet? run `zqvl-data translate` first"),
     ("too_long", "raise --max-len, or split long chats before training"),
     ("path", "image paths must be relative to DIR/images/ and stay inside it"),
+    ("image.tiny", "the images are below the minimum side (28 px, two ViT patches): upscale them or drop them"),
     ("image_corrupt", "the images are damaged or not images: re-download or re-convert them"),
     ("unreadable", "the images are damaged or not images: re-download or re-convert them"),
 )
@@ -50,10 +51,11 @@ class Drops:
         )
 
     def hint(self) -> str:
-        for code, _ in self.reasons.most_common():
-            for fragment, text in HINTS:
-                if fragment in code:
-                    return text
+        """The usual cause of the most common reason (never of a rarer one: that would point the wrong way)."""
+        top = self.reasons.most_common(1)
+        for fragment, text in HINTS if top else ():
+            if fragment in top[0][0]:
+                return text
         return ""
 
     def verdict(self, max_drop: float = DEFAULT_MAX_DROP) -> tuple[str | None, str]:

@@ -72,6 +72,9 @@ class TrainConfig:
     filters: list[str] = option(
         None, "zqvl.data.clean filters applied on the fly, by family name, or 'all'", factory=list
     )
+    max_drop: float = option(
+        0.5, "stop (exit 1) when the first windows read show more than this share of records dropped"
+    )
     lora_r: int = option(64, "LoRA rank")
     lora_alpha: int = option(16, "LoRA alpha")
     lora_dropout: float = option(0.05, "LoRA dropout")
@@ -229,6 +232,7 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) >= 1, f"--{name.replace('_', '-')} must be >= 1")
     for name in ("max_steps", "save_every", "num_workers", "shuffle_buffer", "grad_clip", "keep_last"):
         need(getattr(cfg, name) >= 0, f"--{name.replace('_', '-')} must be >= 0")
+    need(0.0 <= cfg.max_drop <= 1.0, "--max-drop must be a share in [0, 1]")
     need(cfg.keep_last >= 1, "--keep-last must be >= 1 (the newest checkpoint is what --resume needs)")
     need(cfg.max_steps > 0 or cfg.epochs > 0, "give --max-steps or --epochs > 0")
     need(cfg.eval_every >= -1, "--eval-every must be -1 (with checkpoints), 0 (never) or a number of steps")

@@ -99,6 +99,7 @@ class TrainLoader:
         self.slots = max(1, num_workers)  # 0 workers read the one slot in this process
         self.epoch = stream.epoch
         self.samples = 0  # samples in the micro-batches handed out, all epochs
+        self.read = 0  # samples in the windows read by this process (not resumed: the drop guard's count)
         self.dropped_before: Counter = Counter()  # drops by reason in finished epochs
         self._start_epoch()
 
@@ -151,6 +152,7 @@ class TrainLoader:
                 continue
             self._read[worker] = {"position": position, "dropped": dropped}
             self._last_worker = worker
+            self.read += len(samples)
             if samples:
                 break
         rng = random.Random(f"{self.stream.seed}/{self.epoch}/{self.window_index}/{self.stream.rank}")

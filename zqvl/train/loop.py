@@ -23,14 +23,14 @@ from pathlib import Path
 
 import torch
 
-from zqvl.errors import UsageError
+from zqvl.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from zqvl.progress import open_progress
 from zqvl.train import checkpoint
 from zqvl.train.config import TrainConfig
 from zqvl.train.engine import Schedule, StopFlag, deepspeed_config, optimizer_groups, resolve_precision, total_steps
 from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
 
-EXIT_OK, EXIT_NAN, EXIT_SIGNAL = 0, 3, 130
+EXIT_NAN, EXIT_SIGNAL = 3, 130
 # one all-reduce per micro-batch carries these, summed over ranks
 FIELDS = ("nonfinite", "stop", "loss", "samples", "tokens", "padded", "supervised", "images", "split")
 
@@ -245,6 +245,10 @@ class Trainer:
                     break
                 step += 1
                 self._after_step(step, sums, lr, time.perf_counter() - t0, wait, seen.hexdigest()[:12], progress)
+                if step == 1:  # a fresh run: did the filters or damage drop most of what was read?
+                    code, message = self._drop_guard()
+                    if code:
+                        break
                 if self._eval_due(step):
                     self._measure_val(step)
                 if self.cfg.save_every and step % self.cfg.save_every == 0 and step < self.steps:
@@ -379,6 +383,27 @@ class Trainer:
                 os.replace(tmp, final)
         dist.barrier()
         return final
+
+    def _drop_guard(self) -> tuple[int, str]:
+        """The drop guard of the data commands, on the windows every rank has read for the first step: exit 1
+        before hours are spent training on the few records that --filters or damaged shards left."""
+        import torch.distributed as dist
+
+        from zqvl.data.dropguard import Drops
+
+        mine = (self.batches.read, self.batches.stats()["dropped"])
+        every: list = [None] * self.world
+        dist.all_gather_object(every, mine)
+        reasons = Counter()
+        for _, dropped in every:
+            reasons.update(dropped)
+        read = sum(n for n, _ in every)
+        level, line = Drops("train", read + sum(reasons.values()), reasons).verdict(self.cfg.max_drop)
+        if level == "fail":
+            return EXIT_FINDINGS, f"{line}; stopped after step 1 (counted over the first records read)"
+        if level == "warn" and self.rank == 0:
+            print(f"warning: {line} (counted over the first records read)", file=sys.stderr)
+        return EXIT_OK, ""
 
     # -- summary -----------------------------------------------------------------------------------------------
     def _summary(self, start: int, step: int, code: int) -> dict:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 
+from zqvl.cli.drops import add_max_drop_argument, guard
+from zqvl.data.dropguard import Drops
 from zqvl.data.shards.hf import CARD
 from zqvl.data.shards.writer import ShardOptions, parse_size, shard_dir
 from zqvl.errors import UsageError
@@ -24,6 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("dir", help="canonical data dir (chat.json + images/)")
     p.add_argument("--out", required=True, help="output dir, e.g. shards/NAME (tars are NAME-000000.tar, ...)")
     p.add_argument("--name", help="shard file prefix (default: the --out dir's name)")
+    add_max_drop_argument(p)
     p.add_argument("--max-count", type=int, default=d.max_count, help=f"samples per shard (default {d.max_count})")
     p.add_argument("--max-size", default="1G", help="bytes per shard, strict (default 1G; K/M/G or KiB/MiB/GiB)")
     p.add_argument(
@@ -98,4 +102,4 @@ def run(args) -> int:
         warn("no sample was written: every record was skipped (see skipped.jsonl)")
     else:
         out.print(f"datasets: load_dataset({str(args.out)!r}) reads {CARD} (every record, every image)", markup=False)
-    return 0
+    return guard(Drops("shard", m.records, Counter(m.skipped.by_reason)), args.max_drop)
