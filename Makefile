@@ -24,6 +24,10 @@ system-deps:
 	  echo "installing Debian chromium (for the report test)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@fc-list :lang=zh-cn 2>/dev/null | grep -q . || { \
+	  echo "installing Debian fonts-noto-cjk (the report test's screenshots show Chinese)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 demo: $(VENV)/.installed
 	$(PY) tools/demo.py

@@ -81,6 +81,9 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     counts = {rgb: n for n, rgb in colours}
     hexes = {f"#{r:02x}{g:02x}{b:02x}": n for (r, g, b), n in counts.items()}
     assert hexes.get(KEPT_COLOUR, 0) > 500 and hexes.get(REJECTED_COLOUR, 0) > 50  # bars are drawn
+    # Chinese in the screenshot is drawn with a CJK font (make test installs fonts-noto-cjk), not tofu boxes.
+    match = subprocess.run(["fc-match", "-f", "%{family}", "sans-serif:lang=zh-cn"], capture_output=True, text=True)
+    assert "CJK" in match.stdout or "Hei" in match.stdout, f"no CJK font for the report: {match.stdout!r}"
 
 
 def test_report_escapes_what_the_data_says():

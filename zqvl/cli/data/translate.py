@@ -91,7 +91,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write into an --out that holds something other than translate's output of this DIR",
     )
+    p.add_argument(
+        "--limit",
+        type=_positive(int),
+        metavar="N",
+        help="translate only the first N records (look at the quality first; a later run without it reuses "
+        "the cache, so nothing is paid twice)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print records, strings, requests, prompt/completion tokens (real Qwen tokenizer) and the cost; "
+        "send nothing, write nothing",
+    )
+    p.add_argument("--price-in", type=float, metavar="P", help="price per 1M prompt tokens, for the cost estimate")
+    p.add_argument("--price-out", type=float, metavar="P", help="price per 1M completion tokens, for the estimate")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def dry_run(args: argparse.Namespace) -> int:
+    """The run's plan, counted with the real Qwen tokenizer; nothing sent, --out not touched."""
+    from zqvl.data.translate.estimate import estimate
+    from zqvl.data.translate.runner import CACHE_NAME
+    from zqvl.model.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(add_image_token=False)
+
+    def count_messages(msgs: list[dict]) -> int:
+        text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return len(tok.encode(text, add_special_tokens=False))
+
+    def count_text(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False))
+
+    cache = args.cache or Path(args.out) / CACHE_NAME
+    est = estimate(
+        args.dir,
+        args.model,
+        dedupe=args.dedupe,
+        limit=args.limit,
+        cache_path=cache,
+        count_messages=count_messages,
+        count_text=count_text,
+    )
+    title = f"translate --dry-run {args.dir}" + (f" (first {args.limit} records)" if args.limit else "")
+    ui.out.print(ui.table(title, ["", "count"], est.rows(args.price_in, args.price_out)))
+    ui.out.print("nothing was sent; retries (rejected or failed answers) cost extra", markup=False)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +147,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--base-url must start with http:// or https:// (got {public_url(args.base_url)!r})")
     if not 0.0 <= args.temperature <= 2.0:
         raise UsageError(f"--temperature must be between 0 and 2 (got {args.temperature})")
+    for name in ("price_in", "price_out"):
+        if getattr(args, name) is not None and getattr(args, name) < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
+    if args.dry_run:
+        return dry_run(args)
     api_key = os.environ.get(args.api_key_env)
     if not api_key:
         if args.api_key_env != "OPENAI_API_KEY":
@@ -121,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         retry=RetryPolicy(max_attempts=args.max_attempts),
         cache_path=args.cache,
         force=args.force,
+        limit=args.limit,
     )
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
         stats = translate_dir(args.dir, args.out, opts, progress)

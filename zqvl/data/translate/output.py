@@ -74,12 +74,15 @@ def write_outputs(
     model: str,
     prompt_version: str,
     stats: Stats,
+    limit: int | None = None,
 ) -> None:
     lookup = lru_cache(maxsize=1 << 16)(cache.get)  # repeated strings under --dedupe hit memory, not sqlite
     variants = VariantCounter(plan.dedupe)
     linker = ImageLinker(in_dir / "images", out_dir / "images", stats)
     with RecordListWriter(out_dir / "chat.json") as chat, JsonlWriter(out_dir / "failed.jsonl") as failed:
         for index, obj in enumerate(iter_json_values(chat_path)):
+            if limit is not None and index >= limit:
+                break
             try:
                 record = parse_record(obj, index)
             except SchemaError as e:

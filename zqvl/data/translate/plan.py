@@ -39,9 +39,13 @@ class Plan:
         return len(self.counts) if self.dedupe else sum(self.counts.values())
 
 
-def build_plan(chat_path: Path, dedupe: bool, stats: Stats) -> Plan:
+def build_plan(chat_path: Path, dedupe: bool, stats: Stats, limit: int | None = None) -> Plan:
+    """`limit`: only the first N values of chat.json (--limit), as the output pass will write them."""
     plan = Plan(dedupe)
     for record in iter_records(chat_path, errors=[]):  # bad records are reported by the output pass
+        if limit is not None and record.index >= limit:
+            break
+        stats.records_seen += 1
         for turn in record.turns:
             if not wants_translation(turn):
                 stats.turns_kept += 1

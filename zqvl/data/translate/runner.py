@@ -48,6 +48,7 @@ class TranslateOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     cache_path: Path | None = None
     force: bool = False  # write into an --out that holds something else (see zqvl.data.outdir)
+    limit: int | None = None  # only the first N records (--limit): look at quality before paying for the rest
 
 
 async def _request_phase(
@@ -157,9 +158,11 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
             stale.unlink()  # left by a killed run; we hold the lock, so no live run owns them
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
         try:
-            plan = build_plan(source, opts.dedupe, stats)
+            plan = build_plan(source, opts.dedupe, stats, limit=opts.limit)
             failures = asyncio.run(_request_phase(plan, cache, opts, stats, progress)) if plan.n_jobs else {}
-            write_outputs(source, in_dir, out_dir, plan, cache, failures, opts.model, PROMPT_VERSION, stats)
+            write_outputs(
+                source, in_dir, out_dir, plan, cache, failures, opts.model, PROMPT_VERSION, stats, limit=opts.limit
+            )
         finally:
             cache.close()
         stats.seconds = time.monotonic() - started

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 class Stats:
     dedupe: bool = False
     records_in: int = 0
+    records_seen: int = 0  # parseable records the plan read (within --limit)
     records_written: int = 0
     records_failed: int = 0
     turns: int = 0  # turns without `source`, i.e. to translate
