@@ -109,3 +109,19 @@ def test_config_precedence(tmp_path):
     from zqvl.train.config import from_saved
 
     assert from_saved(saved) == cfg and isinstance(cfg, TrainConfig)
+
+
+def test_print_config_is_the_resolved_config_and_starts_nothing(tmp_path, capsys):
+    import yaml
+
+    from zqvl.cli.train import _main as train_main
+    from zqvl.train.config import resolve
+    from zqvl.ui import run_cli
+
+    assert run_cli(train_main, ["--stage", "3", "--print-config", "--lr", "1e-4", "--max-drop", "0.3"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed == resolve(3, {}, {"lr": 1e-4, "max_drop": 0.3}).to_dict()
+    assert printed["stage"] == 3 and printed["lr"] == 1e-4
+    assert not list(tmp_path.iterdir())
+    assert run_cli(train_main, ["--stage", "2", "--model", "m", "--shards", "s"]) == 2
+    assert "--out RUN is required" in capsys.readouterr().err

@@ -41,9 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", type=int, choices=(1, 2, 3), help="1 align (projector), 2 instruct, 3 cleaned zh")
     p.add_argument("--model", help="model dir: `zqvl-model build` output or a previous stage's RUN/final")
     p.add_argument("--shards", nargs="+", metavar="SHARDS", help="shard dirs (with manifest.json), .tar files or globs")
-    p.add_argument("--out", required=True, metavar="RUN", help="run dir (created; must not exist unless --resume)")
+    p.add_argument("--out", metavar="RUN", help="run dir (created; must not exist unless --resume); required")
     p.add_argument("--config", metavar="YAML", help="option overrides applied on top of the stage preset")
     p.add_argument("--resume", action="store_true", help="continue RUN from its newest checkpoint")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (stage preset + --config + flags; RUN's saved one with --resume) and exit",
+    )
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed
     add_config_arguments(p)
     return p
@@ -138,8 +143,26 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
     (err if s["exit"] else out).print(message)
 
 
+def print_config(args: argparse.Namespace) -> int:
+    """The config a run would use, as RUN/config.yaml would hold it; nothing is checked on disk or started."""
+    import yaml
+
+    if args.resume:
+        cfg = resolve_config(args)
+    else:
+        overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+        file_overrides = load_yaml_overrides(args.config) if args.config else {}
+        cfg = resolve(args.stage or 2, file_overrides, overrides)
+    out.print(yaml.safe_dump(cfg.to_dict(), allow_unicode=True, sort_keys=False), end="", markup=False)
+    return 0
+
+
 def _main(argv=None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.print_config:
+        return print_config(args)
+    if not args.out:
+        raise UsageError("--out RUN is required (the run dir)")
     # Rank 0 holds RUN's lock for the whole run: a second zqvl-train (or --resume) into RUN is refused.
     first_rank = os.environ.get("RANK", "0") == "0"
     locking = first_rank and (not args.resume or Path(args.out).is_dir())

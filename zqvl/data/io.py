@@ -129,9 +129,11 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
     with fh:
         buf, pos, eof, consumed, bytes_read = "", 0, False, 0, 0
 
-        def fill() -> bool:
+        def fill(grow: bool = False) -> bool:
+            """Read the next chunk; `grow` reads as much again as the unfinished value already spans, so a value
+            far longer than CHUNK costs a geometric number of re-parses instead of one per chunk."""
             nonlocal buf, pos, eof, consumed, bytes_read
-            raw = b"" if eof else fh.read(CHUNK)
+            raw = b"" if eof else fh.read(max(CHUNK, len(buf) - pos) if grow else CHUNK)
             try:
                 text = utf8.decode(raw, final=not raw)
             except UnicodeDecodeError as e:
@@ -176,19 +178,19 @@ def iter_json_values(path: str | Path) -> Iterator[Any]:
                 try:
                     value, end = _DECODER.raw_decode(buf, pos)
                     # A number or literal at the buffer's end may continue in the next chunk.
-                    if end == len(buf) and not eof and fill():
+                    if end == len(buf) and not eof and fill(grow=True):
                         continue
                     problem = _problem(value, buf[pos:end])
                     break
                 except json.JSONDecodeError as e:
-                    if not eof and fill():
+                    if not eof and fill(grow=True):
                         continue
                     raise UsageError(
                         f"{path}: invalid JSON in record #{index} at byte ~{consumed + e.pos}: {e.msg}"
                     ) from None
                 except (RecursionError, ValueError) as e:  # too deep to parse, a huge integer, a duplicate key
                     end = _value_end(buf, pos)
-                    if end is None and not eof and fill():
+                    if end is None and not eof and fill(grow=True):
                         continue
                     if end is None:
                         raise UsageError(f"{path}: truncated file inside record #{index}") from None
