@@ -17,7 +17,9 @@ Anything that changes that order (a sampler, shuffle, in_order=False, other batc
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -127,7 +129,14 @@ class TrainLoader:
         )
         # batch_size=None + _unchanged: the workers' windows pass through untouched
         self._it = iter(
-            DataLoader(dataset, batch_size=None, num_workers=self.num_workers, collate_fn=_unchanged, **self.options)
+            DataLoader(
+                dataset,
+                batch_size=None,
+                num_workers=self.num_workers,
+                collate_fn=_unchanged,
+                worker_init_fn=_die_with_parent,
+                **self.options,
+            )
         )
 
     def _fill(self) -> None:
@@ -264,6 +273,21 @@ def _check_same(state: dict, mine: dict) -> None:
             raise UsageError(
                 f"checkpoint was written with {written.format(then)}, this run has {now}: exact resume needs {needs}"
             )
+
+
+def _die_with_parent(worker_id: int) -> None:
+    """A worker whose trainer was SIGKILLed must not live on: it holds the run dir's lock and open files, and
+    torch's own parent check does not fire in every container (a worker outlived its killed trainer by minutes)."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the trainer died before prctl took effect
+        os._exit(1)
 
 
 def _unchanged(item):
