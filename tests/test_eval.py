@@ -15,7 +15,18 @@ from zqvl.infer import eval as ev
 from zqvl.infer.chat import Chat, Reply
 from zqvl.infer.scores import chrf, exact_match, normalize
 
-MODEL_KEYS = {"name", "loss", "perplexity", "exact_match", "chrf", "ended", "mean_length", "defects", "sampled_defects"}
+MODEL_KEYS = {
+    "name",
+    "loss",
+    "perplexity",
+    "exact_match",
+    "chrf",
+    "ended",
+    "mean_length",
+    "defects",
+    "sampled_defects",
+    "answers",
+}
 
 
 # -- chrF and exact match, against hand-computed values ---------------------------------------------------------
@@ -119,6 +130,7 @@ def test_a_model_that_always_says_it_scores_one(setup, monkeypatch, answer, fami
     assert [g.get("sample", False) for _, _, g in calls[:3]] == [False, True, True]
     assert model["defects"][family] == 1.0 and model["sampled_defects"][family] == 1.0
     assert model["ended"] == 1.0 and model["mean_length"] == 12 and model["exact_match"] == 0.0
+    assert [a["answer"] for a in model["answers"]] == [answer] * 4 and all(a["reference"] for a in model["answers"])
 
 
 def test_cli_table_and_json_schema(setup, tmp_path, capsys):

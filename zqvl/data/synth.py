@@ -183,6 +183,13 @@ def _draw_sign(image, word: str, side: str, rng: random.Random) -> None:
     draw.text((box[0] + 4 - left, box[1] + 3 - top), word, fill=(10, 10, 10), font=font)
 
 
+# Radius as a share of the side, and its random spread. The caption world's one object is big and of one size:
+# a random 2-layer ViT on 4x4 patches tells triangle from circle only when the shape fills the patches (radius 0.3
+# with a 10 % spread: 70 % exact answers, circle never named; 0.4 and no spread: 98 %, same 300 steps).
+SIZE_RADIUS = {"small": 0.07, "large": 0.12, "huge": 0.4}
+SIZE_SPREAD = {"small": 0.1, "large": 0.1, "huge": 0.0}
+
+
 def render(scene: Scene, px: int, rng: random.Random) -> bytes:
     """The scene as PNG bytes (PNG: lossless, and the same bytes for the same pixels)."""
     from PIL import Image, ImageDraw
@@ -190,12 +197,13 @@ def render(scene: Scene, px: int, rng: random.Random) -> bytes:
     image = Image.new("RGB", (px, px), _jitter(BACKGROUNDS[scene.background][2], rng, 6))
     draw = ImageDraw.Draw(image)
     fill = _jitter(COLOURS[scene.colour][2], rng, 12)
-    radius = px * {"small": 0.07, "large": 0.12, "huge": 0.3}[scene.size] / max(1.0, scene.count / 2.5)
+    radius = px * SIZE_RADIUS[scene.size] / max(1.0, scene.count / 2.5)
     centres = _centres(scene, px, rng)
     if scene.size == "huge":  # the caption world: shifted a little, so the model cannot learn one pixel
         centres = [(x + rng.uniform(-0.08, 0.08) * px, y + rng.uniform(-0.08, 0.08) * px) for x, y in centres]
+    spread = SIZE_SPREAD[scene.size]
     for cx, cy in centres:
-        _draw_shape(draw, scene.shape, cx, cy, radius * rng.uniform(0.9, 1.1), fill)
+        _draw_shape(draw, scene.shape, cx, cy, radius * rng.uniform(1 - spread, 1 + spread), fill)
     if scene.sign:
         _draw_sign(image, scene.sign, scene.sign_side, rng)
     buf = io.BytesIO()

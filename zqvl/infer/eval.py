@@ -163,6 +163,11 @@ def evaluate_model(
         "mean_length": sum(r.new_tokens for r in greedy) / len(greedy),
         "defects": defect_rates(texts),
         "sampled_defects": defect_rates([r.text for r in sampled]) if sampled else {},
+        # per prompt, so a user can see what the model got wrong (and scripts can score their own way)
+        "answers": [
+            {"id": item.record.id, "reference": ref, "answer": text, "ended": r.stopped == "im_end"}
+            for item, ref, text, r in zip(items, references, texts, greedy)
+        ],
     }
 
 
