@@ -88,7 +88,7 @@ def train(stage: int, model: Path, shards: Path, steps: int, train_type: str) ->
     return out / "final"
 
 
-STAGE_NOTES = {1: "projector only", 2: "everything learns", 3: "everything learns, lower learning rate"}
+STAGE_NOTES = {1: "projector only", 2: "everything learns", 3: "everything learns, a second pass"}
 # The tiny random model needs a high learning rate to learn within a few hundred steps; the presets' 2e-5 is
 # for real weights.
 TINY_LR = "3e-3"

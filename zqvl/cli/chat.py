@@ -46,7 +46,9 @@ def interactive(chat: Chat, first_images: list, gen: dict) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="zqvl-chat", description="Chat with a zqvl model (or compare several).")
-    p.add_argument("model", nargs="?", help="model dir or run dir (uses RUN/final)")
+    p.add_argument(
+        "model", nargs="?", help="model dir, run dir (the newer of RUN/final and its last checkpoint) or checkpoint dir"
+    )
     p.add_argument("question", nargs="?", help="the question; <image> tags optional (images go in front)")
     p.add_argument("--image", action="append", default=[], help="image file (repeatable)")
     p.add_argument("--interactive", action="store_true", help="multi-turn chat on stdin")

@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("dir")
     e.add_argument("--format", required=True, choices=("hf-llava",))
     e.add_argument("--out", required=True, help="new output directory (must not exist)")
+    c = sub.add_parser(
+        "export-checkpoint",
+        help="a training checkpoint (any ZeRO stage, LoRA merged) -> a model dir like RUN/final",
+    )
+    c.add_argument("run", help="a run dir (its newest complete checkpoint) or one RUN/checkpoints/step-N dir")
+    c.add_argument("--step", type=int, help="the checkpoint of this step (default: the newest complete one)")
+    c.add_argument("--out", required=True, help="new output directory (must not exist)")
     return parser
 
 
@@ -145,7 +152,45 @@ def _model_tables(directory, info: dict, human, table) -> list:
 
 
 def _info(args) -> int:
-    _print_info(args.dir)
+    from zqvl.train.export import resolve_model
+    from zqvl.ui import err
+
+    path, note = resolve_model(args.dir)
+    if note:
+        err.print(escape(note))
+    _print_info(path)
+    return 0
+
+
+def _export_checkpoint(args) -> int:
+    from pathlib import Path
+
+    from zqvl.errors import UsageError
+    from zqvl.train import checkpoint
+    from zqvl.ui import out
+
+    if Path(args.out).exists():
+        raise UsageError(f"--out {args.out} already exists; choose a new directory (nothing is overwritten)")
+    run = Path(args.run)
+    if (run / checkpoint.MARKER).is_file():
+        if args.step is not None:
+            raise UsageError(f"{run} is one checkpoint already; --step picks one inside a run dir")
+        ckpt = run
+    else:
+        tags = checkpoint.complete_tags(run / "checkpoints")
+        if not tags:
+            raise UsageError(f"{run}: no complete checkpoint under {run / 'checkpoints'}")
+        tag = checkpoint.latest(run / "checkpoints") if args.step is None else checkpoint.tag_of(args.step)
+        if tag not in tags:
+            have = ", ".join(str(int(t.removeprefix("step-"))) for t in tags)
+            raise UsageError(f"{run}: no complete checkpoint at step {args.step} (there are: {have})")
+        ckpt = run / "checkpoints" / tag
+    from zqvl.train.export import export_checkpoint
+
+    path = export_checkpoint(ckpt, Path(args.out))
+    out.print(
+        f"exported {escape(str(ckpt))} -> {escape(str(path))} (LoRA merged; zqvl-chat, zqvl-eval and zqvl-train take it)"
+    )
     return 0
 
 
@@ -167,7 +212,9 @@ def _main(argv=None) -> int:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 on --help
         return int(e.code or 0)
-    return {"build": _build, "info": _info, "export": _export}[args.command](args)
+    return {"build": _build, "info": _info, "export": _export, "export-checkpoint": _export_checkpoint}[args.command](
+        args
+    )
 
 
 def main(argv=None) -> None:

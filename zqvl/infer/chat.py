@@ -7,6 +7,7 @@ mid-sentence. An answer that does hit the budget is reported as cut, never passe
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +33,13 @@ class Conversation:
 
 
 def model_dir(path: str | Path) -> Path:
-    """A model dir, or a run dir whose final/ is one."""
-    path = Path(path)
-    if (path / "config.json").is_file():
-        return path
-    if (path / "final" / "config.json").is_file():
-        return path / "final"
-    raise UsageError(f"{path}: neither a model dir (config.json) nor a run dir with final/")
+    """A model dir; a run dir (the newer of final/ and its last checkpoint); or one checkpoint dir."""
+    from zqvl.train.export import resolve_model
+
+    resolved, note = resolve_model(path)
+    if note:  # which weights answer is worth one line: a run without final/ was cut off somewhere
+        print(note, file=sys.stderr)
+    return resolved
 
 
 def open_image(path: str | Path):

@@ -9,7 +9,6 @@ never wait on each other forever.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -350,7 +349,7 @@ class Trainer:
         import deepspeed
         import torch.distributed as dist
 
-        from zqvl.train.parts import unwrap_lora
+        from zqvl.train.export import save_model_dir
 
         final, tmp = self.run_dir / "final", self.run_dir / ".final.tmp"
         module = self.engine.module
@@ -362,22 +361,15 @@ class Trainer:
         with gather:
             if self.rank == 0:
                 shutil.rmtree(tmp, ignore_errors=True)
-                model = unwrap_lora(module)
-                model.save_pretrained(str(tmp))
-                self.processor.save_pretrained(tmp)
-                (tmp / "zqvl_train.json").write_text(
-                    json.dumps(
-                        {
-                            "stage": self.cfg.stage,
-                            "train_type": self.cfg.train_type,
-                            "steps": self.steps,
-                            "precision": self.precision,
-                            "from_model": self.cfg.model,
-                        },
-                        indent=2,
-                    )
-                    + "\n"
-                )
+                tmp.mkdir()
+                meta = {
+                    "stage": self.cfg.stage,
+                    "train_type": self.cfg.train_type,
+                    "steps": self.steps,
+                    "precision": self.precision,
+                    "from_model": self.cfg.model,
+                }
+                save_model_dir(module, self.processor, tmp, meta)
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)
