@@ -25,6 +25,7 @@ MODEL_KEYS = {
     "mean_length",
     "defects",
     "sampled_defects",
+    "sampled_exact_match",
     "answers",
 }
 
@@ -67,6 +68,22 @@ def test_defect_rates_use_clean_detectors():
     assert ev.defect_rates(["图片的左边有两个红色的，"])["truncation"] == 1.0
     # clean's apology rule needs a source to compare with: without one, only its monolingual rules fire
     assert ev.defect_rates(["抱歉，我无法描述这张图片。"])["refusal"] == 0.0
+
+
+def test_defects_judge_an_answer_against_the_references_source():
+    """A short answer left in English is only visible next to the English it copies (what clean does on a
+    translated record); truncation stays monolingual, since a brief answer is not a cut-off one."""
+    answers = ["a orange square", "橙色的正方形", "对不起，我无法这个翻译 green", "橙色", "写着 EXIT 的牌子"]
+    sources = ["an orange square", "an orange square", "an orange square", "an orange square, drawn large", None]
+    alone = ev.defect_flags(answers)
+    paired = ev.defect_flags(answers, sources)
+    assert alone["untranslated"] == [False] * 5  # two words, one of them "a": not English prose on its own
+    assert paired["untranslated"] == [True, False, False, False, False]
+    assert paired["refusal"][2] or paired["preamble"][2]
+    assert paired["truncation"] == alone["truncation"]
+    assert not any(paired[f][1] or paired[f][4] for f in ev.DEFECT_FAMILIES)
+    with pytest.raises(ValueError):
+        ev.defect_flags(answers, sources[:2])  # misaligned lists are a bug, not a shorter report
 
 
 # -- on a tiny model ---------------------------------------------------------------------------------------------
@@ -130,6 +147,7 @@ def test_a_model_that_always_says_it_scores_one(setup, monkeypatch, answer, fami
     assert [g.get("sample", False) for _, _, g in calls[:3]] == [False, True, True]
     assert model["defects"][family] == 1.0 and model["sampled_defects"][family] == 1.0
     assert model["ended"] == 1.0 and model["mean_length"] == 12 and model["exact_match"] == 0.0
+    assert model["sampled_exact_match"] == 0.0
     assert [a["answer"] for a in model["answers"]] == [answer] * 4 and all(a["reference"] for a in model["answers"])
 
 
@@ -155,7 +173,11 @@ def test_cli_table_and_json_schema(setup, tmp_path, capsys):
     assert result["samples"] == 4 and len(result["models"]) == 1
     [model] = result["models"]
     assert set(model) == MODEL_KEYS and model["name"] == "model"
-    assert set(model["defects"]) == set(ev.DEFECT_FAMILIES) and model["sampled_defects"] == {}
+    assert (
+        set(model["defects"]) == set(ev.DEFECT_FAMILIES)
+        and model["sampled_defects"] == {}
+        and model["sampled_exact_match"] is None
+    )
     assert model["ended"] == 0.0 and model["mean_length"] == 4  # random weights never say <|im_end|> in 4
     assert model["perplexity"] == pytest.approx(math.exp(model["loss"]), rel=1e-6)
     assert 0 <= model["chrf"] <= 100

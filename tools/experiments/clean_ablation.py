@@ -110,6 +110,7 @@ def markdown(results: dict, meta: dict) -> str:
     rows = [
         ("val loss", lambda m: f"{m['loss']:.3f}"),
         ("exact match", lambda m: pct(m["exact_match"])),
+        ("exact match, sampled", lambda m: pct(m["sampled_exact_match"])),
         ("chrF", lambda m: f"{m['chrf']:.1f}"),
         ("ended on <\\|im_end\\|>", lambda m: pct(m["ended"])),
         ("defect rate, greedy", lambda m: pct(defect_total(m, "defects"))),

@@ -55,6 +55,7 @@ def result_rows(result: dict) -> list[list[object]]:
     ]
     rows += [[f"defect: {f}"] + [_pct(m["defects"][f]) for m in models] for f in DEFECT_FAMILIES]
     if any(m["sampled_defects"] for m in models):
+        rows += [["sampled: exact match"] + [_pct(m["sampled_exact_match"] or 0.0) for m in models]]
         rows += [[f"sampled: {f}"] + [_pct(m["sampled_defects"].get(f, 0.0)) for m in models] for f in DEFECT_FAMILIES]
     return rows
 

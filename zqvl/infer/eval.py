@@ -24,6 +24,10 @@ from zqvl.progress import NULL, Progress
 
 # clean's families that judge a turn on its own (no English source needed), in report order
 DEFECT_FAMILIES = ("preamble", "refusal", "repetition", "untranslated", "script", "truncation")
+# With the reference's English source these judge an answer as clean judges a translation of it ("a red circle"
+# for "a red circle" is untranslated; an apology the source has is not a refusal). Truncation stays monolingual:
+# a model may answer more briefly than the reference without being cut off.
+USES_SOURCE = frozenset(DEFECT_FAMILIES) - {"truncation"}
 
 
 @dataclass
@@ -51,6 +55,11 @@ class Item:
     @property
     def reference(self) -> str:
         return self.record.dialogue[1].value
+
+    @property
+    def source(self) -> str | None:
+        """The reference answer's English original, on translated records."""
+        return self.record.dialogue[1].source
 
 
 # -- data ---------------------------------------------------------------------------------------------------
@@ -103,21 +112,25 @@ def answer_loss(
 
 
 # -- answers ------------------------------------------------------------------------------------------------
-def defect_flags(texts: Sequence[str], filters=None) -> dict[str, list[bool]]:
-    """For each family, whether its detector fires on each text (as a one-turn answer without a source)."""
+def defect_flags(
+    texts: Sequence[str], sources: Sequence[str | None] | None = None, filters=None
+) -> dict[str, list[bool]]:
+    """For each family, whether its detector fires on each text, as a one-turn answer whose English original is
+    the reference's source (None: judged on its own)."""
     from zqvl.data.clean import load_filters
 
     filters = filters or load_filters(names=list(DEFECT_FAMILIES))
     flags: dict[str, list[bool]] = {f: [] for f in DEFECT_FAMILIES}
-    for text in texts:
-        record = Record(id="answer", images=[], turns=[Turn(GPT, text)])
+    for text, source in zip(texts, sources or [None] * len(texts), strict=True):
+        alone = Record(id="answer", images=[], turns=[Turn(GPT, text)])
+        paired = Record(id="answer", images=[], turns=[Turn(GPT, text, source=source)]) if source else alone
         for family, check in zip(DEFECT_FAMILIES, filters):
-            flags[family].append(bool(check(record)))
+            flags[family].append(bool(check(paired if family in USES_SOURCE else alone)))
     return flags
 
 
-def defect_rates(texts: Sequence[str]) -> dict[str, float]:
-    flags = defect_flags(texts)
+def defect_rates(texts: Sequence[str], sources: Sequence[str | None] | None = None) -> dict[str, float]:
+    flags = defect_flags(texts, sources)
     return {f: (sum(v) / len(v) if v else 0.0) for f, v in flags.items()}
 
 
@@ -158,11 +171,21 @@ def evaluate_model(
         "loss": loss,
         "perplexity": math.exp(loss) if loss < 700 else float("inf"),
         "exact_match": exact_match(texts, references),
+        # a learned defect that greedy decoding hides still costs exact answers when sampling
+        "sampled_exact_match": (
+            exact_match([r.text for r in sampled], [ref for ref in references for _ in range(opts.sample)])
+            if sampled
+            else None
+        ),
         "chrf": chrf(texts, references),
         "ended": sum(r.stopped == "im_end" for r in greedy) / len(greedy),
         "mean_length": sum(r.new_tokens for r in greedy) / len(greedy),
-        "defects": defect_rates(texts),
-        "sampled_defects": defect_rates([r.text for r in sampled]) if sampled else {},
+        "defects": defect_rates(texts, [item.source for item in items]),
+        "sampled_defects": (
+            defect_rates([r.text for r in sampled], [item.source for item in items for _ in range(opts.sample)])
+            if sampled
+            else {}
+        ),
         # per prompt, so a user can see what the model got wrong (and scripts can score their own way)
         "answers": [
             {"id": item.record.id, "reference": ref, "answer": text, "ended": r.stopped == "im_end"}
