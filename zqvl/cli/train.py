@@ -137,6 +137,13 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
         ["trainable params", ", ".join(f"{k} {t:,}/{n:,}" for k, (t, n) in s["trainable"].items() if n)],
         ["records split at turn boundaries", s["records_split"]],
         ["records dropped", ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "none"],
+        *(
+            [
+                f"mix: {name}",
+                f"weight {m['weight']:g}: {m['share']:.1%} of samples ({m['samples']:,}), in its epoch {m['epoch']}",
+            ]
+            for name, m in (s.get("mix") or {}).items()
+        ),
         ["checkpoints saved", ", ".join(s["checkpoints"]) or "none"],
     ]
     out.print(table(f"zqvl-train {run}", ["", "value"], rows))

@@ -31,7 +31,12 @@ def option(default, help: str, choices: tuple | None = None, factory=None):
 class TrainConfig:
     stage: int = option(2, "1 align (projector), 2 instruct, 3 instruct on cleaned Chinese data")
     model: str = option("", "HF-style dir from `zqvl-model build` or a previous stage's RUN/final")
-    shards: list[str] = option(None, "shard dirs (zqvl-data shard output), .tar files or globs", factory=list)
+    shards: list[str] = option(
+        None,
+        "shard dirs (zqvl-data shard output), .tar files or globs; DIR:WEIGHT mixes sources by weight "
+        "(micro-batches drawn in that ratio, each source its own epochs; unweighted entries weigh 1)",
+        factory=list,
+    )
     out: str = option("", "run dir: config.yaml, metrics.jsonl, tb/, checkpoints/, final/")
     train_type: str = option(
         "freeze_vision",

@@ -254,6 +254,10 @@ _SAME = {
 
 
 def _check_same(state: dict, mine: dict) -> None:
+    if "mix_version" in state:
+        raise UsageError(
+            "the checkpoint was written with weighted --shards (DIR:WEIGHT); resume with the same --shards"
+        )
     version = state.get("version")
     if version != STATE_VERSION:
         raise UsageError(
@@ -302,19 +306,24 @@ def collate_micro_batch(samples: list, pad_id: int) -> dict:
 
 
 def resolve_shards(patterns: Sequence[str]) -> list[str]:
-    """Tar paths from shard dirs (their manifest's train split), globs or files; a clear error otherwise."""
+    """Tar paths from shard dirs (their manifest's train split), globs or files; a clear error otherwise.
+    Mixing weights (`DIR:3`) are not part of the path."""
     from zqvl.data.shards.reader import expand_shards
+    from zqvl.train.mix import plain_patterns
 
     try:
-        return expand_shards(list(patterns))
+        return expand_shards(plain_patterns(patterns))
     except (ValueError, OSError) as e:
         raise UsageError(f"--shards: {e}") from None
 
 
 def count_samples(patterns: Sequence[str]) -> int:
-    """Training samples per epoch, from the manifests of shard dirs (for --epochs)."""
+    """Training samples per epoch, from the manifests of shard dirs (for --epochs; when mixing, one epoch is
+    as many samples as all sources hold together)."""
+    from zqvl.train.mix import plain_patterns
+
     total = 0
-    for pattern in patterns:
+    for pattern in plain_patterns(patterns):
         if not (Path(pattern) / MANIFEST).is_file():
             raise UsageError(
                 f"--epochs needs shard dirs with manifest.json ({pattern} is not one); give --max-steps instead"

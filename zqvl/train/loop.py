@@ -85,6 +85,7 @@ class Trainer:
         from zqvl.model.build import load_model
         from zqvl.train.collate import SampleBuilder
         from zqvl.train.loader import TrainLoader, collate_micro_batch, resolve_shards
+        from zqvl.train.mix import MixedLoader, parse_sources
         from zqvl.train.parts import apply_train_type, enable_gradient_checkpointing
 
         hf_logging.disable_progress_bar()  # our own bar is the one to watch
@@ -131,22 +132,30 @@ class Trainer:
             except ValueError as e:
                 raise UsageError(f"--filters: {e}") from None
         builder = SampleBuilder(self.processor, cfg.max_len, cfg.system_prompt or None, skip=SkipSample)
-        stream = ShardStream(
-            resolve_shards(cfg.shards),
-            seed=cfg.seed,
-            shuffle_buffer=cfg.shuffle_buffer,
-            transform=builder,
-            filters=filters,
-            rank=self.rank,
-            world_size=self.world,
-        )
-        self.batches = TrainLoader(
-            stream,
-            batch_size=cfg.batch_size,
-            group_batches=cfg.group_batches,
-            num_workers=cfg.num_workers,
-            collate_fn=partial(collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id),
-        )
+
+        def loader_for(patterns: list[str], seed: int) -> TrainLoader:
+            stream = ShardStream(
+                resolve_shards(patterns),
+                seed=seed,
+                shuffle_buffer=cfg.shuffle_buffer,
+                transform=builder,
+                filters=filters,
+                rank=self.rank,
+                world_size=self.world,
+            )
+            return TrainLoader(
+                stream,
+                batch_size=cfg.batch_size,
+                group_batches=cfg.group_batches,
+                num_workers=cfg.num_workers,
+                collate_fn=partial(collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id),
+            )
+
+        sources = parse_sources(cfg.shards)
+        if sources is None:
+            self.batches = loader_for(cfg.shards, cfg.seed)
+        else:  # each source shuffles with its own seed: equal seeds would shuffle same-sized sources alike
+            self.batches = MixedLoader(sources, [loader_for([s.pattern], cfg.seed + i) for i, s in enumerate(sources)])
         self.dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         self.validation = self._validation(cfg)
 
@@ -401,10 +410,13 @@ class Trainer:
     def _summary(self, start: int, step: int, code: int) -> dict:
         import torch.distributed as dist
 
-        dropped: list = [None] * self.world
-        dist.all_gather_object(dropped, self.batches.stats()["dropped"])
+        from zqvl.train.mix import merge_mix
+
+        stats = self.batches.stats()
+        every: list = [None] * self.world
+        dist.all_gather_object(every, (stats["dropped"], stats.get("sources")))
         drops = Counter()
-        for d in dropped:
+        for d, _ in every:
             drops.update(d or {})
         m = self.telemetry.meter
         elapsed = m.elapsed()
@@ -434,6 +446,7 @@ class Trainer:
             "trainable": {k: list(v) for k, v in self.parts.by_part.items()},
             "records_split": int(self.totals.get("split", 0)),
             "dropped": dict(sorted(drops.items())),
+            "mix": merge_mix([sources for _, sources in every]),
             "checkpoints": self.saved,
             "exit": code,
             "val_loss": self.val_losses[-1][1] if self.val_losses else None,

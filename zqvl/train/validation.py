@@ -29,9 +29,10 @@ def batch_inputs(batch: dict, device, dtype) -> dict:
 def val_split_urls(shards: Sequence[str]) -> list[str]:
     """The val tars of shard dirs that have a val split (empty when none has one)."""
     from zqvl.data.shards.reader import expand_shards
+    from zqvl.train.mix import plain_patterns
 
     urls: list[str] = []
-    for shard in shards:
+    for shard in plain_patterns(shards):
         try:
             urls += expand_shards(shard, split="val")
         except (ValueError, UsageError):
