@@ -20,11 +20,12 @@ COMMANDS = {
     "shard": "canonical DIR -> WebDataset tars + manifest.json",
     "verify": "re-read every shard of shards/NAME and check it against manifest.json",
     "synth": "write a learnable synthetic world (shapes, colours, counts, signs) as a canonical DIR",
+    "attach-source": "give an already-translated DIR its English `source` per turn, by record id",
 }
 
 
 def _module(name: str):
-    return importlib.import_module(f"zqvl.cli.data.{name}")
+    return importlib.import_module(f"zqvl.cli.data.{name.replace('-', '_')}")
 
 
 def _main(argv=None) -> int:
@@ -43,7 +44,7 @@ def _main(argv=None) -> int:
     try:
         module = _module(argv[0])
     except ModuleNotFoundError as e:
-        if e.name != f"zqvl.cli.data.{argv[0]}":
+        if e.name != f"zqvl.cli.data.{argv[0].replace('-', '_')}":
             raise
         print(f"zqvl-data {argv[0]}: not yet available", file=sys.stderr)
         return 2
