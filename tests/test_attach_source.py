@@ -91,9 +91,9 @@ def test_sources_attached_by_id_and_round(dirs, capsys):
 
 
 def test_clean_sees_what_only_the_source_shows(dirs):
-    """ "50% off" translated as 5折 keeps its meaning, but a changed number is invisible without the English."""
-    from zqvl.data.clean.runner import clean
+    """A changed number (3 buses -> 8) is invisible without the English; with it, clean rejects the record."""
     from zqvl.data.clean.config import load_config
+    from zqvl.data.clean.runner import clean
 
     zh, en, out = dirs
     attach_source(zh, en, out)
