@@ -43,6 +43,7 @@ def test_dry_run_counts_with_the_real_tokenizer_and_sends_nothing(tmp_path, caps
     src = write_chat_dir(tmp_path / "in", records)
     out = tmp_path / "out"
     argv = ["translate", src, "--out", out, "--base-url", CLOSED, "--model", "m", "--dry-run", "--dedupe"]
+    argv += ["--pack-tokens", "0"]  # one request per string: the count below is per string
     assert zqvl_data(*argv, "--price-in", "0.5", "--price-out", "2") == 0
     got = figures(capsys.readouterr().out)
     answers = [r["conversations"][1]["value"] for r in records]
@@ -67,13 +68,15 @@ def test_limit_then_dry_run_then_the_rest_pays_only_for_the_rest(tmp_path, capsy
         first = json.loads((out / "chat.json").read_text(encoding="utf-8"))
         assert [r["id"] for r in first] == [f"rec{i:05d}" for i in range(4)]
         sent_first = len(srv.log)
-        assert sent_first == 8  # 4 records x 2 turns, no --dedupe
+        assert sum(len(r.texts) for r in srv.log) == 8  # 4 records x 2 turns, no --dedupe
+        assert sent_first == 1  # short strings: one packed request
         capsys.readouterr()
-        assert zqvl_data(*base, "--dry-run") == 0
+        assert zqvl_data(*base, "--dry-run", "--pack-tokens", "60") == 0
         got = figures(capsys.readouterr().out)
-        assert got["in the cache already"] == "8" and got["requests (one attempt each)"] == "12"
+        assert got["in the cache already"] == "8" and got["requests (one attempt each)"] == "4"
         assert len(srv.log) == sent_first  # the dry run sent nothing
-        assert zqvl_data(*base) == 0
-        assert len(srv.log) - sent_first == 12  # exactly what the dry run said
+        assert zqvl_data(*base, "--pack-tokens", "60") == 0
+        assert len(srv.log) - sent_first == 4  # exactly what the dry run said
+        assert sum(len(r.texts) for r in srv.log[sent_first:]) == 12
     every = json.loads((out / "chat.json").read_text(encoding="utf-8"))
     assert len(every) == 10 and every[:4] == first

@@ -25,7 +25,9 @@ def zqvl_data(argv: list[str]) -> int:
 
 
 def options(srv: FakeOpenAI, **kw) -> TranslateOptions:
-    kw = {"concurrency": 8, "retry": FAST, "timeout": 5.0, **kw}
+    # One string per request: these tests count the single path's retries request by request (the path every
+    # long string, and every packed string that failed its pack, takes). test_translate_pack covers packing.
+    kw = {"concurrency": 8, "retry": FAST, "timeout": 5.0, "pack_tokens": 0, **kw}
     return TranslateOptions(base_url=srv.base_url, model="fake-mt", api_key=KEY, **kw)
 
 

@@ -13,6 +13,13 @@ and "=TEXT" answers TEXT itself (a planted answer, e.g. one defect that only cle
 An answer longer than the request's max_tokens (1 token = 1 character here) is cut with finish_reason "length",
 as a real server does. Every request is logged (time, text, fault, status) for tests that count requests.
 
+A packed request (user message of `[[n]]` items, zqvl's pack format) is answered item by item, each exactly as
+it would be alone, so packed and unpacked runs get the same translations. Faults are planned per item: a
+transport fault (429, 500, timeout, drop, a broken body) of any item hits the whole request, a content fault
+only its item, and two pack faults break the numbering: "merge" (the item's text joins the previous item's)
+and "skip" (the item is left out). `count_tokens` (e.g. the real Qwen tokenizer over the ChatML text) makes
+`usage.prompt_tokens` exact; by default it is characters / 4.
+
 Standalone (the benchmark, or trying translate offline): `python tests/helpers/fake_openai_server.py --port 8765`
 prints the base URL and serves until SIGTERM; `--write-sample DIR` writes English records to translate.
 """
@@ -112,7 +119,18 @@ BROKEN_BODIES = {
     "content_list": json.dumps({"choices": [{"message": {"content": [{"text": "x"}]}}]}).encode(),
     "content_int": json.dumps({"choices": [{"message": {"content": 7}}]}).encode(),
 }
-FAULTS |= set(BROKEN_BODIES) | {"echo_key"}
+FAULTS |= set(BROKEN_BODIES) | {"echo_key", "merge", "skip"}
+WHOLE_REQUEST = {"429", "500", "503", "timeout", "drop", "echo_key"} | set(BROKEN_BODIES)
+_ITEM = re.compile(r"^\[\[(\d+)\]\]$", re.M)
+
+
+def pack_items(text: str) -> list[str] | None:
+    """The item texts of a packed user message, or None when it is a single text."""
+    if not text.startswith("[[1]]\n"):
+        return None
+    marks = list(_ITEM.finditer(text))
+    ends = [m.start() - 1 for m in marks[1:]] + [len(text)]
+    return [text[m.end() + 1 : end] for m, end in zip(marks, ends)]
 
 
 def fake_translate(text: str) -> str:
@@ -142,6 +160,12 @@ class Logged:
     fault: str | None
     status: int
     auth: str
+    items: tuple[str, ...] = ()  # the texts of a packed request
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The strings this request asked for: a pack's items, or its one text."""
+        return self.items or (self.text,)
 
 
 class FakeOpenAI:
@@ -154,7 +178,9 @@ class FakeOpenAI:
         faults: dict | None = None,
         retry_after: str = "0",
         timeout_sleep: float = 3.0,
+        count_tokens=None,
     ):
+        self.count_tokens = count_tokens  # messages -> prompt tokens; None: characters / 4
         self.latency = latency
         self.api_key = api_key
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
@@ -179,10 +205,27 @@ class FakeOpenAI:
         return None
 
     def requests_for(self, text: str) -> int:
-        return sum(1 for r in self.log if r.text == text)
+        """Requests that carried `text`, alone or as an item of a pack."""
+        return sum(1 for r in self.log if r.text == text or text in r.items)
+
+    def packed(self) -> list[Logged]:
+        return [r for r in self.log if r.items]
+
+    def answer_pack(self, items: list[str], faults: list[str | None]) -> str:
+        blocks = []
+        for i, (item, fault) in enumerate(zip(items, faults), 1):
+            if fault == "skip":
+                continue
+            content, _ = self.answer(item, None if fault in WHOLE_REQUEST | {"merge"} else fault)
+            if fault == "merge" and blocks:
+                blocks[-1] += "\n" + content
+            else:
+                blocks.append(f"[[{i}]]\n{content}")
+        return "\n".join(blocks)
 
     def texts(self) -> list[str]:
-        return [r.text for r in self.log]
+        """Every string asked for, one entry per request that carried it (packed or alone)."""
+        return [t for r in self.log for t in r.texts]
 
     # -- answers -------------------------------------------------------------------------------------------
     def answer(self, text: str, fault: str | None) -> tuple[str, str]:
@@ -296,9 +339,14 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 },
             )
-        fault = fake._plan(text)
+        items = pack_items(text)
+        if items is None:
+            fault = fake._plan(text)
+        else:
+            item_faults = [fake._plan(item) for item in items]
+            fault = next((f for f in item_faults if f in WHOLE_REQUEST), None)
         status = {"429": 429, "500": 500, "503": 503}.get(fault, 200)
-        fake.log.append(Logged(time.time(), text, model, max_tokens, fault, status, auth))
+        fake.log.append(Logged(time.time(), text, model, max_tokens, fault, status, auth, tuple(items or ())))
         if fake.latency:
             time.sleep(fake.latency)
         if fault == "timeout":
@@ -317,12 +365,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(status, {"error": {"message": "internal error", "type": "server_error"}})
         if fault in BROKEN_BODIES:
             return self._send_raw(200, BROKEN_BODIES[fault])
-        content, finish = fake.answer(text, None if fault == "echo_key" else fault)
+        if items is None:
+            content, finish = fake.answer(text, None if fault == "echo_key" else fault)
+        else:
+            content, finish = fake.answer_pack(items, item_faults), "stop"
         if fault == "echo_key":
             content += f" (key {auth[7:]})"
         if max_tokens is not None and len(content) > max_tokens:
             content, finish = content[:max_tokens], "length"
-        prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4
+        if fake.count_tokens is not None:
+            prompt_tokens = fake.count_tokens(req.get("messages", []))
+        else:
+            prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4
         self._send(
             200,
             {
@@ -374,6 +428,34 @@ def sample_records(n: int, words: tuple[str, ...] = ("dog", "cat", "horse", "bic
                         "value": f"Scene {i}: a {words[i % len(words)]} stands near a sign that reads "
                         f'"EXIT {i}" and weighs 3.5 kg, see https://example.com/p/{i}.',
                     },
+                ],
+            }
+        )
+    return records
+
+
+SUBJECTS = ["a dog", "two cats", "a man", "a young woman", "a red car", "people", "a street sign", "an old boat"]
+ACTIONS = ["stands", "plays", "waits", "walks", "sits", "rests", "is parked", "looks out"]
+PLACES = ["on the beach", "in the street", "near a river", "at the station", "in a garden", "under a bridge"]
+EXTRAS = ["", " at night", " in the rain", " with a blue umbrella", " during a festival", " in winter"]
+
+
+def caption_records(n: int) -> list[dict]:
+    """n CC3M-like records: one fixed question and a short lowercase caption fragment (~10 tokens), distinct
+    for the first 8*8*6*6 records."""
+    records = []
+    for i in range(n):
+        caption = (
+            f"{SUBJECTS[i % 8]} {ACTIONS[i // 8 % 8]} {PLACES[i // 64 % 6]}{EXTRAS[i // 384 % 6]}"
+            + (f" {i // 2304}" if i >= 2304 else "")
+        )
+        records.append(
+            {
+                "id": f"cap{i:06d}",
+                "image": f"img{i % 7}.png",
+                "conversations": [
+                    {"from": "human", "value": "<image>\nGive a brief caption of the image."},
+                    {"from": "gpt", "value": caption},
                 ],
             }
         )

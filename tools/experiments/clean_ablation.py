@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--defects", type=float, default=0.25, help="defect rate of the stage-3 world")
     # Stage 1 trains the projector alone in front of a random LLM: it barely moves the loss (11.77 -> 11.76 in
     # 60 steps), so it stays short; stage 2 is where the tiny model learns the world.
-    p.add_argument("--steps", default="20,300,150", help="steps of stage 1,2,3")
+    p.add_argument("--steps", default="20,300,450", help="steps of stage 1,2,3")
     p.add_argument(
         "--stage2",
         type=Path,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from zqvl import ui
 from zqvl.data.translate.client import public_url
+from zqvl.data.translate.pack import DEFAULT_PACK_TOKENS, ITEM_MAX_TOKENS
 from zqvl.errors import UsageError
 from zqvl.progress import open_progress
 
@@ -99,6 +100,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the cache, so nothing is paid twice)",
     )
     p.add_argument(
+        "--pack-tokens",
+        type=int,
+        default=DEFAULT_PACK_TOKENS,
+        metavar="N",
+        help=f"pack short strings (under {ITEM_MAX_TOKENS} tokens) several to a request, up to N tokens of "
+        f"text each, so the system prompt is paid once per pack; each is checked alone and a failed one is "
+        f"sent again alone (default {DEFAULT_PACK_TOKENS}; 0: one string per request)",
+    )
+    p.add_argument(
         "--dry-run",
         action="store_true",
         help="print records, strings, requests, prompt/completion tokens (real Qwen tokenizer) and the cost; "
@@ -109,10 +119,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def dry_run(args: argparse.Namespace) -> int:
-    """The run's plan, counted with the real Qwen tokenizer; nothing sent, --out not touched."""
-    from zqvl.data.translate.estimate import estimate
-    from zqvl.data.translate.runner import CACHE_NAME
+def qwen_counters():
+    """(messages -> prompt tokens, text -> tokens) with the real Qwen tokenizer and its chat template."""
     from zqvl.model.tokenizer import load_tokenizer
 
     tok = load_tokenizer(add_image_token=False)
@@ -124,6 +132,15 @@ def dry_run(args: argparse.Namespace) -> int:
     def count_text(text: str) -> int:
         return len(tok.encode(text, add_special_tokens=False))
 
+    return count_messages, count_text
+
+
+def dry_run(args: argparse.Namespace) -> int:
+    """The run's plan, counted with the real Qwen tokenizer; nothing sent, --out not touched."""
+    from zqvl.data.translate.estimate import estimate
+    from zqvl.data.translate.runner import CACHE_NAME
+
+    count_messages, count_text = qwen_counters()
     cache = args.cache or Path(args.out) / CACHE_NAME
     est = estimate(
         args.dir,
@@ -131,6 +148,7 @@ def dry_run(args: argparse.Namespace) -> int:
         dedupe=args.dedupe,
         limit=args.limit,
         cache_path=cache,
+        pack_tokens=args.pack_tokens,
         count_messages=count_messages,
         count_text=count_text,
     )
@@ -147,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--base-url must start with http:// or https:// (got {public_url(args.base_url)!r})")
     if not 0.0 <= args.temperature <= 2.0:
         raise UsageError(f"--temperature must be between 0 and 2 (got {args.temperature})")
+    if args.pack_tokens < 0:
+        raise UsageError(f"--pack-tokens must be >= 0 (got {args.pack_tokens})")
     for name in ("price_in", "price_out"):
         if getattr(args, name) is not None and getattr(args, name) < 0:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
@@ -173,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         cache_path=args.cache,
         force=args.force,
         limit=args.limit,
+        pack_tokens=args.pack_tokens,
     )
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
         stats = translate_dir(args.dir, args.out, opts, progress)

@@ -1,7 +1,7 @@
 """`translate_dir`: plan -> request phase (bounded concurrency, cache first) -> write DIR2.
 
-The request phase is one asyncio loop with `concurrency` workers pulling jobs from a shared iterator that
-skips what the cache already holds. A worker commits each accepted answer to the cache before taking the
+The request phase is one asyncio loop with `concurrency` workers pulling requests from a shared iterator that
+skips what the cache already holds and packs short strings several to a request (pack.py). A worker commits each accepted answer to the cache before taking the
 next job, which is what makes a SIGKILL at any moment cheap: the re-run finds every committed answer and
 re-sends only what was in flight. A fatal endpoint error (refused key, unknown model) stops all workers and
 exits 2; everything answered so far stays cached.
@@ -21,6 +21,7 @@ from zqvl.data.outdir import claim, write_mark
 from zqvl.data.translate.cache import TranslationCache, cache_key
 from zqvl.data.translate.client import CallError, Endpoint, public_url
 from zqvl.data.translate.output import write_outputs
+from zqvl.data.translate.pack import DEFAULT_PACK_TOKENS, pack_jobs
 from zqvl.data.translate.plan import Plan, build_plan
 from zqvl.data.translate.prompt import PROMPT_VERSION
 from zqvl.data.translate.ratelimit import RateLimiter
@@ -49,6 +50,7 @@ class TranslateOptions:
     cache_path: Path | None = None
     force: bool = False  # write into an --out that holds something else (see zqvl.data.outdir)
     limit: int | None = None  # only the first N records (--limit): look at quality before paying for the rest
+    pack_tokens: int = DEFAULT_PACK_TOKENS  # short strings share a request up to this much content; 0: off
 
 
 async def _request_phase(
@@ -97,28 +99,34 @@ async def _request_phase(
                 yield key, src, var
             batch = []
 
-    jobs = pending()
+    groups = pack_jobs(pending(), lambda job: job[1], opts.pack_tokens)
 
     async def worker() -> None:
-        for key, source, variant in jobs:
-            out = await translator.translate(source)
-            if out.translation is not None:
-                cache.put(
-                    key,
-                    model=opts.model,
-                    prompt_version=PROMPT_VERSION,
-                    variant=variant,
-                    source=source,
-                    translation=out.translation,
-                    prompt_tokens=out.prompt_tokens,
-                    completion_tokens=out.completion_tokens,
-                )
-                stats.translated += 1
+        for group in groups:
+            if len(group) == 1:
+                outcomes = [await translator.translate(group[0][1])]
             else:
-                failures[key] = out
-                stats.failed_strings += 1
-            progress.advance()
-            refresh()
+                outcomes = await translator.translate_pack([source for _, source, _ in group])
+            for (key, source, variant), out in zip(group, outcomes):
+                if out is None:  # its pack item failed: alone, with the single path's retries and feedback
+                    out = await translator.translate(source)
+                if out.translation is not None:
+                    cache.put(
+                        key,
+                        model=opts.model,
+                        prompt_version=PROMPT_VERSION,
+                        variant=variant,
+                        source=source,
+                        translation=out.translation,
+                        prompt_tokens=out.prompt_tokens,
+                        completion_tokens=out.completion_tokens,
+                    )
+                    stats.translated += 1
+                else:
+                    failures[key] = out
+                    stats.failed_strings += 1
+                progress.advance()
+                refresh()
 
     tasks = [asyncio.create_task(worker()) for _ in range(max(1, opts.concurrency))]
     try:

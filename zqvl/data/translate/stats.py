@@ -22,6 +22,9 @@ class Stats:
     requests: int = 0  # HTTP requests sent, retries included
     translated: int = 0  # strings newly translated in this run
     failed_strings: int = 0
+    packs: int = 0  # requests that carried several strings (--pack-tokens)
+    packed_strings: int = 0  # strings accepted from such a request
+    pack_fallbacks: int = 0  # strings of a pack sent again alone (their item failed, or the reply did not split)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     problems: Counter = field(default_factory=Counter)  # every retried or failed attempt, by reason
@@ -72,8 +75,10 @@ class Stats:
             ["strings translated now", self.translated],
             ["strings failed", self.failed_strings],
             ["requests sent (with retries)", self.requests],
+            ["  packed: strings / requests", f"{self.packed_strings} / {self.packs}"],
+            ["  packed strings sent again alone", self.pack_fallbacks],
             ["requests/s", f"{self.requests_per_second:.1f}"],
-            ["tokens prompt / completion", f"{self.prompt_tokens} / {self.completion_tokens}"],
+            ["tokens prompt / completion", f"{self.prompt_tokens:,} / {self.completion_tokens:,}"],
         ]
         rows += [[f"  attempt problem: {reason}", n] for reason, n in sorted(self.problems.items())]
         rows += [

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from zqvl.data.translate.check import check_answer, feedback
 from zqvl.data.translate.client import CallError, Endpoint
+from zqvl.data.translate.pack import PACK_RULES, pack_budget, pack_messages, share, split_reply
 from zqvl.data.translate.prompt import completion_budget, estimate_tokens, messages
 from zqvl.data.translate.ratelimit import RateLimiter
 from zqvl.data.translate.spans import mask
@@ -64,6 +65,67 @@ class Translator:
         self.max_tokens, self.temperature = max_tokens, temperature
         self.answered = 0  # completions received; while 0, a string that exhausts its tries ends the run
 
+    async def _attempt(self, msgs: list[dict], budget: int, temperature: float, estimate: int):
+        """One request under the rate limiter: the reply, or the CallError it ended in (fatal ones raise)."""
+        await self.limiter.acquire(estimate)
+        self.stats.requests += 1
+        try:
+            reply = await self.endpoint.complete(msgs, budget, temperature)
+        except CallError as e:
+            self.limiter.settle(estimate, 0)
+            self.stats.problems[e.kind] += 1
+            if e.fatal:
+                raise
+            if e.kind == "rate_limited" and e.retry_after is not None:
+                self.limiter.pause(min(e.retry_after, MAX_RETRY_AFTER))
+            return None, e
+        self.answered += 1
+        self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
+        self.stats.prompt_tokens += reply.prompt_tokens
+        self.stats.completion_tokens += reply.completion_tokens
+        return reply, None
+
+    async def translate_pack(self, sources: list[str]) -> list[Outcome | None]:
+        """Several short strings in one request (see pack.py): an Outcome for each item accepted, None for
+        each that must go alone (its check failed, or the reply as a whole could not be split)."""
+        masked = [mask(s) for s in sources]
+        bodies = [m.body for m in masked]
+        msgs, budget = pack_messages(bodies), pack_budget(bodies, self.max_tokens)
+        estimate = estimate_tokens("\n".join(bodies) + PACK_RULES, budget)
+        self.stats.packs += 1
+        reply = None
+        for attempt in range(1, self.policy.max_attempts + 1):
+            reply, error = await self._attempt(msgs, budget, self.temperature, estimate)
+            if reply is not None or not error.retryable:
+                break
+            if attempt < self.policy.max_attempts:
+                await asyncio.sleep(self.policy.delay(attempt, error.retry_after))
+        parts = None
+        if reply is not None and reply.finish_reason == "stop":
+            parts = split_reply(reply.content, len(bodies))
+            if parts is None:
+                self.stats.problems["pack.numbering"] += 1
+        elif reply is not None:
+            self.stats.problems[f"pack.{reply.finish_reason}"] += 1
+        if parts is None:
+            self.stats.pack_fallbacks += len(sources)
+            return [None] * len(sources)
+        weights = [len(b) for b in bodies]
+        prompt_shares = share(reply.prompt_tokens, weights)
+        completion_shares = share(reply.completion_tokens, weights)
+        outcomes: list[Outcome | None] = []
+        for i, (m, part) in enumerate(zip(masked, parts)):
+            verdict = check_answer(m, part)
+            if not verdict.ok:
+                self.stats.problems[verdict.code] += 1
+                self.stats.pack_fallbacks += 1
+                outcomes.append(None)
+                continue
+            self.stats.script_converted += verdict.script_converted
+            self.stats.packed_strings += 1
+            outcomes.append(Outcome(m.restore(verdict.text), "", "", 1, prompt_shares[i], completion_shares[i]))
+        return outcomes
+
     async def translate(self, source: str) -> Outcome:
         masked = mask(source)
         budget = completion_budget(masked.body, self.max_tokens)
@@ -73,28 +135,15 @@ class Translator:
         for attempt in range(1, self.policy.max_attempts + 1):
             out.attempts = attempt
             estimate = estimate_tokens(masked.body, budget)
-            await self.limiter.acquire(estimate)
-            self.stats.requests += 1
-            try:
-                reply = await self.endpoint.complete(messages(masked.body, note), budget, temperature)
-            except CallError as e:
-                self.limiter.settle(estimate, 0)
-                self.stats.problems[e.kind] += 1
-                if e.fatal:
-                    raise
-                out.reason, out.detail = e.kind, e.detail
-                if not e.retryable:
+            reply, error = await self._attempt(messages(masked.body, note), budget, temperature, estimate)
+            if error is not None:
+                out.reason, out.detail = error.kind, error.detail
+                if not error.retryable:
                     return out
                 transport_failures += 1
-                if e.kind == "rate_limited" and e.retry_after is not None:
-                    self.limiter.pause(min(e.retry_after, MAX_RETRY_AFTER))
                 if attempt < self.policy.max_attempts:
-                    await asyncio.sleep(self.policy.delay(transport_failures, e.retry_after))
+                    await asyncio.sleep(self.policy.delay(transport_failures, error.retry_after))
                 continue
-            self.answered += 1
-            self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
-            self.stats.prompt_tokens += reply.prompt_tokens
-            self.stats.completion_tokens += reply.completion_tokens
             out.prompt_tokens += reply.prompt_tokens
             out.completion_tokens += reply.completion_tokens
             if reply.finish_reason == "length" and budget < self.max_tokens:
