@@ -445,9 +445,8 @@ def caption_records(n: int) -> list[dict]:
     for the first 8*8*6*6 records."""
     records = []
     for i in range(n):
-        caption = (
-            f"{SUBJECTS[i % 8]} {ACTIONS[i // 8 % 8]} {PLACES[i // 64 % 6]}{EXTRAS[i // 384 % 6]}"
-            + (f" {i // 2304}" if i >= 2304 else "")
+        caption = f"{SUBJECTS[i % 8]} {ACTIONS[i // 8 % 8]} {PLACES[i // 64 % 6]}{EXTRAS[i // 384 % 6]}" + (
+            f" {i // 2304}" if i >= 2304 else ""
         )
         records.append(
             {
