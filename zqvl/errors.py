@@ -5,6 +5,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran, and found (or left) something the user must look at
 EXIT_USAGE = 2  # bad arguments or unreadable input: one line on stderr, nothing written
+EXIT_PENDING = 3  # work handed to a remote service (a batch) has not finished: run the same command later
 EXIT_INTERRUPTED = 130
 
 

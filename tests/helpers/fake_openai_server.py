@@ -39,6 +39,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import opencc
 
+try:
+    from helpers.fake_batches import FakeBatches, Reply
+except ImportError:  # run as a script (the benchmark's server process)
+    from fake_batches import FakeBatches, Reply  # type: ignore[no-redef]
+
 # Common words get real Chinese; the rest is transliterated letter by letter. Every character here survives
 # opencc s2t -> t2s unchanged, so a "traditional" fault is exactly repairable (tests check this table).
 WORDS = {
@@ -161,6 +166,7 @@ class Logged:
     status: int
     auth: str
     items: tuple[str, ...] = ()  # the texts of a packed request
+    batch: bool = False  # a line of a batch (/v1/batches), not a live request
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -193,6 +199,7 @@ class FakeOpenAI:
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
+        self.batches = FakeBatches(self)
 
     # -- bookkeeping ---------------------------------------------------------------------------------------
     def _plan(self, text: str) -> str | None:
@@ -247,6 +254,62 @@ class FakeOpenAI:
             "empty": "",
         }[fault]
         return content, "stop"
+
+    # -- one chat completion (live, or a line of a batch) ---------------------------------------------------
+    def chat(self, req: dict, auth: str, batch: bool = False) -> Reply:
+        text = next((m["content"] for m in reversed(req.get("messages", [])) if m.get("role") == "user"), "")
+        model = req.get("model", "")
+        max_tokens = req.get("max_tokens") or req.get("max_completion_tokens")
+        if self.api_key is not None and auth != f"Bearer {self.api_key}":
+            self.log.append(Logged(time.time(), text, model, max_tokens, None, 401, auth, batch=batch))
+            # Like a careless real server, echo what it got: the client must never print this.
+            message = f"Incorrect API key provided: {auth[7:]}"
+            return Reply(
+                401, {"error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}}
+            )
+        items = pack_items(text)
+        if items is None:
+            fault = self._plan(text)
+        else:
+            item_faults = [self._plan(item) for item in items]
+            fault = next((f for f in item_faults if f in WHOLE_REQUEST), None)
+        status = {"429": 429, "500": 500, "503": 503}.get(fault, 200)
+        self.log.append(Logged(time.time(), text, model, max_tokens, fault, status, auth, tuple(items or ()), batch))
+        sleep = self.latency + (self.timeout_sleep if fault == "timeout" else 0.0)
+        if fault == "drop":
+            return Reply(0, drop=True, sleep=sleep)
+        if status == 429:
+            body = {"error": {"message": "Rate limit reached", "type": "rate_limit"}}
+            return Reply(429, body, {"Retry-After": self.retry_after}, sleep=sleep)
+        if status >= 500:
+            return Reply(status, {"error": {"message": "internal error", "type": "server_error"}}, sleep=sleep)
+        if fault in BROKEN_BODIES:
+            return Reply(200, raw=BROKEN_BODIES[fault], sleep=sleep)
+        if items is None:
+            content, finish = self.answer(text, None if fault == "echo_key" else fault)
+        else:
+            content, finish = self.answer_pack(items, item_faults), "stop"
+        if fault == "echo_key":
+            content += f" (key {auth[7:]})"
+        if max_tokens is not None and len(content) > max_tokens:
+            content, finish = content[:max_tokens], "length"
+        if self.count_tokens is not None:
+            prompt_tokens = self.count_tokens(req.get("messages", []))
+        else:
+            prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4
+        body = {
+            "id": f"chatcmpl-{len(self.log)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(content),
+                "total_tokens": prompt_tokens + len(content),
+            },
+        }
+        return Reply(200, body, sleep=sleep)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self, port: int = 0) -> str:
@@ -316,84 +379,29 @@ class _Handler(BaseHTTPRequestHandler):
         if len(raw) < length:  # the client died mid-request (kill -9): nothing to answer, nothing to log
             self.close_connection = True
             return
+        if self.path.startswith(("/v1/files", "/v1/batches")):
+            return self._answer(fake.batches.post(self.path, self.headers, raw))
         try:
             req = json.loads(raw)
         except ValueError:
             return self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
         if self.path.rstrip("/") != "/v1/chat/completions":
             return self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-        auth = self.headers.get("Authorization", "")
-        text = next((m["content"] for m in reversed(req.get("messages", [])) if m.get("role") == "user"), "")
-        model = req.get("model", "")
-        max_tokens = req.get("max_tokens") or req.get("max_completion_tokens")
-        if fake.api_key is not None and auth != f"Bearer {fake.api_key}":
-            fake.log.append(Logged(time.time(), text, model, max_tokens, None, 401, auth))
-            # Like a careless real server, echo what it got: the client must never print this.
-            return self._send(
-                401,
-                {
-                    "error": {
-                        "message": f"Incorrect API key provided: {auth[7:]}",
-                        "type": "invalid_request_error",
-                        "code": "invalid_api_key",
-                    }
-                },
-            )
-        items = pack_items(text)
-        if items is None:
-            fault = fake._plan(text)
-        else:
-            item_faults = [fake._plan(item) for item in items]
-            fault = next((f for f in item_faults if f in WHOLE_REQUEST), None)
-        status = {"429": 429, "500": 500, "503": 503}.get(fault, 200)
-        fake.log.append(Logged(time.time(), text, model, max_tokens, fault, status, auth, tuple(items or ())))
-        if fake.latency:
-            time.sleep(fake.latency)
-        if fault == "timeout":
-            time.sleep(fake.timeout_sleep)
-        if fault == "drop":
+        self._answer(fake.chat(req, self.headers.get("Authorization", "")))
+
+    def do_GET(self):
+        self._answer(self.fake.batches.get(self.path, self.headers))
+
+    def _answer(self, reply: Reply) -> None:
+        if reply.sleep:
+            time.sleep(reply.sleep)
+        if reply.drop:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if status == 429:
-            return self._send(
-                429,
-                {"error": {"message": "Rate limit reached", "type": "rate_limit"}},
-                {"Retry-After": fake.retry_after},
-            )
-        if status >= 500:
-            return self._send(status, {"error": {"message": "internal error", "type": "server_error"}})
-        if fault in BROKEN_BODIES:
-            return self._send_raw(200, BROKEN_BODIES[fault])
-        if items is None:
-            content, finish = fake.answer(text, None if fault == "echo_key" else fault)
+        elif reply.raw is not None:
+            self._send_raw(reply.status, reply.raw)
         else:
-            content, finish = fake.answer_pack(items, item_faults), "stop"
-        if fault == "echo_key":
-            content += f" (key {auth[7:]})"
-        if max_tokens is not None and len(content) > max_tokens:
-            content, finish = content[:max_tokens], "length"
-        if fake.count_tokens is not None:
-            prompt_tokens = fake.count_tokens(req.get("messages", []))
-        else:
-            prompt_tokens = sum(len(m.get("content", "")) for m in req.get("messages", [])) // 4
-        self._send(
-            200,
-            {
-                "id": f"chatcmpl-{len(fake.log)}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": len(content),
-                    "total_tokens": prompt_tokens + len(content),
-                },
-            },
-        )
+            self._send(reply.status, reply.body, reply.headers)
 
     def handle(self):
         try:

@@ -1,7 +1,8 @@
 """`zqvl-data translate DIR --out DIR2 --base-url U --model M [--dedupe]`: the thin CLI over zqvl.data.translate.
 
 Exit codes: 0 every record translated, 1 some records failed (listed in DIR2/failed.jsonl), 2 usage error,
-unreadable input, or an endpoint that refuses the key or does not know the model.
+unreadable input, or an endpoint that refuses the key or does not know the model, 3 (--batch status/collect) a
+batch is still running.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from zqvl import ui
 from zqvl.data.translate.client import public_url
 from zqvl.data.translate.pack import DEFAULT_PACK_TOKENS, ITEM_MAX_TOKENS
-from zqvl.errors import UsageError
+from zqvl.errors import EXIT_PENDING, UsageError
 from zqvl.progress import open_progress
 
 
@@ -116,6 +117,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--price-in", type=float, metavar="P", help="price per 1M prompt tokens, for the cost estimate")
     p.add_argument("--price-out", type=float, metavar="P", help="price per 1M completion tokens, for the estimate")
+    p.add_argument(
+        "--batch",
+        choices=["submit", "status", "collect"],
+        help="through the Batch API (half the price, results within 24 h): `submit` uploads every request as "
+        "Batch JSONL, `status` shows progress, `collect` caches the results, translates live what they did not "
+        "deliver and writes DIR2 (exit 3 while a batch is still running)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -159,7 +167,7 @@ def dry_run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir
+    from zqvl.data.translate import RetryPolicy, TranslateOptions
 
     if not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url must start with http:// or https:// (got {public_url(args.base_url)!r})")
@@ -195,11 +203,40 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         pack_tokens=args.pack_tokens,
     )
+    if args.batch:
+        return batch_action(args, opts)
+    return live(args, opts)
+
+
+def live(args: argparse.Namespace, opts, summary_extra: dict | None = None) -> int:
+    from zqvl.data.translate import translate_dir
+
     with open_progress("translate", None, "req/s", "tokens", "cache_hits", enabled=not args.no_progress) as progress:
-        stats = translate_dir(args.dir, args.out, opts, progress)
+        stats = translate_dir(args.dir, args.out, opts, progress, summary_extra)
     ui.out.print(ui.table("translate summary", ["", "count"], stats.rows()))
     if stats.records_failed:
         failed = Path(args.out) / "failed.jsonl"
         ui.warn(f"{stats.records_failed} record(s) failed, listed with reasons in {failed}")
         return 1
     return 0
+
+
+def batch_action(args: argparse.Namespace, opts) -> int:
+    """--batch submit|status|collect; collect ends in the live run over what the batches left."""
+    from zqvl.data.translate import batch
+
+    totals: dict = {}
+    if args.batch == "submit":
+        report = batch.submit(args.dir, args.out, opts)
+    elif args.batch == "status":
+        report = batch.status(args.out, opts)
+    else:
+        report, totals = batch.collect(args.dir, args.out, opts)
+    if report.rows:
+        ui.out.print(ui.table(f"translate --batch {args.batch}", batch.HEADERS, report.rows))
+    if totals:
+        ui.out.print(ui.table("batch results", ["", "count"], [[k, f"{v:,}"] for k, v in totals.items()]))
+    ui.out.print(report.message, markup=False)
+    if report.pending:
+        return EXIT_PENDING
+    return live(args, opts, {"batch": totals}) if args.batch == "collect" else 0

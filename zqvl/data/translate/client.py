@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -72,6 +73,22 @@ def url_secrets(url: str) -> list[str]:
     return found
 
 
+class Secrets:
+    """The API key and a --base-url's credentials: scrubbed from every message, refused in every answer."""
+
+    def __init__(self, api_key: str, base_url: str):
+        # longest first, so a secret that contains another is scrubbed whole
+        self._all = sorted({s for s in [api_key, *url_secrets(base_url)] if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._all:
+            text = text.replace(secret, "***")
+        return text
+
+    def leaks(self, text: str) -> bool:
+        return any(secret in text for secret in self._all)
+
+
 def _cause_named(error: BaseException, *fragments: str) -> BaseException | None:
     """The first exception in `error`'s cause chain whose class name contains one of `fragments`."""
     while error is not None:
@@ -79,6 +96,31 @@ def _cause_named(error: BaseException, *fragments: str) -> BaseException | None:
             return error
         error = error.__cause__ or error.__context__
     return None
+
+
+def parse_completion(data: Any, redact: Callable[[str], str] = str) -> Completion:
+    """The answer of a parsed chat-completion body (a live reply's, or a Batch API result line's), or a
+    retryable CallError for any shape that is not a chat completion."""
+    try:
+        choice = data["choices"][0]
+        content = choice["message"].get("content")
+        content = "" if content is None else content
+        usage = data.get("usage") or {}
+        if not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}")
+        return Completion(
+            content,
+            str(choice.get("finish_reason") or "stop"),
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as e:
+        shown = f"{type(data).__name__}" if isinstance(data, (dict, list)) else repr(str(data)[:80])
+        raise CallError(
+            "bad_response",
+            redact(f"malformed completion ({e.__class__.__name__}: {str(e)[:80]}; body {shown})"),
+            retryable=True,
+        ) from None
 
 
 class Endpoint:
@@ -98,9 +140,7 @@ class Endpoint:
         self.model = model
         self.base_url = public_url(base_url)  # for messages
         # longest first, so a secret that contains another is scrubbed whole
-        self._secrets = sorted(
-            {s for s in [api_key, *url_secrets(base_url)] if s and len(s) >= 4}, key=len, reverse=True
-        )
+        self._secrets = Secrets(api_key, base_url)
         # The aiohttp transport (openai[aiohttp]) costs ~30% less CPU per request than the default httpx one:
         # at high concurrency against a fast endpoint the client, not the server, is the limit.
         self._client = openai.AsyncOpenAI(
@@ -111,14 +151,7 @@ class Endpoint:
             http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
         self._budget_param = "max_tokens"
-
-    def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def leaks_secret(self, text: str) -> bool:
-        return any(secret in text for secret in self._secrets)
+        self.redact, self.leaks_secret = self._secrets.redact, self._secrets.leaks
 
     def _status_error(self, e) -> CallError:
         status = e.status_code
@@ -176,27 +209,7 @@ class Endpoint:
         return completion
 
     def _completion(self, data: Any) -> Completion:
-        """The answer of a parsed body, or a retryable CallError for any shape that is not a chat completion."""
-        try:
-            choice = data["choices"][0]
-            content = choice["message"].get("content")
-            content = "" if content is None else content
-            usage = data.get("usage") or {}
-            if not isinstance(content, str):
-                raise TypeError(f"content is {type(content).__name__}")
-            return Completion(
-                content,
-                str(choice.get("finish_reason") or "stop"),
-                int(usage.get("prompt_tokens") or 0),
-                int(usage.get("completion_tokens") or 0),
-            )
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError, RecursionError) as e:
-            shown = f"{type(data).__name__}" if isinstance(data, (dict, list)) else repr(str(data)[:80])
-            raise CallError(
-                "bad_response",
-                self.redact(f"malformed completion ({e.__class__.__name__}: {str(e)[:80]}; body {shown})"),
-                retryable=True,
-            ) from None
+        return parse_completion(data, self.redact)
 
     async def close(self) -> None:
         await self._client.close()

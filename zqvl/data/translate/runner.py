@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,26 @@ class TranslateOptions:
     pack_tokens: int = DEFAULT_PACK_TOKENS  # short strings share a request up to this much content; 0: off
 
 
+def uncached_jobs(
+    plan: Plan, cache: TranslationCache, model: str, on_hit: Callable[[], None]
+) -> Iterator[tuple[str, str, int]]:
+    """(cache key, source, variant) of every job of the plan the cache does not hold, in plan order; `on_hit`
+    for each it does. Checked a batch at a time: one sqlite query per 256 jobs, not one each."""
+    batch: list[tuple[str, str, int]] = []
+    for source, variant in itertools.chain(plan.jobs(), [(None, 0)]):
+        if source is not None:
+            batch.append((cache_key(model, PROMPT_VERSION, source, variant), source, variant))
+            if len(batch) < 256:
+                continue
+        done = cache.cached([key for key, _, _ in batch])
+        for key, src, var in batch:
+            if key in done:
+                on_hit()
+            else:
+                yield key, src, var
+        batch = []
+
+
 async def _request_phase(
     plan: Plan, cache: TranslationCache, opts: TranslateOptions, stats: Stats, progress: Progress
 ) -> dict[str, Outcome]:
@@ -82,24 +104,11 @@ async def _request_phase(
                 }
             )
 
-    def pending():
-        # Jobs are checked against the cache a batch at a time: one sqlite query per 256 jobs, not one each.
-        batch: list[tuple[str, str, int]] = []
-        for source, variant in itertools.chain(plan.jobs(), [(None, 0)]):
-            if source is not None:
-                batch.append((cache_key(opts.model, PROMPT_VERSION, source, variant), source, variant))
-                if len(batch) < 256:
-                    continue
-            done = cache.cached([key for key, _, _ in batch])
-            for key, src, var in batch:
-                if key in done:
-                    stats.cache_hits += 1
-                    progress.advance()
-                    continue
-                yield key, src, var
-            batch = []
+    def hit() -> None:
+        stats.cache_hits += 1
+        progress.advance()
 
-    groups = pack_jobs(pending(), lambda job: job[1], opts.pack_tokens)
+    groups = pack_jobs(uncached_jobs(plan, cache, opts.model, hit), lambda job: job[1], opts.pack_tokens)
 
     async def worker() -> None:
         for group in groups:
@@ -148,20 +157,36 @@ async def _request_phase(
 COMMAND = "zqvl-data translate"
 
 
-def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOptions, progress: Progress = NULL) -> Stats:
-    """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError."""
-    started = time.monotonic()
+@contextmanager
+def owned_output(in_dir: str | Path, out_dir: str | Path, force: bool) -> Iterator[tuple[Path, Path]]:
+    """(input chat.json, input DIR) while holding DIR2: claimed for translate (its own output of this input is
+    resumed; anything else needs `force`), marked, locked against a second writer. The live run and the Batch
+    API's submit and collect all write DIR2 under this."""
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     source = chat_json(in_dir)
     in_dir = source.parent
     if out_dir.resolve() == in_dir.resolve():
         raise UsageError(f"--out {out_dir} is the input directory; translate never writes over its input")
-    # its own output of this input is resumed (the cache holds what was paid for); anything else needs --force
-    claim(out_dir, COMMAND, input_dir=in_dir, resumable=True, force=opts.force)
+    claim(out_dir, COMMAND, input_dir=in_dir, resumable=True, force=force)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stats = Stats(dedupe=opts.dedupe)
     with exclusive_dir(out_dir, COMMAND):
         write_mark(out_dir, COMMAND, in_dir)
+        yield source, in_dir
+
+
+def translate_dir(
+    in_dir: str | Path,
+    out_dir: str | Path,
+    opts: TranslateOptions,
+    progress: Progress = NULL,
+    summary_extra: dict | None = None,
+) -> Stats:
+    """Translate DIR into DIR2 (see the package docstring). Returns the run's Stats; raises UsageError.
+    `summary_extra` goes into translate_summary.json as well (the Batch API's collect adds its counts)."""
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    stats = Stats(dedupe=opts.dedupe)
+    with owned_output(in_dir, out_dir, opts.force) as (source, in_dir):
         for stale in [p for name in OUTPUTS for p in out_dir.glob(f".{name}.*.tmp")]:
             stale.unlink()  # left by a killed run; we hold the lock, so no live run owns them
         cache = TranslationCache(opts.cache_path or out_dir / CACHE_NAME)
@@ -179,6 +204,7 @@ def translate_dir(in_dir: str | Path, out_dir: str | Path, opts: TranslateOption
             "base_url": public_url(opts.base_url),
             "prompt_version": PROMPT_VERSION,
             **stats.to_json(),
+            **(summary_extra or {}),
         }
         with atomic_open(out_dir / "translate_summary.json") as fh:
             fh.write(dumps(summary) + "\n")

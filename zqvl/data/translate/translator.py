@@ -16,11 +16,11 @@ import random
 from dataclasses import dataclass
 
 from zqvl.data.translate.check import check_answer, feedback
-from zqvl.data.translate.client import CallError, Endpoint
+from zqvl.data.translate.client import CallError, Completion, Endpoint
 from zqvl.data.translate.pack import PACK_RULES, pack_budget, pack_messages, share, split_reply
 from zqvl.data.translate.prompt import completion_budget, estimate_tokens, messages
 from zqvl.data.translate.ratelimit import RateLimiter
-from zqvl.data.translate.spans import mask
+from zqvl.data.translate.spans import Masked, mask
 from zqvl.data.translate.stats import Stats
 
 MAX_RETRY_AFTER = 600.0  # honour Retry-After up to 10 minutes; beyond that something is wrong upstream
@@ -35,6 +35,38 @@ class Outcome:
     attempts: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+def accept_reply(masked: list[Masked], reply: Completion, stats: Stats) -> list[Outcome | None]:
+    """What one answered request yields, item by item: an Outcome for each answer that passes its checks, None
+    for each that must be asked again alone. Several masked texts mean a pack, whose reply is split by its
+    numbering. Shared by the live path (packs) and the Batch API's collect (packs and single strings)."""
+    n = len(masked)
+    parts = None
+    if reply.finish_reason != "stop":
+        single = {"length": "truncated"}.get(reply.finish_reason, reply.finish_reason)
+        stats.problems[f"pack.{reply.finish_reason}" if n > 1 else single] += 1
+    elif n == 1:
+        parts = [reply.content]
+    else:
+        parts = split_reply(reply.content, n)
+        if parts is None:
+            stats.problems["pack.numbering"] += 1
+    if parts is None:
+        return [None] * n
+    weights = [len(m.body) for m in masked]
+    prompt_shares = share(reply.prompt_tokens, weights)
+    completion_shares = share(reply.completion_tokens, weights)
+    outcomes: list[Outcome | None] = []
+    for i, (m, part) in enumerate(zip(masked, parts)):
+        verdict = check_answer(m, part)
+        if not verdict.ok:
+            stats.problems[verdict.code] += 1
+            outcomes.append(None)
+            continue
+        stats.script_converted += verdict.script_converted
+        outcomes.append(Outcome(m.restore(verdict.text), "", "", 1, prompt_shares[i], completion_shares[i]))
+    return outcomes
 
 
 @dataclass
@@ -100,30 +132,9 @@ class Translator:
                 break
             if attempt < self.policy.max_attempts:
                 await asyncio.sleep(self.policy.delay(attempt, error.retry_after))
-        parts = None
-        if reply is not None and reply.finish_reason == "stop":
-            parts = split_reply(reply.content, len(bodies))
-            if parts is None:
-                self.stats.problems["pack.numbering"] += 1
-        elif reply is not None:
-            self.stats.problems[f"pack.{reply.finish_reason}"] += 1
-        if parts is None:
-            self.stats.pack_fallbacks += len(sources)
-            return [None] * len(sources)
-        weights = [len(b) for b in bodies]
-        prompt_shares = share(reply.prompt_tokens, weights)
-        completion_shares = share(reply.completion_tokens, weights)
-        outcomes: list[Outcome | None] = []
-        for i, (m, part) in enumerate(zip(masked, parts)):
-            verdict = check_answer(m, part)
-            if not verdict.ok:
-                self.stats.problems[verdict.code] += 1
-                self.stats.pack_fallbacks += 1
-                outcomes.append(None)
-                continue
-            self.stats.script_converted += verdict.script_converted
-            self.stats.packed_strings += 1
-            outcomes.append(Outcome(m.restore(verdict.text), "", "", 1, prompt_shares[i], completion_shares[i]))
+        outcomes = [None] * len(sources) if reply is None else accept_reply(masked, reply, self.stats)
+        self.stats.pack_fallbacks += outcomes.count(None)
+        self.stats.packed_strings += len(outcomes) - outcomes.count(None)
         return outcomes
 
     async def translate(self, source: str) -> Outcome:
