@@ -7,25 +7,7 @@ one planted defect each, tagged with the family expected to catch it. Each case 
 
 from __future__ import annotations
 
-IMG = "<image>\n"
-
-
-def rec(rid: str, *pairs, image: str | list | None = "auto", roles=None) -> dict:
-    """pairs: (zh, en) per turn, alternating human/gpt; the first human turn gets <image> when there is one."""
-    turns = []
-    for i, (zh, en) in enumerate(pairs):
-        role = roles[i] if roles else ("human" if i % 2 == 0 else "gpt")
-        if i == 0 and image is not None and "<" not in zh + en:
-            zh, en = IMG + zh, IMG + en
-        turns.append({"from": role, "value": zh, "source": en})
-    out = {"id": rid}
-    if image == "auto":
-        out["image"] = f"{rid}.jpg"
-    elif image is not None:
-        out["image"] = image
-    out["conversations"] = turns
-    return out
-
+from helpers.clean_records import rec
 
 LONG_MD_EN = """## Overview
 The dashboard summarises **three months** of sales for the online store.
@@ -1300,9 +1282,16 @@ def test_cases_are_well_formed():
     from zqvl.data.clean import REGISTRY
     from zqvl.data.schema import parse_record
 
-    ids = [rec["id"] for _, _, rec in CLEAN + DEFECTS]
+    ids = [obj["id"] for _, _, obj in CLEAN + DEFECTS]
     assert len(ids) == len(set(ids))
-    for _, family, rec in CLEAN + DEFECTS:
-        parse_record(rec)
+    for _, family, obj in CLEAN + DEFECTS:
+        parse_record(obj)
         assert family is None or family in REGISTRY
     assert {f for _, f, _ in DEFECTS} == set(REGISTRY)  # every family has at least one planted defect
+
+
+# Cases for the script (kana, hangul, pinyin) and junk families, in their own file.
+from helpers.clean_cases_script_junk import MORE_CLEAN, MORE_DEFECTS  # noqa: E402
+
+CLEAN += MORE_CLEAN
+DEFECTS += MORE_DEFECTS

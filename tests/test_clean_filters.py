@@ -43,8 +43,9 @@ def _without_source(obj: dict) -> dict:
     return obj
 
 
-# Only the source shows that these apologies / AI disclaimers are faithful; without it they read as refusals.
-NEEDS_SOURCE = {"c24", "c34"}
+# Only the source shows that these apologies / AI disclaimers are faithful (without it they read as refusals),
+# and that this HTML and these role labels are the image's content, not a pipeline's debris.
+NEEDS_SOURCE = {"c24", "c34", "k04", "k05"}
 
 
 @pytest.mark.parametrize(

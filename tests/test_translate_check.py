@@ -74,6 +74,7 @@ PER_FAMILY = [
         "步骤：\n1. 打开盒子。\n2. 取出手机。\n3. 给它充电。",
     ),
     ("placeholder", "What is in this picture?", "这张<图像>里有什么？", "placeholder.mangled", "这张图片里有什么？"),
+    ("junk", "A dog on a sofa.", '{"translation": "沙发上的一只狗。"}', "junk.json", "沙发上的一只狗。"),
 ]
 
 
@@ -107,7 +108,7 @@ def test_traditional_script_is_what_clean_drops_and_is_repaired_not_retried():
         ("这张图片显示了什么？\n\n这句话是在询问图片内容。", "extra_paragraph"),
         ("", "empty"),
         ("What does this image show?", "not_chinese"),
-        ("この画像は何を示していますか？", "not_chinese"),
+        ("この画像は何を示していますか？", "script.kana"),
         ("这张图片显示了什么？" * 20, "too_long"),
     ],
 )

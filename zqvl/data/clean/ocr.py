@@ -22,7 +22,7 @@ from zqvl.data.clean.text import (
     ocr_components,
     quotes,
 )
-from zqvl.data.schema import Record
+from zqvl.data.schema import GPT, Record
 
 EXEMPT_CONTEXT = re.compile(
     r"(?:translat\w*|\bmeans?|meaning|stands? for|in english|in other words|literally|so-called|known as|"
@@ -37,6 +37,15 @@ EXEMPT_AFTER = re.compile(
     r"german|japanese|korean|italian)|translat)",
     re.I,
 )
+# A human turn asking the assistant to write something: the quotes in its answer are the assistant's own
+# composition (a caption, a slogan), not text read off the image, and translate like any prose.
+COMPOSE_REQUEST = re.compile(
+    r"\b(?:write|compose|suggest|create|come up with|make up|draft|generate|propose|think of|give)\b"
+    # "a caption", "three titles": asking for a new one, not for "the title" printed on the book
+    r"[^.?!]{0,40}?\b(?:a|an|some|one|two|three|four|five|few|new|another)\b(?:[\s-]+[\w-]+){0,3}?[\s-]+"
+    r"(?:caption|title|slogan|tagline|name|headline|poem|haiku|tweet|post|story|joke|motto|line|quote)s?\b",
+    re.I,
+)
 _WS = re.compile(r"\s+")
 _DASHES = re.compile(r"[‐‑‒–—―−]")
 _EDGE = ".,;:!?\"'“”‘’。，；：！？"
@@ -49,13 +58,17 @@ def _norm(text: str) -> str:
 
 
 @lru_cache(maxsize=CACHE)
-def required_strings(source: str) -> tuple[str, ...]:
-    """Image text the source quotes or transcribes, which the translation must keep as it is."""
-    need = [
-        q
-        for q, before, after in quotes(source, True)
-        if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)
-    ]
+def required_strings(source: str, quotes_are_image_text: bool = True) -> tuple[str, ...]:
+    """Image text the source quotes or transcribes, which the translation must keep as it is.
+
+    A reply that is JSON (the user asked for it) quotes its values as data, not as image text."""
+    need = []
+    if quotes_are_image_text and source.lstrip()[:1] not in ("[", "{"):
+        need = [
+            q
+            for q, before, after in quotes(source, True)
+            if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)
+        ]
     need += list(ocr_components(source))
     return tuple(dict.fromkeys(s for s in need if LATIN_RE.search(s)))
 
@@ -73,11 +86,14 @@ def source_links(source: str) -> tuple[str, ...]:
 def check_ocr(record: Record, params: dict) -> list[Reason]:
     """Every quoted or transcribed string of the source appears verbatim in the same turn's translation."""
     lost, links = [], []
+    asked_to_compose = False
     for i, turn in enumerate(record.turns):
         if turn.source is None:
             continue
         links += [f"turn {i}: {u!r}" for u in source_links(turn.source) if u not in turn.value]
-        needed = required_strings(turn.source)
+        if turn.role != GPT:
+            asked_to_compose = bool(COMPOSE_REQUEST.search(turn.source))
+        needed = required_strings(turn.source, not (turn.role == GPT and asked_to_compose))
         if not needed:
             continue
         target = _norm(turn.value)

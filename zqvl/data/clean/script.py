@@ -1,15 +1,18 @@
-"""script: Traditional Chinese in a Simplified set (detected with OpenCC's Traditional→Simplified tables).
+"""script: the wrong script in a Simplified set — Traditional characters, Japanese kana, Korean hangul, pinyin.
 
-Characters that OpenCC would convert are counted; characters already present in the source (a quoted
-Traditional sign) do not count. One converted character can be a variant or a name, so the default needs two.
+Traditional: characters that OpenCC's Traditional→Simplified tables would convert. Anything already present in
+the source (a quoted Traditional sign, a Japanese title, the pinyin on a T-shirt) does not count. One converted
+character can be a variant or a name, so the default needs two; so for kana and hangul. Pinyin is counted in
+words carrying a tone mark ("nǚhái"), which no English or Chinese word has.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import CACHE
+from zqvl.data.clean.text import CACHE, mask_protected
 from zqvl.data.schema import Record
 
 _converter = None
@@ -44,14 +47,40 @@ def traditional_chars(text: str) -> str:
     return "".join(a for a, b in zip(text, converted) if a != b)
 
 
+# The katakana middle dot and long-vowel mark also appear in Chinese names (达・芬奇): not counted.
+_KANA = re.compile(r"[\u3041-\u309f\u30a1-\u30fa]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3131-\u318e]")
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+_PINYIN_WORD = re.compile(f"[A-Za-zü]*[{_TONED}][A-Za-zü{_TONED}]*")
+# A word that is nothing but pinyin syllables (initial, vowels, n/ng/r): "nǚhái" is, "Rivière" is not.
+_SYLLABLES = re.compile(f"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü{_TONED}]{{1,3}}(?:ng|n|r)?)+", re.I)
+
+
+def _new(found: list[str], source: str | None) -> list[str]:
+    return [x for x in found if not source or x not in source]
+
+
+def _pinyin_words(text: str) -> list[str]:
+    return [w for w in _PINYIN_WORD.findall(text) if _SYLLABLES.fullmatch(w)]
+
+
 @register("script")
 def check_script(record: Record, params: dict) -> list[Reason]:
-    """At least `min_chars` Traditional-only characters (not in the source) in some turn."""
-    hits = []
+    """At least `min_chars` Traditional, kana or hangul characters, or `min_pinyin_words` toned pinyin words,
+    not in the source, in some turn."""
+    hits: dict[str, list[str]] = {}
     for i, turn in enumerate(record.turns):
-        chars = traditional_chars(turn.value)
-        if turn.source and chars:
-            chars = "".join(c for c in chars if c not in turn.source)
-        if len(chars) >= params["min_chars"]:
-            hits.append(f"turn {i}: {chars[:12]}")
-    return [Reason("script.traditional", "Traditional characters: " + "; ".join(hits))] if hits else []
+        # Without a source, quoted text (a Japanese title, a Korean sign) is taken as a citation.
+        value = turn.value if turn.source else mask_protected(turn.value)
+        found = {
+            "script.traditional": _new(list(traditional_chars(turn.value)), turn.source),
+            "script.kana": _new(_KANA.findall(value), turn.source),
+            "script.hangul": _new(_HANGUL.findall(value), turn.source),
+        }
+        for code, chars in found.items():
+            if len(chars) >= params["min_chars"]:
+                hits.setdefault(code, []).append(f"turn {i}: {''.join(chars[:12])}")
+        words = _new(_pinyin_words(value), turn.source)
+        if len(words) >= params.get("min_pinyin_words", 2):
+            hits.setdefault("script.pinyin", []).append(f"turn {i}: {' '.join(words[:6])}")
+    return [Reason(code, "; ".join(h)) for code, h in hits.items()]

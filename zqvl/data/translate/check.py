@@ -1,14 +1,14 @@
 """Is a model's answer a clean Simplified Chinese translation of the masked body? Reject what clean would drop.
 
 An answer is accepted only when none of clean's per-turn families (preamble, refusal, truncation, repetition,
-untranslated, ocr, numbers, markdown, script, placeholder) fires on it, run with clean's default config on a
+untranslated, ocr, numbers, markdown, script, junk, placeholder) fires on it, run with clean's default config on a
 one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
 drop, and the retry reason is clean's code ("preamble.lead_in", "refusal.apology", …). A string's role is
 unknown here (one translation serves every turn that carries it), so it is checked as an answer, the
 stricter of the two.
 
 Rejected before that, by checks only translate can make: an empty answer, lost/duplicated/invented ⟦n⟧ mask
-placeholders, Japanese or Korean script or no Chinese at all, a paragraph the source does not have, an
+placeholders, no Chinese at all, a paragraph the source does not have, an
 answer far longer than the source could explain (finish_reason is the translator's).
 Repaired instead of rejected: quotes or a code fence wrapped around the whole answer, `⟦ 1 ⟧` spacing, and
 Traditional characters when only the script is wrong (opencc t2s; placeholders shield the protected spans).
@@ -37,10 +37,10 @@ TURN_FAMILIES = (
     "numbers",
     "markdown",
     "script",
+    "junk",
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 _SPACED_PLACEHOLDER = re.compile(r"⟦\s*(\d+)\s*⟧")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WRAPPERS = [("“", "”"), ('"', '"'), ("「", "」"), ("'", "'")]
@@ -117,8 +117,6 @@ def _own_problem(masked: Masked, a: str) -> tuple[str, str] | None:
     if problem:
         return problem
     plain = PLACEHOLDER.sub(" ", a)
-    if _KANA_HANGUL.search(plain):
-        return "not_chinese", "contains Japanese or Korean script"
     if not _CJK.search(plain):
         return "not_chinese", "the answer has no Chinese at all"
     if len(_PARAGRAPH_BREAK.findall(a)) > len(_PARAGRAPH_BREAK.findall(body)):

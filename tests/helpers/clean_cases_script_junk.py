@@ -1,0 +1,247 @@
+"""Clean cases for the script (kana, hangul, pinyin) and junk families: hard negatives and planted defects.
+
+Written for these families, not from the dev sets' wording: the debris real translation pipelines leave (escaped
+newlines from a JSON round trip, HTML from a web UI, a `{"translation": …}` the model was asked for by another
+prompt, role names from a chat transcript) and the wrong scripts (a Japanese or Korean reply, pinyin instead of
+characters). The hard negatives are the same things when the source has them.
+"""
+
+from __future__ import annotations
+
+from helpers.clean_records import rec
+
+MORE_CLEAN = [
+    (
+        "json reply the user asked for",
+        None,
+        rec(
+            "k01",
+            ("把图中的水果列成JSON对象，键为名称，值为数量。", "List the fruit as a JSON object, name to count."),
+            ('{"苹果": 3, "香蕉": 2, "橙子": 1}', '{"apple": 3, "banana": 2, "orange": 1}'),
+        ),
+    ),
+    (
+        "quoted reply whose source is quoted",
+        None,
+        rec(
+            "k02",
+            ("给这张照片起个标题。", "Give this photo a title."),
+            ("“雨后的老街”", '"The Old Street After the Rain"'),
+        ),
+    ),
+    (
+        "code with literal escapes in both",
+        None,
+        rec(
+            "k03",
+            ("这段代码打印什么？", "What does this code print?"),
+            (
+                '它打印两行：`print("a\\nb")` 中的 `\\n` 是换行符。',
+                'It prints two lines: the `\\n` in `print("a\\nb")` is a newline.',
+            ),
+        ),
+    ),
+    (
+        "html the source shows",
+        None,
+        rec(
+            "k04",
+            ("截图里的代码是什么意思？", "What does the code in the screenshot mean?"),
+            (
+                "它用 <br> 在两行之间换行，&amp; 则显示一个和号。",
+                "It uses <br> to break between the two lines, and &amp; shows an ampersand.",
+            ),
+            image=None,
+        ),
+    ),
+    (
+        "role names in a transcribed chat screenshot",
+        None,
+        rec(
+            "k05",
+            ("截图里的客服对话说了什么？", "What does the support chat in the screenshot say?"),
+            (
+                "对话如下：\nUser: 我的订单在哪里？\nAssistant: 明天发货。",
+                "The chat reads:\nUser: Where is my order?\nAssistant: It ships tomorrow.",
+            ),
+        ),
+    ),
+    (
+        "Japanese shop sign quoted",
+        None,
+        rec(
+            "k06",
+            ("招牌上写着什么？", "What does the sign say?"),
+            (
+                "招牌上写着“らーめん”，也就是拉面。",
+                'The sign says "らーめん", which is ramen.',
+            ),
+        ),
+    ),
+    (
+        "Korean menu quoted",
+        None,
+        rec(
+            "k07",
+            ("菜单第一行是什么？", "What is the first line of the menu?"),
+            (
+                "第一行是“김치찌개 8,000원”，即泡菜汤8000韩元。",
+                'The first line reads "김치찌개 8,000원", kimchi stew for 8,000 won.',
+            ),
+        ),
+    ),
+    (
+        "pinyin quoted from a sign",
+        None,
+        rec(
+            "k08",
+            ("路牌上的拼音是什么？", "What pinyin is on the street sign?"),
+            ("路牌上写着“Chángān Jiē”，即长安街。", 'The sign reads "Chángān Jiē", that is Chang\'an Avenue.'),
+        ),
+    ),
+    (
+        "Chinese name with a middle dot",
+        None,
+        rec(
+            "k09",
+            ("这幅画是谁画的？", "Who painted this?"),
+            ("这是列奥纳多・达・芬奇的作品《蒙娜丽莎》。", "It is the Mona Lisa by Leonardo da Vinci."),
+        ),
+    ),
+    (
+        "French word with an accent",
+        None,
+        rec(
+            "k10",
+            ("店名是什么？", "What is the shop called?"),
+            ("店名是“Café Rivière”，一家小咖啡馆。", 'It is called "Café Rivière", a small coffee shop.'),
+        ),
+    ),
+    (
+        "a label in the source's own words",
+        None,
+        rec(
+            "k11",
+            ("按格式回答：问题和答案。", "Answer in the format Question/Answer."),
+            ("问题：这是什么动物？\n答案：一只狐狸。", "Question: What animal is this?\nAnswer: A fox."),
+        ),
+    ),
+]
+
+MORE_DEFECTS = [
+    (
+        "escaped newlines from a JSON round trip",
+        "junk",
+        rec(
+            "y01",
+            ("描述这张图片。", "Describe the image."),
+            (
+                "一只橘猫趴在窗台上。\\n窗外正在下雨。",
+                "An orange cat lies on the windowsill.\nIt is raining outside.",
+            ),
+        ),
+    ),
+    (
+        "html entity for a quote",
+        "junk",
+        rec(
+            "y02",
+            ("横幅上写着什么？", "What does the banner say?"),
+            ("横幅上写着&quot;SALE&quot;，字是红色的。", 'The banner says "SALE" in red letters.'),
+        ),
+    ),
+    (
+        "html line break",
+        "junk",
+        rec(
+            "y03",
+            ("这张图里有什么？", "What is in this picture?"),
+            ("两个孩子在放风筝。<br/>天空很蓝。", "Two children are flying kites. The sky is very blue."),
+            image=None,
+        ),
+    ),
+    (
+        "json wrapper with another key",
+        "junk",
+        rec(
+            "y04",
+            ("桌上有什么？", "What is on the desk?"),
+            ('{"output": "桌上有一台笔记本电脑和一杯咖啡。"}', "A laptop and a cup of coffee."),
+        ),
+    ),
+    (
+        "json fragment left at the end",
+        "junk",
+        rec(
+            "y05",
+            ("天气怎么样？", "What is the weather like?"),
+            ('天气晴朗，阳光明媚。"}', "It is clear and sunny."),
+        ),
+    ),
+    (
+        "corner quotes around the whole reply",
+        "junk",
+        rec(
+            "y06",
+            ("这只狗在做什么？", "What is the dog doing?"),
+            ("「这只狗正在草地上追一个飞盘。」", "The dog is chasing a frisbee across the grass."),
+        ),
+    ),
+    (
+        "code fence around a plain reply",
+        "junk",
+        rec(
+            "y07",
+            ("图中是哪座城市？", "Which city is this?"),
+            ("```\n这是巴黎，远处能看到埃菲尔铁塔。\n```", "This is Paris; the Eiffel Tower is in the distance."),
+        ),
+    ),
+    (
+        "merged turn with a role name",
+        "junk",
+        rec(
+            "y08",
+            ("这是什么花？", "What flower is this?"),
+            ("这是一朵向日葵。\n用户：它为什么朝着太阳？", "It is a sunflower."),
+        ),
+    ),
+    (
+        "English role label on the answer",
+        "junk",
+        rec(
+            "y09",
+            ("她穿着什么？", "What is she wearing?"),
+            ("GPT: 她穿着一件黄色雨衣。", "She is wearing a yellow raincoat."),
+        ),
+    ),
+    (
+        "answer in Japanese",
+        "script",
+        rec(
+            "y10",
+            ("这是什么建筑？", "What building is this?"),
+            ("これは古いお寺で、屋根は赤いです。", "It is an old temple with a red roof."),
+        ),
+    ),
+    (
+        "one sentence in Korean",
+        "script",
+        rec(
+            "y11",
+            ("描述一下这个房间。", "Describe the room."),
+            (
+                "房间里有一张木床和一扇大窗户。창문 밖으로 바다가 보입니다.",
+                "The room has a wooden bed and a large window. The sea is visible through the window.",
+            ),
+        ),
+    ),
+    (
+        "question in pinyin",
+        "script",
+        rec(
+            "y12",
+            ("Zhè zhī māo shì shénme yánsè de?", "What colour is this cat?"),
+            ("这只猫是灰色的。", "The cat is grey."),
+        ),
+    ),
+]
