@@ -87,8 +87,8 @@ def test_monolingual_checks_still_run(rid, family):
 
 def test_source_only_families_skip_records_without_source():
     obj = _without_source(next(o for _, _, o in DEFECTS if o["id"] == "x24"))  # a changed price
-    assert reasons_for(obj, load_filters(names=["numbers", "ocr"])) == []
-    assert {n for n, s in REGISTRY.items() if s.needs_source} == {"numbers", "ocr"}
+    assert reasons_for(obj, load_filters(names=["numbers", "ocr", "answered"])) == []
+    assert {n for n, s in REGISTRY.items() if s.needs_source} == {"numbers", "ocr", "answered"}
 
 
 @pytest.mark.parametrize(

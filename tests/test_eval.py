@@ -54,13 +54,16 @@ def test_exact_match_normalises_space_case_and_punctuation():
 
 
 def test_defect_rates_use_clean_detectors():
-    rates = ev.defect_rates(["以下是翻译：这是红色。", "这是红色。", "的" * 12, "作为一个AI语言模型，我无法看到图片。"])
+    rates = ev.defect_rates(
+        ["以下是翻译：这是红色。", "这是红色。", "的" * 12, "作为一个AI语言模型，我无法看到图片。", "助手：这是红色。"]
+    )
     assert rates == {
-        "preamble": 0.25,
-        "refusal": 0.25,
-        "repetition": 0.25,
+        "preamble": 0.2,
+        "refusal": 0.2,
+        "repetition": 0.2,
         "untranslated": 0.0,
         "script": 0.0,
+        "junk": 0.2,
         "truncation": 0.0,
     }
     assert ev.defect_rates(["The image shows two red circles on the left of the picture."])["untranslated"] == 1.0

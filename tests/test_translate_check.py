@@ -74,6 +74,7 @@ PER_FAMILY = [
         "步骤：\n1. 打开盒子。\n2. 取出手机。\n3. 给它充电。",
     ),
     ("placeholder", "What is in this picture?", "这张<图像>里有什么？", "placeholder.mangled", "这张图片里有什么？"),
+    ("answered", "What animal is on the sofa?", "沙发上有一只猫。", "answered.not_a_question", "沙发上是什么动物？"),
     ("junk", "A dog on a sofa.", '{"translation": "沙发上的一只狗。"}', "junk.json", "沙发上的一只狗。"),
 ]
 

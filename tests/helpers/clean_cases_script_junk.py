@@ -1,4 +1,4 @@
-"""Clean cases for the script (kana, hangul, pinyin) and junk families: hard negatives and planted defects.
+"""Clean cases for the script (kana, hangul, pinyin), junk and answered families: hard negatives and planted defects.
 
 Written for these families, not from the dev sets' wording: the debris real translation pipelines leave (escaped
 newlines from a JSON round trip, HTML from a web UI, a `{"translation": …}` the model was asked for by another
@@ -128,7 +128,67 @@ MORE_CLEAN = [
     ),
 ]
 
+MORE_CLEAN += [
+    (
+        "question with a particle and a full stop",
+        None,
+        rec(
+            "k12",
+            ("你能看清车牌吗。", "Can you read the licence plate?"),
+            ("能，车牌是京A·12345。", "Yes, it is 京A·12345."),
+        ),
+    ),
+    (
+        "question quoted inside an instruction",
+        None,
+        rec(
+            "k13",
+            ("把“Where is the station?”翻译成法语。", 'Translate "Where is the station?" into French.'),
+            ("法语是“Où est la gare ?”。", 'In French: "Où est la gare ?"'),
+            image=None,
+        ),
+    ),
+    (
+        "answer that ends by asking back",
+        None,
+        rec(
+            "k14",
+            ("这是哪种鸟？", "Which bird is this?"),
+            ("这是一只翠鸟。你想了解它吃什么吗？", "It is a kingfisher. Would you like to know what it eats?"),
+        ),
+    ),
+]
+
 MORE_DEFECTS = [
+    (
+        "how-many question answered",
+        "answered",
+        rec(
+            "y13",
+            ("桌上有三个杯子。", "How many cups are on the table?"),
+            ("桌上有三个杯子，其中一个是空的。", "There are three cups on the table; one of them is empty."),
+        ),
+    ),
+    (
+        "second question answered in a multi-turn record",
+        "answered",
+        rec(
+            "y14",
+            ("这是什么运动？", "What sport is this?"),
+            ("这是冰球。", "It is ice hockey."),
+            ("穿红色球衣的队伍领先。", "Which team is ahead?"),
+            ("穿红色球衣的队伍以2比1领先。", "The team in red leads 2-1."),
+        ),
+    ),
+    (
+        "yes-no question replaced by its answer",
+        "answered",
+        rec(
+            "y15",
+            ("这个房间适合小孩子。", "Is this room suitable for small children?"),
+            ("是的，房间里没有尖锐的家具。", "Yes, there is no sharp furniture in the room."),
+        ),
+    ),
     (
         "escaped newlines from a JSON round trip",
         "junk",

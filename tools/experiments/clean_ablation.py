@@ -21,12 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+from zqvl.infer.eval import DEFECT_FAMILIES  # the families zqvl-eval reports, in its order
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The caption world's answers are templated ("红色的圆形"): clean's set-level near-duplicate checks would drop
 # identical facts about different pictures, which is not a translation defect.
 SYNTH_CLEAN = Path(__file__).with_name("synth_clean.yaml")  # near-duplicate checks off for templated worlds
-DEFECT_ROWS = ("preamble", "refusal", "repetition", "untranslated", "script", "truncation")
 
 
 def run(*argv: str) -> None:
@@ -104,7 +105,7 @@ def markdown(results: dict, meta: dict) -> str:
         return f"{100 * x:.1f} %"
 
     def defect_total(m, key):
-        return sum(m[key].get(f, 0.0) for f in DEFECT_ROWS) if m[key] else 0.0
+        return sum(m[key].get(f, 0.0) for f in DEFECT_FAMILIES) if m[key] else 0.0
 
     cols = list(results)
     rows = [
@@ -116,7 +117,7 @@ def markdown(results: dict, meta: dict) -> str:
         ("defect rate, greedy", lambda m: pct(defect_total(m, "defects"))),
         ("defect rate, sampled", lambda m: pct(defect_total(m, "sampled_defects"))),
     ]
-    rows += [(f"sampled: {f}", lambda m, f=f: pct(m["sampled_defects"].get(f, 0.0))) for f in DEFECT_ROWS]
+    rows += [(f"sampled: {f}", lambda m, f=f: pct(m["sampled_defects"].get(f, 0.0))) for f in DEFECT_FAMILIES]
     lines = [f"Clean ablation: {meta['summary']}", "", "| | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     lines += [f"| {name} | " + " | ".join(cell(results[c]) for c in cols) + " |" for name, cell in rows]
     lines += ["", "Defect rates sum clean's per-answer detectors (an answer hit by two counts twice)."]

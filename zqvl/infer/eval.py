@@ -23,7 +23,7 @@ from zqvl.infer.scores import chrf, exact_match
 from zqvl.progress import NULL, Progress
 
 # clean's families that judge a turn on its own (no English source needed), in report order
-DEFECT_FAMILIES = ("preamble", "refusal", "repetition", "untranslated", "script", "truncation")
+DEFECT_FAMILIES = ("preamble", "refusal", "repetition", "untranslated", "script", "junk", "truncation")
 # With the reference's English source these judge an answer as clean judges a translation of it ("a red circle"
 # for "a red circle" is untranslated; an apology the source has is not a refusal). Truncation stays monolingual:
 # a model may answer more briefly than the reference without being cut off.

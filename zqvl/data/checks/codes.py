@@ -91,6 +91,7 @@ CODES: dict[str, Code] = {
     "script.kana": _e("Japanese kana the source does not have"),
     "script.hangul": _e("Korean hangul the source does not have"),
     "script.pinyin": _e("pinyin with tone marks instead of characters (not quoted from the source)"),
+    "answered.not_a_question": _e("the source asks a question, the translation answers it (no question left)"),
     "junk.escape": _e('literal escape sequences (\\n, \\t, \\") the source does not have'),
     "junk.entity": _e("HTML entities (&quot;, &nbsp;, &amp;) the source does not have"),
     "junk.html_tag": _e("HTML tags (<br>, <p>) the source does not have"),

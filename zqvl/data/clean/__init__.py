@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zqvl.data.clean import (  # noqa: F401
+    answered,
     junk,
     markdown,
     numbers,
