@@ -74,7 +74,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert len(re.findall(r'<svg[^>]*class="plot"', dom.stdout)) == 3
     assert dom.stdout.count('class="bar-kept"') >= 3 and 'class="bar-rejected"' in dom.stdout
     shot = tmp_path / "shot.png"
-    run = _chromium(report, tmp_path, f"--screenshot={shot}", "--window-size=1280,1600", "--hide-scrollbars")
+    run = _chromium(report, tmp_path, f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars")
     assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
     with Image.open(shot) as im:
         colours = im.convert("RGB").getcolors(maxcolors=1 << 20)

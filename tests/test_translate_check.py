@@ -75,6 +75,13 @@ PER_FAMILY = [
     ),
     ("placeholder", "What is in this picture?", "这张<图像>里有什么？", "placeholder.mangled", "这张图片里有什么？"),
     ("answered", "What animal is on the sofa?", "沙发上有一只猫。", "answered.not_a_question", "沙发上是什么动物？"),
+    (
+        "omission",
+        "A kite flies over the beach.\n\nA child holds its string.\n\nGulls circle above.",
+        "一只风筝在海滩上空飞。\n\n海鸥在上空盘旋。",
+        "omission.paragraphs",
+        "一只风筝在海滩上空飞。\n\n一个孩子拉着线。\n\n海鸥在上空盘旋。",
+    ),
     ("junk", "A dog on a sofa.", '{"translation": "沙发上的一只狗。"}', "junk.json", "沙发上的一只狗。"),
 ]
 

@@ -1,4 +1,5 @@
-"""Clean cases for the script (kana, hangul, pinyin), junk and answered families: hard negatives and planted defects.
+"""Clean cases for the second wave of checks: script (kana, hangul, pinyin), junk, answered, one extra copy of a
+line or sentence, markdown links and bold, a turn ending on a connective: hard negatives and planted defects.
 
 Written for these families, not from the dev sets' wording: the debris real translation pipelines leave (escaped
 newlines from a JSON round trip, HTML from a web UI, a `{"translation": …}` the model was asked for by another
@@ -302,6 +303,99 @@ MORE_DEFECTS = [
             "y12",
             ("Zhè zhī māo shì shénme yánsè de?", "What colour is this cat?"),
             ("这只猫是灰色的。", "The cat is grey."),
+        ),
+    ),
+]
+
+
+MORE_CLEAN += [
+    (
+        "sentence ending on a word that ends in 和",
+        None,
+        rec(
+            "k15",
+            ("今天天气怎么样？", "How is the weather today?"),
+            ("阳光很好，风也很温和", "Sunny, and the wind is mild"),
+        ),
+    ),
+    (
+        "caption whose source stops on 'and'",
+        None,
+        rec("k16", ("简要描述。", "Describe briefly."), ("一盘奶酪和", "a plate of cheese and")),
+    ),
+    (
+        "link and bold kept",
+        None,
+        rec(
+            "k17",
+            ("在哪里买票？", "Where can I buy tickets?"),
+            (
+                "可以在**售票处**购买，或者访问[官方网站](https://tickets.example.org)。",
+                "At the **box office**, or on the [official site](https://tickets.example.org).",
+            ),
+        ),
+    ),
+    (
+        "a chant the source repeats",
+        None,
+        rec(
+            "k18",
+            ("横幅上写了什么？", "What does the banner say?"),
+            ("横幅上写着：加油！加油！", "The banner says: Go team! Go team!"),
+        ),
+    ),
+]
+
+MORE_DEFECTS += [
+    (
+        "a sentence written twice",
+        "repetition",
+        rec(
+            "y16",
+            ("这只狗是什么品种？这只狗是什么品种？", "What breed is this dog?"),
+            ("这是一只金毛寻回犬。", "It is a golden retriever."),
+        ),
+    ),
+    (
+        "a list item printed twice",
+        "repetition",
+        rec(
+            "y17",
+            ("冰箱里有什么？", "What is in the fridge?"),
+            (
+                "冰箱里有：\n- 一盒牛奶\n- 六个鸡蛋\n- 六个鸡蛋\n- 一棵生菜",
+                "The fridge holds:\n- a carton of milk\n- six eggs\n- a lettuce",
+            ),
+        ),
+    ),
+    (
+        "link with full-width parentheses",
+        "markdown",
+        rec(
+            "y18",
+            ("菜单在哪里看？", "Where is the menu?"),
+            (
+                "菜单在[餐厅主页]（https://bistro.example.com/menu）上。",
+                "The menu is on the [restaurant page](https://bistro.example.com/menu).",
+            ),
+        ),
+    ),
+    (
+        "a bold marker dropped",
+        "markdown",
+        rec(
+            "y19",
+            ("有哪些选项？", "What are the options?"),
+            ("- **小杯：8元\n- **大杯**：12元", "- **Small**: 8 yuan\n- **Large**: 12 yuan"),
+        ),
+    ),
+    (
+        "question cut after a connective",
+        "truncation",
+        rec(
+            "y20",
+            ("这家店卖什么，以及", "What does this shop sell, and when does it open?"),
+            ("它卖手工面包，每天早上七点开门。", "It sells handmade bread and opens at seven every morning."),
         ),
     ),
 ]

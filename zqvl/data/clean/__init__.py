@@ -20,6 +20,7 @@ from zqvl.data.clean import (  # noqa: F401
     markdown,
     numbers,
     ocr,
+    omission,
     placeholder,
     preamble,
     refusal,

@@ -55,8 +55,14 @@ def explain(scan: Scan, record_id: str) -> tuple[bool, list[tuple[str, str, str]
             rows.append(("length_outlier", "skip", f"{ratios}; too few turns in the set for statistics"))
     elif st is not None:
         rows.append(("length_outlier", "skip", "no translated turn long enough to judge its length"))
+    lost = [r for r in decision.reasons if r == "omission.sentences"]
+    if st is not None and st.sentence_drops:
+        rows.append(
+            ("sentences lost", "FAIL" if lost else "pass", lost[0].detail if lost else "length near the median")
+        )
     # Records that failed a per-record check were never indexed for near-duplicates.
-    indexed = not any(r.family != "dedupe" and r != "truncation.length_outlier" for r in decision.reasons)
+    set_level = ("truncation.length_outlier", "omission.sentences")
+    indexed = not any(r.family != "dedupe" and r not in set_level for r in decision.reasons)
     for code, label, section in (
         ("dedupe.answer", "dedupe answers", "answers"),
         ("dedupe.image", "dedupe images", "images"),

@@ -23,7 +23,9 @@ COLLAPSED_LIST_RE = re.compile(
     r"[：:][ \t]*(?:[-*•]|\d[.)、])[ \t]+[^\n]+?[ \t](?:[-*•]|\d[.)、])[ \t]+[^\n]+?"
     r"[ \t](?:[-*•]|\d[.)、])[ \t]+\S"
 )
-MARKUP_HINT_RE = re.compile(r"[`|#~]|\n")
+MARKUP_HINT_RE = re.compile(r"[`|#~*]|\n|\]\(")
+LINK_RE = re.compile(r"\[[^\]\n]+\]\([^)\s]+\)")
+BOLD_MARK_RE = re.compile(r"\*\*")
 COMMENT_RE = re.compile(r"(?:^|(?<=\s))(?:#(?![!{\[]).*|//.*|--\s.*)$|/\*.*?\*/", re.M | re.S)
 
 
@@ -59,9 +61,22 @@ def _structure(turn_index: int, source: str, value: str, out: dict[str, list[str
         )
 
 
+def _inline(turn_index: int, source: str, value: str, out: dict[str, list[str]]) -> None:
+    """Links and bold: a translator writing （…） for (…) or dropping one ** breaks how the reply renders."""
+    src_links, tgt_links = len(LINK_RE.findall(source)), len(LINK_RE.findall(value))
+    if tgt_links < src_links:
+        out.setdefault("markdown.links", []).append(f"turn {turn_index}: {src_links} links in the source, {tgt_links}")
+    src_bold, tgt_bold = len(BOLD_MARK_RE.findall(source)), len(BOLD_MARK_RE.findall(value))
+    if src_bold % 2 == 0 and (tgt_bold % 2 or tgt_bold < src_bold):
+        out.setdefault("markdown.bold", []).append(
+            f"turn {turn_index}: {src_bold} ** markers in the source, {tgt_bold} here"
+            + (" (unbalanced)" if tgt_bold % 2 else "")
+        )
+
+
 @register("markdown")
 def check_markdown(record: Record, params: dict) -> list[Reason]:
-    """Code fences, code and inline code, lists, headings and tables match the source."""
+    """Code fences, code and inline code, lists, headings, tables, links and bold match the source."""
     out: dict[str, list[str]] = {}
     for i, turn in enumerate(record.turns):
         value, source = turn.value, turn.source
@@ -95,4 +110,5 @@ def check_markdown(record: Record, params: dict) -> list[Reason]:
         if lost:
             out.setdefault("markdown.code_changed", []).append(f"turn {i}: inline code {lost[0][:40]!r} missing")
         _structure(i, source, value, out)
+        _inline(i, source, value, out)
     return [Reason(code, "; ".join(hits)) for code, hits in out.items()]

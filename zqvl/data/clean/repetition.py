@@ -144,10 +144,12 @@ def check_repetition(record, params: dict) -> list[Reason]:
         loop = _loop(value, source)
         if loop:
             out.setdefault("repetition.loop", []).append(f"turn {i}: {loop}")
+        # Against a source one extra copy is already a defect: the source shows the text was there once.
+        need = params["min_excess_with_source"] if source else params["min_excess"]
         for code, measure in (("repetition.lines", line_excess), ("repetition.sentences", sentence_excess)):
             mine = measure(value)
-            excess = mine - (measure(source) if source and mine >= params["min_excess"] else 0)
-            if excess >= params["min_excess"]:
+            excess = mine - (measure(source) if source and mine >= need else 0)
+            if excess >= need:
                 out.setdefault(code, []).append(f"turn {i}: {excess} more duplicates than the source")
     if "repetition.loop" in out:
         out.pop("repetition.sentences", None)  # the same loop, counted twice

@@ -167,20 +167,38 @@ def _length_outliers(result: Scan, params: dict) -> None:
     if not params["enabled"]:
         return
     turns = [(d, i, lr) for d, st in zip(result.decisions, result.stats) if st for i, lr in st.turn_log_ratios]
-    if len(turns) < params["min_turns"]:
-        return
-    median, sd = robust_center([lr for _, _, lr in turns])
-    log_cut = min(median - params["max_z"] * sd, math.log(params["max_ratio"]))
-    result.length_cut = {"median": median, "sd": sd, "log_cut": log_cut, "max_z": params["max_z"]}
     flagged: dict[int, list[str]] = {}
-    for d, i, lr in turns:
-        if lr < log_cut:
-            flagged.setdefault(d.index, []).append(
-                f"turn {i}: ratio {math.exp(lr):.2f} (z={(lr - median) / sd:.1f}; set median {math.exp(median):.2f})"
-            )
+    if len(turns) >= params["min_turns"]:
+        median, sd = robust_center([lr for _, _, lr in turns])
+        log_cut = min(median - params["max_z"] * sd, math.log(params["max_ratio"]))
+        result.length_cut = {"median": median, "sd": sd, "log_cut": log_cut, "max_z": params["max_z"]}
+        for d, i, lr in turns:
+            if lr < log_cut:
+                flagged.setdefault(d.index, []).append(
+                    f"turn {i}: ratio {math.exp(lr):.2f} (z={(lr - median) / sd:.1f}; set median {math.exp(median):.2f})"
+                )
+    else:
+        median = 0.0  # too few turns for a distribution: translations run ~1 unit per unit (both dev sets: 1.03)
     for d in result.decisions:
         if d.index in flagged and not any(r.startswith("truncation.too_short") for r in d.reasons):
             d.reasons.append(Reason("truncation.length_outlier", "; ".join(flagged[d.index])))
+    _sentences_lost(result, median, math.log(params["sentence_drop_ratio"]))
+
+
+def _sentences_lost(result: Scan, median: float, log_drop: float) -> None:
+    """Fewer sentences than the source and a length well below the set's median: a sentence is missing."""
+    for d, st in zip(result.decisions, result.stats):
+        if not st or not st.sentence_drops:
+            continue
+        ratios = dict(st.turn_log_ratios)
+        hits = [
+            f"turn {i}: {ns} sentences in the source, {nt} here, length {math.exp(ratios[i] - median):.2f} of the "
+            f"set's median"
+            for i, ns, nt in st.sentence_drops
+            if ratios[i] - median < log_drop
+        ]
+        if hits:
+            d.reasons.append(Reason("omission.sentences", "; ".join(hits)))
 
 
 def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: ImageIndex | None) -> None:

@@ -66,8 +66,7 @@ def _pinyin_words(text: str) -> list[str]:
 
 @register("script")
 def check_script(record: Record, params: dict) -> list[Reason]:
-    """At least `min_chars` Traditional, kana or hangul characters, or `min_pinyin_words` toned pinyin words,
-    not in the source, in some turn."""
+    """Traditional, kana or hangul characters (`min_chars`) or toned pinyin words the source does not have."""
     hits: dict[str, list[str]] = {}
     for i, turn in enumerate(record.turns):
         # Without a source, quoted text (a Japanese title, a Korean sign) is taken as a citation.

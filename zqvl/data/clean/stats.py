@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from zqvl.data.clean.omission import sentences_lost
 from zqvl.data.clean.repetition import repetition_score
 from zqvl.data.clean.text import strip_image_tags
 from zqvl.data.clean.truncation import log_ratio, text_units, unit_counts
@@ -22,12 +23,13 @@ class RecordStats:
     latin_share: float
     repetition: float
     turn_log_ratios: tuple[tuple[int, float], ...]  # (turn index, log ratio) for turns long enough to judge
+    sentence_drops: tuple[tuple[int, int, int], ...] = ()  # (turn index, source, target sentences), of those
 
 
 def record_stats(record: Record, min_source_units: float) -> RecordStats:
     src_units = tgt_units = latin = cjk = 0.0
     rep = 0.0
-    turn_ratios = []
+    turn_ratios, drops = [], []
     for i, turn in enumerate(record.turns):
         c, n_alnum = unit_counts(strip_image_tags(turn.value))
         a = n_alnum / 3.0
@@ -40,9 +42,12 @@ def record_stats(record: Record, min_source_units: float) -> RecordStats:
             lr = log_ratio(turn.source, turn.value, min_source_units)
             if lr is not None:
                 turn_ratios.append((i, lr))
+                lost = sentences_lost(turn.source, turn.value)
+                if lost:
+                    drops.append((i, *lost))
     ratio = tgt_units / src_units if src_units >= min_source_units else None
     share = latin / (latin + cjk) if latin + cjk else 0.0
-    return RecordStats(ratio, share, rep, tuple(turn_ratios))
+    return RecordStats(ratio, share, rep, tuple(turn_ratios), tuple(drops))
 
 
 def robust_center(values: list[float]) -> tuple[float, float]:

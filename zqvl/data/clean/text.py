@@ -299,3 +299,25 @@ def sentences(text: str) -> list[str]:
 
 def nonempty_lines(text: str) -> list[str]:
     return [line for line in text.split("\n") if line.strip()]
+
+
+# Sentence ends for counting, not splitting: an English one is [.!?] before a capital, digit, quote or the end
+# (not after a lone capital, "U.S."; not "Mr."/"e.g."); a Chinese one is 。！？ (or ! ?) after which text follows.
+_EN_SENTENCE_END = re.compile(
+    r"(?<!\b[A-Za-z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!etc)(?<!Mrs)(?<!\.g)(?<!\.e)"
+    r"[.!?]+[\"”'’)\]]*(?=\s+[A-Z\"“(0-9]|\s*$)"
+)
+_ZH_SENTENCE_END = re.compile(r"[。！？!?]+[”’」』）)]*")
+_HAS_WORD = re.compile(r"[A-Za-z]{2}|[\u3400-\u9fff]")
+
+
+def sentence_count(text: str, chinese: bool) -> int:
+    """Sentences in the prose of `text` (code blocks left out), for comparing a translation with its source."""
+    prose = strip_code(text)
+    parts = (_ZH_SENTENCE_END if chinese else _EN_SENTENCE_END).split(prose)
+    return sum(1 for p in parts if _HAS_WORD.search(p))
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blank-line separated blocks of prose (code blocks left out)."""
+    return [p for p in re.split(r"\n[ \t]*\n", strip_code(text, "\n")) if _HAS_WORD.search(p)]

@@ -16,6 +16,7 @@ from zqvl.data.clean.registry import Reason, register
 from zqvl.data.clean.text import (
     CACHE,
     CJK_RE,
+    CLOSERS,
     CONTINUATION,
     TARGET_OCR_LABEL_RE,
     TERMINAL,
@@ -54,6 +55,14 @@ def log_ratio(source: str, value: str, min_source_units: float) -> float | None:
 
 
 _LAST_WORD = re.compile(r"[A-Za-z0-9]+$")
+# Words no Chinese sentence or caption ends on: conjunctions and prepositions that need what follows them.
+# Single characters only where they cannot end a word (温和, 参与 and 方向 end sentences; "一只猫和" does not).
+DANGLING_RE = re.compile(
+    r"(?:以及|或者|并且|而且|但是|因为|所以|如果|虽然|沿着|关于|对于|包括|例如|比如"
+    r"|(?<![温平缓暖柔随共总调附谦祥饱])和|(?<![参给赋])与)$"
+)
+# ...unless the source itself stops on one ("a plate of cheese and").
+_EN_DANGLING_RE = re.compile(r"\b(?:and|or|but|with|of|to|in|on|at|from|about|for|including|like|the|a|an)\W*$", re.I)
 # List items, table rows and headings often drop the final full stop in Chinese; only prose must end one.
 STRUCTURED_LINE_RE = re.compile(r"[ \t]*(?:[-*+•]|\d{1,3}[.)、]|\||#)")
 
@@ -96,6 +105,8 @@ def check_truncation(record: Record, params: dict) -> list[Reason]:
         src_end = last_visible(source) if source else ""
         if end in CONTINUATION and src_end not in CONTINUATION:
             out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r}")
+        elif DANGLING_RE.search(value.rstrip("".join(CLOSERS))) and not (source and _EN_DANGLING_RE.search(source)):
+            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends on a connective: {value[-12:]!r}")
         elif (
             turn.role == GPT
             and src_end in TERMINAL

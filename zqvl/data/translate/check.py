@@ -1,8 +1,8 @@
 """Is a model's answer a clean Simplified Chinese translation of the masked body? Reject what clean would drop.
 
 An answer is accepted only when none of clean's per-turn families (preamble, refusal, truncation, repetition,
-untranslated, ocr, numbers, markdown, script, junk, answered, placeholder) fires on it, run with clean's default config on a
-one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
+untranslated, ocr, numbers, markdown, script, junk, answered, omission, placeholder) fires on it, run with
+clean's default config on a one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
 drop, and the retry reason is clean's code ("preamble.lead_in", "refusal.apology", …). A string's role is
 unknown here (one translation serves every turn that carries it), so it is checked as an answer, the
 stricter of the two.
@@ -39,6 +39,7 @@ TURN_FAMILIES = (
     "script",
     "junk",
     "answered",
+    "omission",
 )
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
