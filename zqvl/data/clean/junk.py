@@ -41,28 +41,34 @@ def _whole_quoted(text: str) -> bool:
     return False
 
 
-def turn_junk(value: str, source: str) -> list[tuple[str, str]]:
-    """(code, detail) for each kind of debris in `value` that `source` does not explain."""
-    found = []
+def _markup(value: str, source: str, found: list[tuple[str, str]]) -> None:
     prose, source_prose = _outside_code(value), _outside_code(source)
-    if len(_ESCAPE.findall(prose)) > len(_ESCAPE.findall(source_prose)):
+    if "\\" in prose and len(_ESCAPE.findall(prose)) > len(_ESCAPE.findall(source_prose)):
         found.append(("junk.escape", "literal escape sequences: " + ", ".join(sorted(set(_ESCAPE.findall(prose))))))
-    new = [m for m in dict.fromkeys(_ENTITY.findall(prose)) if m not in source]
+    new = [m for m in dict.fromkeys(_ENTITY.findall(prose)) if m not in source] if "&" in prose else []
     if new:
         found.append(("junk.entity", "HTML entities: " + " ".join(new[:4])))
-    new = [m for m in dict.fromkeys(_TAG.findall(prose)) if m.lower() not in source.lower()]
+    new = [m for m in dict.fromkeys(_TAG.findall(prose)) if m.lower() not in source.lower()] if "<" in prose else []
     if new:
         found.append(("junk.html_tag", "HTML tags: " + " ".join(new[:4])))
+
+
+def turn_junk(value: str, source: str) -> list[tuple[str, str]]:
+    """(code, detail) for each kind of debris in `value` that `source` does not explain."""
+    found: list[tuple[str, str]] = []
+    # Most turns have none of the three (an <image> tag is not markup).
+    if "\\" in value or "&" in value or value.count("<") > value.count("<image>"):
+        _markup(value, source, found)
     v, s = value.strip(), source.strip()
     if v[:1] in "{[" and s[:1] != v[:1]:
         found.append(("junk.json", f"starts as JSON ({v[:24]!r}) where the source does not"))
-    elif _JSON_TAIL.search(v) and not _JSON_TAIL.search(s) and s[-1:] not in "}]":
+    elif v[-1:] in "}]" and _JSON_TAIL.search(v[-8:]) and not _JSON_TAIL.search(s[-8:]) and s[-1:] not in "}]":
         found.append(("junk.json", f"ends in a JSON fragment ({v[-12:]!r})"))
-    if v.startswith("```") and v.endswith("```") and len(v) > 6 and "```" not in s:
+    if v[:1] == "`" and v.startswith("```") and v.endswith("```") and len(v) > 6 and "```" not in s:
         found.append(("junk.wrapped", "a code fence around the whole reply"))
-    elif _whole_quoted(v) and s[:1] not in _QUOTE_OPENERS:
+    elif v[:1] in _QUOTE_OPENERS and _whole_quoted(v) and s[:1] not in _QUOTE_OPENERS:
         found.append(("junk.wrapped", f"quotes around the whole reply ({v[:1]}…{v[-1:]})"))
-    labels = _ROLE_LABEL.findall(value)
+    labels = _ROLE_LABEL.findall(value) if (":" in value or "：" in value) else []
     if labels and not _SOURCE_LABEL.search(source):
         found.append(("junk.role_label", "a role label in the text: " + ", ".join(dict.fromkeys(labels))))
     return found

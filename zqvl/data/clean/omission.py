@@ -18,6 +18,8 @@ from zqvl.data.schema import Record
 
 def paragraphs_lost(source: str, value: str) -> tuple[int, int] | None:
     """(source, translation) paragraph counts when the translation has fewer blocks and fewer lines."""
+    if "\n" not in source.strip():
+        return None
     src, tgt = paragraphs(source), paragraphs(value)
     # Blocks joined by a single newline keep their lines: a layout change, not lost text.
     if len(src) >= 2 and len(tgt) < len(src) and len(nonempty_lines(value)) < len(nonempty_lines(source)):

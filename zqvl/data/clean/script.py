@@ -56,6 +56,10 @@ _PINYIN_WORD = re.compile(f"[A-Za-zü]*[{_TONED}][A-Za-zü{_TONED}]*")
 _SYLLABLES = re.compile(f"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü{_TONED}]{{1,3}}(?:ng|n|r)?)+", re.I)
 
 
+# Any character that one of the three foreign-script rules could count: most turns have none.
+_FOREIGN = re.compile(f"[\u3041-\u309f\u30a1-\u30fa\uac00-\ud7af\u1100-\u11ff\u3131-\u318e{_TONED}]")
+
+
 def _new(found: list[str], source: str | None) -> list[str]:
     return [x for x in found if not source or x not in source]
 
@@ -69,17 +73,17 @@ def check_script(record: Record, params: dict) -> list[Reason]:
     """Traditional, kana or hangul characters (`min_chars`) or toned pinyin words the source does not have."""
     hits: dict[str, list[str]] = {}
     for i, turn in enumerate(record.turns):
+        found = {"script.traditional": _new(list(traditional_chars(turn.value)), turn.source)}
+        foreign = _FOREIGN.search(turn.value) is not None
         # Without a source, quoted text (a Japanese title, a Korean sign) is taken as a citation.
-        value = turn.value if turn.source else mask_protected(turn.value)
-        found = {
-            "script.traditional": _new(list(traditional_chars(turn.value)), turn.source),
-            "script.kana": _new(_KANA.findall(value), turn.source),
-            "script.hangul": _new(_HANGUL.findall(value), turn.source),
-        }
+        value = turn.value if turn.source or not foreign else mask_protected(turn.value)
+        if foreign:
+            found["script.kana"] = _new(_KANA.findall(value), turn.source)
+            found["script.hangul"] = _new(_HANGUL.findall(value), turn.source)
         for code, chars in found.items():
             if len(chars) >= params["min_chars"]:
                 hits.setdefault(code, []).append(f"turn {i}: {''.join(chars[:12])}")
-        words = _new(_pinyin_words(value), turn.source)
+        words = _new(_pinyin_words(value), turn.source) if foreign else []
         if len(words) >= params.get("min_pinyin_words", 2):
             hits.setdefault("script.pinyin", []).append(f"turn {i}: {' '.join(words[:6])}")
     return [Reason(code, "; ".join(h)) for code, h in hits.items()]

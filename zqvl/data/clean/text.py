@@ -304,7 +304,7 @@ def nonempty_lines(text: str) -> list[str]:
 # Sentence ends for counting, not splitting: an English one is [.!?] before a capital, digit, quote or the end
 # (not after a lone capital, "U.S."; not "Mr."/"e.g."); a Chinese one is 。！？ (or ! ?) after which text follows.
 _EN_SENTENCE_END = re.compile(
-    r"(?<!\b[A-Za-z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!etc)(?<!Mrs)(?<!\.g)(?<!\.e)"
+    r"(?=[.!?])(?<!\b[A-Za-z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bvs)(?<!etc)(?<!Mrs)(?<!\.g)(?<!\.e)"
     r"[.!?]+[\"”'’)\]]*(?=\s+[A-Z\"“(0-9]|\s*$)"
 )
 _ZH_SENTENCE_END = re.compile(r"[。！？!?]+[”’」』）)]*")
@@ -314,8 +314,14 @@ _HAS_WORD = re.compile(r"[A-Za-z]{2}|[\u3400-\u9fff]")
 def sentence_count(text: str, chinese: bool) -> int:
     """Sentences in the prose of `text` (code blocks left out), for comparing a translation with its source."""
     prose = strip_code(text)
-    parts = (_ZH_SENTENCE_END if chinese else _EN_SENTENCE_END).split(prose)
-    return sum(1 for p in parts if _HAS_WORD.search(p))
+    ends = [m.end() for m in (_ZH_SENTENCE_END if chinese else _EN_SENTENCE_END).finditer(prose)]
+    # Each end closes a sentence if it has a word since the previous end; the tail counts if it has one too.
+    count, start = 0, 0
+    for end in ends + [len(prose)]:
+        if _HAS_WORD.search(prose, start, end):
+            count += 1
+        start = end
+    return count
 
 
 def paragraphs(text: str) -> list[str]:
