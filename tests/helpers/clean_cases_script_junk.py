@@ -399,3 +399,20 @@ MORE_DEFECTS += [
         ),
     ),
 ]
+
+MORE_DEFECTS += [
+    (
+        "middle paragraph missing",
+        "omission",
+        rec(
+            "y21",
+            ("详细描述这张图片。", "Describe the image in detail."),
+            (
+                "画面中是一个清晨的菜市场，摊位沿着街道一字排开。\n\n远处，太阳刚从楼顶升起，街道被染成了金色。",
+                "The picture shows a morning market, with stalls lined up along the street.\n\n"
+                "In the middle, a vendor weighs tomatoes for an old woman holding a cloth bag.\n\n"
+                "In the distance, the sun is just rising over the rooftops and turns the street golden.",
+            ),
+        ),
+    ),
+]

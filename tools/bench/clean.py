@@ -6,7 +6,7 @@ The set comes from tools/make_translated_set.py (one small JPEG per record, ~15%
 is records divided by this process's CPU time (clean is single-process), so a busy machine skews it less
 than wall time. Two baselines run in the same process on the same files: a plain JSON parse + write of every
 record, and that plus decoding every image with PIL; clean is reported as a ratio to each. Goal: >= 2,000
-records/s/core.
+records/s/core. Then `--workers` (all cores) against one process, wall time, outputs compared: goal >= 1.6x on 2.
 """
 
 from __future__ import annotations
@@ -27,8 +27,11 @@ sys.path.insert(0, str(REPO / "tools"))
 from make_translated_set import generate  # noqa: E402
 
 from zqvl.data.clean.config import load_config  # noqa: E402
+from zqvl.data.clean.examine import default_workers  # noqa: E402
 from zqvl.data.clean.runner import clean  # noqa: E402
 from zqvl.data.io import iter_json_values  # noqa: E402
+
+OUTPUTS = ("chat.json", "rejected.jsonl")
 
 
 def timed(fn) -> tuple[float, float]:
@@ -87,6 +90,16 @@ def main() -> None:
             f"  baseline JSON parse+write + image decode: {n / both:,.0f} records/s/core → clean costs "
             f"{clean_cpu / both:.1f}x that"
         )
+        workers = default_workers()
+        if workers > 1:
+            _, pool_wall = timed(lambda: clean(data, tmp / "pool", config, workers=workers))
+            same = all((tmp / "out" / f).read_bytes() == (tmp / "pool" / f).read_bytes() for f in OUTPUTS)
+            speedup = clean_wall / pool_wall
+            print(
+                f"  --workers {workers}: wall {pool_wall:.2f}s, speed-up {speedup:.2f}x over --workers 1 "
+                f"[goal >= 1.6x on 2 cores: {'met' if speedup >= 1.6 else 'NOT met'}]; "
+                f"outputs {'byte-identical' if same else 'DIFFER'}"
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -25,14 +25,24 @@ def add_arguments(p) -> None:
     add_max_drop_argument(p)
     p.add_argument("--config", help="YAML overriding the shipped defaults (zqvl/data/clean/default.yaml)")
     p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes for the per-record checks (default: all cores); the output is the same for every N",
+    )
+    p.add_argument(
         "--explain", metavar="ID", help="show why record ID is kept or dropped, check by check; writes nothing"
     )
 
 
 def run(args) -> int:
+    from zqvl.data.clean.examine import default_workers
     from zqvl.data.clean.runner import clean, scan
 
     config = load_config(args.config)
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: need at least 1")
     if args.explain is not None:
         from zqvl.data.clean.explain import explain
 
@@ -50,7 +60,7 @@ def run(args) -> int:
     if not args.out:
         raise UsageError("--out DIR is required (or --explain ID to inspect one record)")
     with open_progress("clean") as progress:
-        result = clean(args.dir, args.out, config, progress, force=args.force)
+        result = clean(args.dir, args.out, config, progress, force=args.force, workers=workers)
     counts = result.counts
     rows = [[code, n, meaning(code)] for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     total, kept = len(result.decisions), result.n_kept

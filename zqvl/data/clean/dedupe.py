@@ -168,7 +168,12 @@ class AnswerIndex:
         judged = [(k, t) for k, t in zip(keys, texts) if len(t) >= self.min_chars]
         if judged:
             for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
-                self._append(key, sig, hash(tuple(_DIGITS.findall(text))))
+                self.store_signed(key, text, sig)
+
+    def store_signed(self, key: int, text: str, sig: np.ndarray) -> None:
+        """store() with the signature computed elsewhere (a worker process: signatures() is deterministic)."""
+        # str hashes differ between processes: the numbers' hash is taken here, in the process that compares
+        self._append(key, sig, hash(tuple(_DIGITS.findall(text))))
 
     def _append(self, key: int, sig: np.ndarray, numbers: int) -> None:
         row = self._n

@@ -11,17 +11,16 @@ exactly one of the two outputs.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from zqvl.data.checks import SeenIds, schema_reason
-from zqvl.data.clean import load_filters
+from zqvl.data.checks import SeenIds
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signatures
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex
+from zqvl.data.clean.examine import examined
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
-from zqvl.data.clean.stats import record_stats, robust_center
+from zqvl.data.clean.stats import robust_center
 from zqvl.data.io import (
     FilePlacer,
     ImageRoot,
@@ -32,61 +31,11 @@ from zqvl.data.io import (
     safe_image_path,
 )
 from zqvl.data.outdir import claim, staged
-from zqvl.data.schema import Record, SchemaError, parse_record, record_label
+from zqvl.data.schema import record_label
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
 __all__ = ["Decision", "Scan", "scan", "write_outputs", "clean"]
-
-
-def _run_filters(record: Record, filters, errors: Counter) -> list[Reason]:
-    reasons: list[Reason] = []
-    for f in filters:
-        try:
-            reasons += f(record)
-        except Exception as e:  # noqa: BLE001 - a filter bug must not lose the record or stop the run
-            errors[f.__name__] += 1
-            reasons.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
-    return reasons
-
-
-def _image_reasons(record: Record, images: ImageRoot) -> tuple[list[Reason], list[str]]:
-    """Image paths that escape images/ (as a string or through a symbolic link), are missing or are not
-    regular files, and the real paths of the others (the only ones ever opened or linked)."""
-    reasons, paths = [], []
-    for rel in record.images:
-        path, problem = images.resolve(rel)
-        if problem:
-            reasons.append(Reason(*problem))
-        else:
-            paths.append(path)
-    return reasons, paths
-
-
-DEDUPE_CHUNK = 64  # records per round of near-duplicate indexing (divides the progress step, 256)
-
-
-def _remember_images(
-    decision: Decision,
-    record: Record,
-    image_paths: list[str],
-    images: ImageIndex,
-    signatures: dict[str, tuple],
-    failed: dict[str, Exception],
-) -> None:
-    """Hold a passing record's image signatures for keep-first (hashed by the chunk, each file once);
-    the first image that could not be read makes the record's reason, as if it were opened here."""
-    try:
-        sigs = []
-        for p in image_paths:
-            if p in failed:
-                raise failed[p]
-            sigs.append(signatures[p])
-        images.remember(decision.index, tuple(record.images), sigs)
-    except FileNotFoundError as e:
-        decision.reasons.append(Reason("image.missing", f"{e.filename} not found"))
-    except Exception as e:  # noqa: BLE001 - PIL raises many types for broken files
-        decision.reasons.append(Reason("image.unreadable", f"{type(e).__name__}: {e}"))
 
 
 def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]:
@@ -102,63 +51,43 @@ def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]
     )
 
 
-def scan(data_dir: str | Path, config: dict, progress: Progress = NULL, explain_id: str | None = None) -> Scan:
-    """Stages 1 and 2: per-record reasons, stats, dedupe signatures, then the set-level decisions."""
+def scan(
+    data_dir: str | Path,
+    config: dict,
+    progress: Progress = NULL,
+    explain_id: str | None = None,
+    workers: int = 1,
+) -> Scan:
+    """Stages 1 and 2: per-record reasons, stats, dedupe signatures (zqvl.data.clean.examine, in `workers`
+    processes), then, in input order here, repeated ids and the set-level decisions."""
     path = chat_json(data_dir)
     images_dir = path.parent / "images"
-    image_root = ImageRoot(images_dir)
     result = Scan(path, images_dir, config)
     progress.stage("scan")
-    filters = load_filters(config=config)
-    outlier = config["set_checks"]["length_outlier"]
     answers, images = dedupe_indexes(config)
-    signatures: dict[str, tuple] = {}
     seen = SeenIds()
-    passed: list[tuple[Decision, Record, list[str]]] = []  # this chunk's records that passed so far
-
-    def dedupe_chunk() -> None:
-        # Grouping the work by kind (filters, then MinHash, then image decoding) keeps each one's code and
-        # data in the CPU caches and costs ~10% less CPU than switching kinds for every record.
-        if answers is not None:
-            answers.store([d.index for d, _, _ in passed], [answer_text(r) for _, r, _ in passed])
-        if images is not None:
-            todo = list(dict.fromkeys(p for _, _, paths in passed for p in paths if p not in signatures))
-            failed = {}
-            for p, sig in zip(todo, image_signatures(todo)):
-                if isinstance(sig, Exception):
-                    failed[p] = sig
-                else:
-                    signatures[p] = sig
-            for decision, record, image_paths in passed:
-                if image_paths:
-                    _remember_images(decision, record, image_paths, images, signatures, failed)
-        passed.clear()
-
-    for index, value in enumerate(iter_json_values(path)):
-        try:
-            record = parse_record(value, index)
-        except SchemaError as e:
-            result.decisions.append(Decision(index, record_label(value, index), [schema_reason(e)]))
-            result.stats.append(None)
-            record = None
-        if record is not None:
-            decision = Decision(index, record.id, images=tuple(record.images), reasons=seen.check(record.id, index))
-            decision.reasons += _run_filters(record, filters, result.filter_errors)
-            image_problems, image_paths = _image_reasons(record, image_root)
-            decision.reasons += image_problems
-            result.stats.append(record_stats(record, outlier["min_source_units"]))
+    for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id):
+        for e in chunk:
+            if not e.parsed:
+                result.decisions.append(Decision(e.index, e.id, e.reasons))
+                result.stats.append(None)
+                continue
+            decision = Decision(e.index, e.id, images=e.images, reasons=seen.check(e.id, e.index))
+            decision.reasons += e.reasons
+            result.filter_errors.update(e.filter_errors)
+            result.stats.append(e.stats)
             if decision.kept:
-                passed.append((decision, record, image_paths))
-            if explain_id is not None and record.id == explain_id and result.explained is None:
-                result.explained = record
+                if answers is not None and e.answer_sig is not None:
+                    answers.store_signed(e.index, e.answer, e.answer_sig)
+                if e.image_problem is not None:
+                    decision.reasons.append(e.image_problem)
+                elif images is not None and e.image_sigs:
+                    images.remember(e.index, e.images, e.image_sigs)
+            if e.record is not None and result.explained is None:
+                result.explained = e.record
             result.decisions.append(decision)
-        if index % DEDUPE_CHUNK == DEDUPE_CHUNK - 1:
-            dedupe_chunk()
-        if index % 256 == 255:
-            progress.advance(256)
-    dedupe_chunk()
-    progress.advance(len(result.decisions) % 256)
-    _length_outliers(result, outlier)
+        progress.advance(len(chunk))
+    _length_outliers(result, config["set_checks"]["length_outlier"])
     keep_first(result.decisions, answers, images)
     return result
 
@@ -272,7 +201,12 @@ COMMAND = "zqvl-data clean"
 
 
 def clean(
-    data_dir: str | Path, out_dir: str | Path, config: dict, progress: Progress = NULL, force: bool = False
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: dict,
+    progress: Progress = NULL,
+    force: bool = False,
+    workers: int = 1,
 ) -> Scan:
     """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}.
 
@@ -282,7 +216,7 @@ def clean(
     if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     claim(out, COMMAND, input_dir=source, force=force)  # before paying for the scan
-    result = scan(data_dir, config, progress)
+    result = scan(data_dir, config, progress, workers=workers)
     with staged(out, COMMAND, source) as tmp:
         collector = SampleCollector(result, config["report"]["samples_per_reason"])
         write_outputs(result, tmp, progress, collector)

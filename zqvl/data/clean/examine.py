@@ -1,0 +1,176 @@
+"""Stage 1's per-record work, on a chunk of raw records: the same function in the parent and in worker processes.
+
+Everything that depends on one record alone runs here: parsing, the filters, image paths, the measurements, and
+for a record that passes, its answer's MinHash signature and its images' signatures (decoding images is most
+of clean's time). What depends on the order of the set — repeated ids, keep-first, the set's distributions —
+stays in the parent, which consumes the chunks in input order. So `--workers N` cannot change a decision:
+the output is byte-identical whatever N is, and memory stays bounded by the chunks in flight.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+
+from zqvl.data.checks import schema_reason
+from zqvl.data.clean import load_filters
+from zqvl.data.clean.dedupe import AnswerIndex, answer_text, image_signatures
+from zqvl.data.clean.registry import Reason
+from zqvl.data.clean.stats import RecordStats, record_stats
+from zqvl.data.io import ImageRoot
+from zqvl.data.schema import Record, SchemaError, parse_record, record_label
+
+CHUNK = 256  # records per unit of work (a worker round trip costs ~1 ms; a chunk ~150 ms)
+
+
+@dataclass(slots=True)
+class Examined:
+    index: int
+    id: str  # the record's id, or its label when it is not a record
+    reasons: list[Reason]
+    images: tuple[str, ...] = ()
+    stats: RecordStats | None = None
+    parsed: bool = True
+    filter_errors: Counter = field(default_factory=Counter)
+    # Only for a record that passed everything here (the parent may still reject it for a repeated id):
+    answer: str | None = None  # the answer text, when long enough for the MinHash index
+    answer_sig: np.ndarray | None = None
+    image_sigs: list | None = None  # one (pHash, colours) per image, or None
+    image_problem: Reason | None = None  # the first image that could not be decoded
+    record: Record | None = None  # only the record asked about with --explain
+
+
+class Examiner:
+    """The per-record checks of one config, built once per process."""
+
+    def __init__(self, config: dict, images_dir: str, explain_id: str | None = None):
+        self.filters = load_filters(config=config)
+        self.min_source_units = config["set_checks"]["length_outlier"]["min_source_units"]
+        self.image_root = ImageRoot(images_dir)
+        answers, images = config["dedupe"]["answers"], config["dedupe"]["images"]
+        self.answers = (
+            AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
+            if answers["enabled"]
+            else None
+        )
+        self.hash_images = images["enabled"]
+        self.explain_id = explain_id
+
+    def chunk(self, values: list[tuple[int, object]]) -> list[Examined]:
+        out = [self.one(index, value) for index, value in values]
+        passed = [e for e in out if e.parsed and not e.reasons]
+        if self.answers is not None:
+            long_enough = [e for e in passed if len(e.answer or "") >= self.answers.min_chars]
+            if long_enough:
+                for e, sig in zip(long_enough, self.answers.signatures([e.answer for e in long_enough])):
+                    e.answer_sig = sig
+        if self.hash_images:
+            self._hash_images(passed)
+        for e in out:
+            if e.answer_sig is None:
+                e.answer = None  # not sent back: only signed answers are compared
+        return out
+
+    def one(self, index: int, value) -> Examined:
+        try:
+            record = parse_record(value, index)
+        except SchemaError as e:
+            return Examined(index, record_label(value, index), [schema_reason(e)], parsed=False)
+        errors: Counter = Counter()
+        reasons: list[Reason] = []
+        for f in self.filters:
+            try:
+                reasons += f(record)
+            except Exception as e:  # noqa: BLE001 - a filter bug must not lose the record or stop the run
+                errors[f.__name__] += 1
+                reasons.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
+        paths = []
+        for rel in record.images:
+            path, problem = self.image_root.resolve(rel)
+            if problem:
+                reasons.append(Reason(*problem))
+            else:
+                paths.append(path)
+        e = Examined(index, record.id, reasons, tuple(record.images), record_stats(record, self.min_source_units))
+        e.filter_errors = errors
+        e.image_sigs = paths  # replaced by their signatures in _hash_images
+        e.answer = answer_text(record) if not reasons else None
+        if self.explain_id is not None and record.id == self.explain_id:
+            e.record = record
+        return e
+
+    def _hash_images(self, passed: list[Examined]) -> None:
+        todo = list(dict.fromkeys(p for e in passed for p in e.image_sigs))
+        sigs = dict(zip(todo, image_signatures(todo)))
+        for e in passed:
+            got = [sigs[p] for p in e.image_sigs]
+            bad = next((s for s in got if isinstance(s, Exception)), None)
+            e.image_sigs = None if bad is not None or not got else got
+            if isinstance(bad, FileNotFoundError):
+                e.image_problem = Reason("image.missing", f"{bad.filename} not found")
+            elif bad is not None:
+                e.image_problem = Reason("image.unreadable", f"{type(bad).__name__}: {bad}")
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_WORKER: Examiner | None = None
+
+
+def _init_worker(config: dict, images_dir: str, explain_id: str | None) -> None:
+    global _WORKER
+    _WORKER = Examiner(config, images_dir, explain_id)
+
+
+def _examine(values: list[tuple[int, object]]) -> list[Examined]:
+    assert _WORKER is not None
+    return _WORKER.chunk(values)
+
+
+def examined(
+    values: Iterator[object], config: dict, images_dir: str, workers: int, explain_id: str | None = None
+) -> Iterator[list[Examined]]:
+    """Chunks of Examined, in input order. With workers > 1, a pool starts once the set proves bigger than two
+    chunks (a small set is done before the pool would be up), and at most 2 chunks per worker are in flight."""
+    local = Examiner(config, images_dir, explain_id)
+    chunks = _chunks(values)
+    for _ in range(2):
+        chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield local.chunk(chunk)
+    if workers <= 1:
+        for chunk in chunks:
+            yield local.chunk(chunk)
+        return
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload(["zqvl.data.clean.examine"])
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(config, images_dir, explain_id)
+    ) as pool:
+        pending: list[Future] = []
+        for chunk in chunks:
+            pending.append(pool.submit(_examine, chunk))
+            if len(pending) >= 2 * workers:
+                yield pending.pop(0).result()
+        for f in pending:
+            yield f.result()
+
+
+def _chunks(values: Iterator[object]) -> Iterator[list[tuple[int, object]]]:
+    chunk: list[tuple[int, object]] = []
+    for index, value in enumerate(values):
+        chunk.append((index, value))
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
