@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from helpers.fake_openai_server import FakeOpenAI, caption_records, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI
+from helpers.translate_records import caption_records, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.ui import run_cli

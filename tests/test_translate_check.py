@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from helpers.fake_openai_server import FakeOpenAI, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI
+from helpers.translate_records import write_chat_dir
 
 from zqvl.data.clean import REGISTRY
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from helpers.fake_openai_server import QUESTIONS, FakeOpenAI, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI
+from helpers.translate_records import QUESTIONS, sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate.prompt import messages

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers.fake_openai_server import BROKEN_BODIES, FakeOpenAI, sample_records, write_chat_dir
+from helpers.fake_openai_server import BROKEN_BODIES, FakeOpenAI
+from helpers.translate_records import sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir

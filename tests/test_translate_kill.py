@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.fake_openai_server import FakeOpenAI, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI
+from helpers.translate_records import sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate.cache import TranslationCache

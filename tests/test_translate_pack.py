@@ -7,7 +7,8 @@ import json
 from collections import Counter
 
 import pytest
-from helpers.fake_openai_server import FakeOpenAI, caption_records, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI
+from helpers.translate_records import caption_records, sample_records, write_chat_dir
 
 from zqvl.cli.data.translate import qwen_counters
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir

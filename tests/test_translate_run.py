@@ -7,7 +7,8 @@ import os
 from collections import Counter
 
 import pytest
-from helpers.fake_openai_server import FakeOpenAI, fake_translate, sample_records, write_chat_dir
+from helpers.fake_openai_server import FakeOpenAI, fake_translate
+from helpers.translate_records import sample_records, write_chat_dir
 
 from zqvl.cli.data import _main
 from zqvl.data.translate import RetryPolicy, TranslateOptions, translate_dir

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from helpers.fake_openai_server import caption_records, sample_records, write_chat_dir  # noqa: E402
+from helpers.translate_records import caption_records, sample_records, write_chat_dir  # noqa: E402
 
 from zqvl.cli.data.translate import qwen_counters  # noqa: E402
 from zqvl.data.translate import TranslateOptions, translate_dir  # noqa: E402
