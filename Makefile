@@ -33,7 +33,7 @@ demo: $(VENV)/.installed
 	$(PY) tools/demo.py
 
 # Does cleaning help? Stage 3 twice from one stage-2 model, on raw and on cleaned defective synth data, scored on a
-# defect-free held-out world: runs/ablation/results.json and results.md (~15 min on 2 CPU cores).
+# defect-free held-out world: runs/ablation/results.json and results.md (~6 min on 2 CPU cores).
 ablation: $(VENV)/.installed
 	$(PY) tools/experiments/clean_ablation.py
 
