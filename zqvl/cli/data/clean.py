@@ -30,6 +30,22 @@ def add_arguments(p) -> None:
         metavar="N",
         help="processes for the per-record checks (default: all cores); the output is the same for every N",
     )
+    j = p.add_argument_group("LLM judge (optional; off unless --judge-base-url is given)")
+    j.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible endpoint that judges kept records")
+    j.add_argument("--judge-model", metavar="NAME", help="model name the judge endpoint serves")
+    j.add_argument(
+        "--judge-api-key-env",
+        default="OPENAI_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the judge's API key (default OPENAI_API_KEY); never printed",
+    )
+    j.add_argument(
+        "--judge-cache",
+        type=Path,
+        metavar="FILE",
+        help="verdict cache (default: DIR2.judge-cache.sqlite beside --out): a record is never sent twice",
+    )
+    j.add_argument("--judge-concurrency", type=int, default=8, metavar="N", help="requests in flight (default 8)")
     p.add_argument(
         "--explain", metavar="ID", help="show why record ID is kept or dropped, check by check; writes nothing"
     )
@@ -59,8 +75,9 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise UsageError("--out DIR is required (or --explain ID to inspect one record)")
+    judge = _judge_hook(args)
     with open_progress("clean") as progress:
-        result = clean(args.dir, args.out, config, progress, force=args.force, workers=workers)
+        result = clean(args.dir, args.out, config, progress, force=args.force, workers=workers, judge=judge)
     counts = result.counts
     rows = [[code, n, meaning(code)] for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     total, kept = len(result.decisions), result.n_kept
@@ -82,3 +99,50 @@ def run(args) -> int:
     )
     reasons = Counter(code for d in result.decisions if not d.kept for code in dict.fromkeys(d.reasons))
     return guard(Drops("clean", total, reasons, dropped=total - kept), args.max_drop)
+
+
+def _judge_hook(args):
+    """The judge as clean's hook: every record the rules kept, and that has English, is judged once."""
+    if not args.judge_base_url:
+        if args.judge_model:
+            raise UsageError("--judge-model needs --judge-base-url")
+        return None
+    if not args.judge_model:
+        raise UsageError("--judge-base-url needs --judge-model")
+    if args.judge_concurrency < 1:
+        raise UsageError(f"--judge-concurrency {args.judge_concurrency}: need at least 1")
+    import os
+
+    from zqvl.data.io import iter_json_values
+    from zqvl.data.schema import parse_record
+    from zqvl.data.translate.judge import JudgeOptions, judge
+
+    api_key = os.environ.get(args.judge_api_key_env, "")
+    if not api_key and args.judge_api_key_env != "OPENAI_API_KEY":
+        raise UsageError(f"--judge-api-key-env {args.judge_api_key_env}: that environment variable is not set")
+    dest = Path(args.out)
+    options = JudgeOptions(
+        args.judge_base_url,
+        args.judge_model,
+        api_key,
+        args.judge_cache or dest.with_name(dest.name + ".judge-cache.sqlite"),
+        args.judge_concurrency,
+    )
+
+    def apply(result) -> None:
+        pairs = []
+        for index, value in enumerate(iter_json_values(result.path)):
+            if result.decisions[index].kept:
+                record = parse_record(value, index)
+                if record.has_source:
+                    pairs.append((index, record))
+        found, stats = judge(pairs, options)
+        for index, reason in found.items():
+            result.decisions[index].reasons.append(reason)
+        out.print(
+            f"judge {options.model}: {stats.judged + stats.no_verdict} records, {stats.cached} from the cache, "
+            f"{stats.requests} requests, {len(found)} rejected ({stats.no_verdict} without a valid verdict)",
+            markup=False,
+        )
+
+    return apply

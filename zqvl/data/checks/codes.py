@@ -102,6 +102,12 @@ CODES: dict[str, Code] = {
     "junk.json": _e('a JSON wrapper or fragment ({"translation": …}, …"}) the source does not have'),
     "junk.wrapped": _e("quotes or a code fence around the whole reply that the source does not have"),
     "junk.role_label": _e("a role label written into the text (助手：, 人类：, Assistant:)"),
+    # The optional LLM judge (zqvl-data clean --judge-base-url): its verdict on a record the rules kept.
+    "judge.answered_instead": _e("the judge: a turn answers or says something else instead of translating"),
+    "judge.omission": _e("the judge: part of the English is missing from the Chinese"),
+    "judge.addition": _e("the judge: the Chinese adds content the English does not have"),
+    "judge.meaning_changed": _e("the judge: a number, name, negation or detail now means something else"),
+    "judge.no_verdict": _e("the judge never gave a valid verdict (retried); the record is not assumed faithful"),
     # Set-level (clean's dedupe).
     "dedupe.answer": _e("the answers nearly duplicate those of an earlier kept record (different image)"),
     "dedupe.image": _e("the image nearly duplicates that of an earlier kept record"),

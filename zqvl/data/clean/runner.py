@@ -207,6 +207,7 @@ def clean(
     progress: Progress = NULL,
     force: bool = False,
     workers: int = 1,
+    judge: Callable[[Scan], None] | None = None,
 ) -> Scan:
     """The whole command: scan, decide, write DIR2/{chat.json, rejected.jsonl, images/, report.html}.
 
@@ -217,6 +218,8 @@ def clean(
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     claim(out, COMMAND, input_dir=source, force=force)  # before paying for the scan
     result = scan(data_dir, config, progress, workers=workers)
+    if judge is not None:  # adds its reasons to records the rules kept (zqvl.data.translate.judge, via the CLI)
+        judge(result)
     with staged(out, COMMAND, source) as tmp:
         collector = SampleCollector(result, config["report"]["samples_per_reason"])
         write_outputs(result, tmp, progress, collector)
