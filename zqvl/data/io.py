@@ -476,8 +476,11 @@ class FilePlacer:
     file is replaced. `copy=True` always copies (outputs independent of the source's inodes).
     """
 
-    def __init__(self, copy: bool = False):
+    def __init__(self, copy: bool = False, staged: bool = False):
         self.copy = copy
+        # staged: the tree is a fresh temp dir that appears whole (outdir.staged), so no file in it needs its
+        # own temporary name: one link per file instead of lstat + link + rename.
+        self.staged = staged
         self._dirs: set[str] = set()
 
     def place(self, src: str | os.PathLike, dst: str | os.PathLike) -> None:
@@ -486,6 +489,14 @@ class FilePlacer:
         if parent not in self._dirs:
             os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
+        if self.staged and not self.copy:
+            try:
+                os.link(src, dst)
+                return
+            except FileExistsError:
+                pass  # placed for an earlier record (or another file): the careful path below decides
+            except OSError:
+                pass  # another filesystem: copied below
         if os.path.lexists(dst) and _same_file(src, dst):
             return
         tmp = os.path.join(parent, f".{os.path.basename(dst)}.{os.getpid()}.tmp")

@@ -165,7 +165,7 @@ def write_outputs(
     out = Path(out_dir)
     progress.stage("write", len(result.decisions))
     (out / "images").mkdir(parents=True, exist_ok=True)
-    src_root, dst_root, placer = ImageRoot(result.images_dir), str(out / "images"), FilePlacer()
+    src_root, dst_root, placer = ImageRoot(result.images_dir), str(out / "images"), FilePlacer(staged=True)
     with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
         n = 0
         for index, value in enumerate(iter_json_values(result.path)):
