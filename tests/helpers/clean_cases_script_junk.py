@@ -416,3 +416,63 @@ MORE_DEFECTS += [
         ),
     ),
 ]
+
+MORE_CLEAN += [
+    (
+        "the user asks what an English sentence means",
+        None,
+        rec(
+            "k19",
+            ("海报上这句英文是什么意思？", "What does the English sentence on the poster mean?"),
+            ("这句英文的意思是：“明天会更好”。", 'The sentence means: "tomorrow will be better".'),
+        ),
+    ),
+    (
+        "millions written with 万",
+        None,
+        rec(
+            "k20",
+            ("这座城市有多少人？", "How many people live in this city?"),
+            ("大约有830万人。", "About 8.3 million people."),
+        ),
+    ),
+    (
+        "billions kept in English",
+        None,
+        rec(
+            "k21",
+            ("图表显示了什么？", "What does the chart show?"),
+            ("图表显示营收为3.1 billion美元。", "The chart shows revenue of $3.1 billion."),
+        ),
+    ),
+]
+
+MORE_DEFECTS += [
+    (
+        "a lead-in about the source text",
+        "preamble",
+        rec(
+            "y22",
+            ("这张照片里有什么？", "What is in this photo?"),
+            ("这段话的意思是：照片里有一只在雪地里奔跑的狐狸。", "A fox running through the snow."),
+        ),
+    ),
+    (
+        "a gloss on how a term was translated",
+        "preamble",
+        rec(
+            "y23",
+            ("这道菜叫什么？", "What is this dish called?"),
+            ("这是一份提拉米苏（tiramisu 一词这里译为提拉米苏）。", "It is a tiramisu."),
+        ),
+    ),
+    (
+        "million read as 十万",
+        "numbers",
+        rec(
+            "y24",
+            ("这个视频有多少播放量？", "How many views does this video have?"),
+            ("这个视频有120万次播放，是今年最多的。", "It has 12 million views, the most this year."),
+        ),
+    ),
+]

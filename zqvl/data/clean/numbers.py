@@ -267,7 +267,13 @@ def source_items(source: str) -> tuple[tuple[str, tuple[float, ...], bool, str |
             items.append((m.group(0).strip(), (v / den if den else v,), False, f"frac:{v}:{den}"))
             continue
         if m.group("scale"):
-            alts.append(v * SCALE_WORDS[m.group("scale").lower()])
+            scale = m.group("scale").lower()
+            if SCALE_WORDS[scale] >= 1e6 and not m.group("neg"):
+                # "$2.4 billion" is 24亿, not 2.4亿: the bare 2.4 proves nothing (the magnitude is what goes wrong
+                # between number systems); kept as English ("2.4 billion") it passes too.
+                items.append((m.group(0).strip(), (v * SCALE_WORDS[scale],), False, f"word:{scale}"))
+                continue
+            alts.append(v * SCALE_WORDS[scale])
         if scaled:
             alts.append(v * SUFFIX_SCALE[suf])
         if suf == "s" and v >= 1000 and v % 10 == 0:  # the 1990s → 90年代
@@ -313,7 +319,10 @@ def turn_problems(source: str, value: str) -> tuple[list[str], list[str]]:
                 missing.append(shown)
             continue
         if unit and unit.startswith("word:"):
-            if not _accepted(alts, values, False) and re.search(r"\b" + re.escape(unit[5:]) + r"\b", lowered) is None:
+            if (
+                not _accepted(alts, values, False)
+                and re.search(r"(?<![a-z])" + re.escape(unit[5:]) + r"(?![a-z])", lowered) is None
+            ):
                 missing.append(shown)
             continue
         if not _accepted(alts, values, strict):

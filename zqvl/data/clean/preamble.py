@@ -54,6 +54,12 @@ RULES = (
         TRANSLATION_WORDS,
         mono=True,
     ),
+    # A lead-in about the source text itself ("这段英文的意思是：", "原文是说：").
+    Rule(
+        "preamble.lead_in",
+        rx(r"^[^。\n]{0,16}(?:英文|英语|原文|这段话|这句话)[^。\n]{0,10}(?:意思|译为|翻译为|是说)[^。\n]{0,8}[：:]"),
+        TRANSLATION_WORDS,  # needs the source: "这句英文的意思是：" answers "what does it mean?" faithfully
+    ),
     # A chatty opener the source does not have ("好的，以下是…：").
     Rule(
         "preamble.lead_in",
@@ -82,7 +88,7 @@ RULES = (
         rx(r"[（(【\[]\s*(?:注|注释|译注|说明|备注|note|n\.b\.)\s*[：:]|(?:^|\n)\s*(?:注|注释|备注)\s*[：:]", I),
         NOTE_WORDS,
     ),
-    Rule("preamble.note", rx(r"翻译|译文|原文|译者|直译|意译|音译"), TRANSLATION_WORDS),
+    Rule("preamble.note", rx(r"翻译|译文|原文|译者|直译|意译|音译|译为|译作|译成"), TRANSLATION_WORDS),
     # Closing offers of further help.
     Rule(
         "preamble.closing",
