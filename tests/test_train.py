@@ -4,6 +4,8 @@ give the same losses bit for bit; two processes under torchrun; a NaN loss stops
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -58,6 +60,30 @@ def _run_until(args, run, lines: int, sig: int) -> subprocess.CompletedProcess:
     finally:
         proc.kill()
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def test_a_log_file_shows_progress_lines_while_the_run_goes(tmp_path_factory):
+    """Under nohup/SLURM stdout and stderr are files: the run must be readable there before it ends."""
+    base = workspace(tmp_path_factory)
+    run, log = base / "logged", base / "logged.log"
+    args = [*MEMORISE, "--model", base / "model", "--shards", base / "shards", "--out", run]
+    env = {**os.environ, "ZQVL_PROGRESS_EVERY": "0"}  # a line per step (default: every 30 s)
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(train_cmd(*args), stdout=fh, stderr=subprocess.STDOUT, env=env)
+        try:
+            while not ((run / "metrics.jsonl").exists() and len(metrics(run)) >= 5):
+                assert proc.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.05)
+            mid_run = log.read_text()
+            assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
+        finally:
+            proc.kill()
+    lines = [ln for ln in mid_run.splitlines() if ln.startswith("stage 2 ")]
+    assert lines, mid_run[-2000:]
+    assert re.match(
+        r"stage 2 \d+/30 \(\d+%\) .*ETA .*loss=[\d.]+ lr=\S+ samples_s=\S+ tokens_s=\S+ wait=\d+%", lines[-1]
+    )
+    assert int(lines[-1].split()[2].split("/")[0]) < 30  # written while the run was still going
 
 
 def test_kill_then_resume_gives_identical_losses(tmp_path_factory):
