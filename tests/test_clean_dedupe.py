@@ -8,9 +8,9 @@ from PIL import Image, ImageDraw
 
 from zqvl.data.clean.config import load_config
 from zqvl.data.clean.decisions import Decision
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, image_signature, lsh_bands
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, dedupe_indexes, image_signature, lsh_bands
 from zqvl.data.clean.imagesig import signatures_of, thumbnail
-from zqvl.data.clean.runner import dedupe_indexes, keep_first
+from zqvl.data.clean.runner import keep_first
 from zqvl.data.schema import parse_record
 
 SHIPPED = load_config()["dedupe"]

@@ -111,15 +111,12 @@ def _judge_hook(args):
         raise UsageError("--judge-base-url needs --judge-model")
     if args.judge_concurrency < 1:
         raise UsageError(f"--judge-concurrency {args.judge_concurrency}: need at least 1")
-    import os
-
+    from zqvl.cli.data.translate import api_key_from_env
     from zqvl.data.io import iter_json_values
     from zqvl.data.schema import parse_record
     from zqvl.data.translate.judge import JudgeOptions, judge
 
-    api_key = os.environ.get(args.judge_api_key_env, "")
-    if not api_key and args.judge_api_key_env != "OPENAI_API_KEY":
-        raise UsageError(f"--judge-api-key-env {args.judge_api_key_env}: that environment variable is not set")
+    api_key = api_key_from_env(args.judge_api_key_env, "--judge-api-key-env")
     dest = Path(args.out)
     options = JudgeOptions(
         args.judge_base_url,

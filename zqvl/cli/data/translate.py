@@ -166,6 +166,17 @@ def dry_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_key_from_env(name: str, flag: str) -> str:
+    """The API key from environment variable `name` (never printed). The default OPENAI_API_KEY may be unset
+    (a local vLLM server needs none); a variable named on purpose must exist."""
+    api_key = os.environ.get(name)
+    if not api_key:
+        if name != "OPENAI_API_KEY":
+            raise UsageError(f"{flag} {name}: that environment variable is not set")
+        ui.warn("OPENAI_API_KEY is not set: sending no key (fine for a local vLLM server)")
+    return api_key or ""
+
+
 def run(args: argparse.Namespace) -> int:
     from zqvl.data.translate import RetryPolicy, TranslateOptions
 
@@ -180,12 +191,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be >= 0")
     if args.dry_run:
         return dry_run(args)
-    api_key = os.environ.get(args.api_key_env)
-    if not api_key:
-        if args.api_key_env != "OPENAI_API_KEY":
-            raise UsageError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
-        ui.warn("OPENAI_API_KEY is not set: sending no key (fine for a local vLLM server)")
-        api_key = ""
+    api_key = api_key_from_env(args.api_key_env, "--api-key-env")
     opts = TranslateOptions(
         base_url=args.base_url,
         model=args.model,

@@ -11,6 +11,7 @@ filters on the fly:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,4 +63,18 @@ def check_record(record: Record, filters: list[Filter]) -> list[Reason]:
     return [r for f in filters for r in f(record)]
 
 
-__all__ = ["load_filters", "check_record", "load_config", "Reason", "REGISTRY"]
+def run_filters(record: Record, filters, errors: Counter | None = None) -> list[Reason]:
+    """check_record, where a filter that raises becomes the reason `error.FAMILY` (counted in `errors`): a
+    filter bug drops the record, never the run."""
+    reasons: list[Reason] = []
+    for f in filters:
+        try:
+            reasons += f(record)
+        except Exception as e:  # noqa: BLE001 - a filter bug must not lose the record or stop the run
+            if errors is not None:
+                errors[f.__name__] += 1
+            reasons.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
+    return reasons
+
+
+__all__ = ["load_filters", "check_record", "run_filters", "load_config", "Reason", "REGISTRY"]

@@ -358,3 +358,16 @@ class ImageIndex:
         found = self.duplicates(key)
         self.keep(key)
         return found
+
+
+def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]:
+    """The answer and image indexes the config's `dedupe` section asks for (None where disabled)."""
+    answers, images = config["dedupe"]["answers"], config["dedupe"]["images"]
+    return (
+        AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
+        if answers["enabled"]
+        else None,
+        ImageIndex(images["max_distance"], images["max_color_diff"], images["same_file_is_duplicate"])
+        if images["enabled"]
+        else None,
+    )

@@ -19,8 +19,8 @@ from multiprocessing import get_context
 import numpy as np
 
 from zqvl.data.checks import schema_reason
-from zqvl.data.clean import load_filters
-from zqvl.data.clean.dedupe import AnswerIndex, answer_text, image_signatures
+from zqvl.data.clean import load_filters, run_filters
+from zqvl.data.clean.dedupe import answer_text, dedupe_indexes, image_signatures
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats
 from zqvl.data.io import ImageRoot
@@ -41,6 +41,7 @@ class Examined:
     # Only for a record that passed everything here (the parent may still reject it for a repeated id):
     answer: str | None = None  # the answer text, when long enough for the MinHash index
     answer_sig: np.ndarray | None = None
+    image_paths: list[str] = field(default_factory=list)  # the real paths of the record's images
     image_sigs: list | None = None  # one (pHash, colours) per image, or None
     image_problem: Reason | None = None  # the first image that could not be decoded
     record: Record | None = None  # only the record asked about with --explain
@@ -53,13 +54,9 @@ class Examiner:
         self.filters = load_filters(config=config)
         self.min_source_units = config["set_checks"]["length_outlier"]["min_source_units"]
         self.image_root = ImageRoot(images_dir)
-        answers, images = config["dedupe"]["answers"], config["dedupe"]["images"]
-        self.answers = (
-            AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
-            if answers["enabled"]
-            else None
-        )
-        self.hash_images = images["enabled"]
+        # only its signatures() are used here: the index that compares them lives in the parent
+        self.answers, _ = dedupe_indexes(config)
+        self.hash_images = config["dedupe"]["images"]["enabled"]
         self.explain_id = explain_id
 
     def chunk(self, values: list[tuple[int, object]]) -> list[Examined]:
@@ -83,13 +80,7 @@ class Examiner:
         except SchemaError as e:
             return Examined(index, record_label(value, index), [schema_reason(e)], parsed=False)
         errors: Counter = Counter()
-        reasons: list[Reason] = []
-        for f in self.filters:
-            try:
-                reasons += f(record)
-            except Exception as e:  # noqa: BLE001 - a filter bug must not lose the record or stop the run
-                errors[f.__name__] += 1
-                reasons.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
+        reasons = run_filters(record, self.filters, errors)
         paths = []
         for rel in record.images:
             path, problem = self.image_root.resolve(rel)
@@ -98,18 +89,17 @@ class Examiner:
             else:
                 paths.append(path)
         e = Examined(index, record.id, reasons, tuple(record.images), record_stats(record, self.min_source_units))
-        e.filter_errors = errors
-        e.image_sigs = paths  # replaced by their signatures in _hash_images
+        e.filter_errors, e.image_paths = errors, paths
         e.answer = answer_text(record) if not reasons else None
         if self.explain_id is not None and record.id == self.explain_id:
             e.record = record
         return e
 
     def _hash_images(self, passed: list[Examined]) -> None:
-        todo = list(dict.fromkeys(p for e in passed for p in e.image_sigs))
+        todo = list(dict.fromkeys(p for e in passed for p in e.image_paths))
         sigs = dict(zip(todo, image_signatures(todo)))
         for e in passed:
-            got = [sigs[p] for p in e.image_sigs]
+            got = [sigs[p] for p in e.image_paths]
             bad = next((s for s in got if isinstance(s, Exception)), None)
             e.image_sigs = None if bad is not None or not got else got
             if isinstance(bad, FileNotFoundError):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zqvl.data.checks import SeenIds
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
 from zqvl.data.clean.examine import examined
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
@@ -36,19 +36,6 @@ from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
 __all__ = ["Decision", "Scan", "scan", "write_outputs", "clean"]
-
-
-def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]:
-    """The answer and image indexes the config's `dedupe` section asks for (None where disabled)."""
-    answers, images = config["dedupe"]["answers"], config["dedupe"]["images"]
-    return (
-        AnswerIndex(answers["threshold"], answers["ngram"], answers["num_perm"], answers["min_chars"])
-        if answers["enabled"]
-        else None,
-        ImageIndex(images["max_distance"], images["max_color_diff"], images["same_file_is_duplicate"])
-        if images["enabled"]
-        else None,
-    )
 
 
 def scan(

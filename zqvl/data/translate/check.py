@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from zqvl.data.checks import Reason, meaning
-from zqvl.data.clean import load_config, load_filters
+from zqvl.data.clean import load_config, load_filters, run_filters
 from zqvl.data.schema import GPT, IMAGE_TAG, Record, Turn
 from zqvl.data.translate.spans import PLACEHOLDER, Masked, placeholder_problem
 
@@ -68,13 +68,7 @@ def clean_reasons(source: str, translation: str) -> list[Reason]:
         images=["image"] * source.count(IMAGE_TAG),
         turns=[Turn(role=GPT, value=translation, source=source)],
     )
-    found: list[Reason] = []
-    for f in _turn_filters():
-        try:
-            found += f(record)
-        except Exception as e:  # noqa: BLE001 - as clean's runner: a filter bug rejects, never crashes the run
-            found.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
-    return found
+    return run_filters(record, _turn_filters())  # a filter bug rejects the answer, never crashes the run
 
 
 @dataclass
