@@ -69,6 +69,8 @@ def test_defect_rates_use_clean_detectors():
     assert ev.defect_rates(["The image shows two red circles on the left of the picture."])["untranslated"] == 1.0
     assert ev.defect_rates(["圖片的左邊有兩個紅色的圓形。"])["script"] == 1.0
     assert ev.defect_rates(["图片的左边有两个红色的，"])["truncation"] == 1.0
+    # an untrained model's answer of bare newlines is no serialization junk (it used to read as "starts as JSON")
+    assert ev.defect_rates(["\n" * 24], ["a purple triangle"])["junk"] == 0.0
     # clean's apology rule needs a source to compare with: without one, only its monolingual rules fire
     assert ev.defect_rates(["抱歉，我无法描述这张图片。"])["refusal"] == 0.0
 

@@ -60,6 +60,8 @@ def turn_junk(value: str, source: str) -> list[tuple[str, str]]:
     if "\\" in value or "&" in value or value.count("<") > value.count("<image>"):
         _markup(value, source, found)
     v, s = value.strip(), source.strip()
+    if not v:
+        return found  # an empty turn is structure's finding (and "" is "in" every string below)
     if v[:1] in "{[" and s[:1] != v[:1]:
         found.append(("junk.json", f"starts as JSON ({v[:24]!r}) where the source does not"))
     elif v[-1:] in "}]" and _JSON_TAIL.search(v[-8:]) and not _JSON_TAIL.search(s[-8:]) and s[-1:] not in "}]":
