@@ -130,13 +130,15 @@ class ZqvlForConditionalGeneration(ZqvlPreTrainedModel, GenerationMixin):
             )
         # Training: the LM head and the loss run on supervised positions only, a chunk at a time (model/loss.py):
         # the same loss and gradients as full logits, without a (batch x length x 151,936) fp32 tensor.
+        # No cache either: a loss needs none, and with one transformers would not see packed rows (position ids
+        # restarting per sample, zqvl/train/packing.py) and would let samples attend to each other.
         num_items = kwargs.pop("num_items_in_batch", None)
         hidden = self.language_model.get_decoder()(
             attention_mask=attention_mask,
             position_ids=position_ids,
             past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
+            use_cache=False,
             **kwargs,
         )
         loss = supervised_cross_entropy(

@@ -217,5 +217,6 @@ def collate(samples: Sequence[Sample], pad_id: int) -> dict[str, Any]:
         "tokens": tokens,
         "supervised": int((labels != IGNORE).sum()),
         "padded": input_ids.numel(),
+        "attended": sum(len(s) ** 2 for s in samples),  # query-key pairs each sample really attends (FLOPs)
         "images": sum(len(s.image_index) for s in samples),
     }

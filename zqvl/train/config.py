@@ -59,6 +59,12 @@ class TrainConfig:
     zero_stage: int = option(2, "DeepSpeed ZeRO stage", choices=(0, 1, 2, 3))
     precision: str = option("auto", "auto = bf16 on GPU, fp32 on CPU", choices=("auto", "bf16", "fp16", "fp32"))
     grad_checkpointing: bool = option(False, "recompute activations in backward (less memory, ~30%% slower)")
+    attention: str = option(
+        "auto",
+        "the LLM's attention kernel; auto = flash_attention_2 on a GPU when flash_attn is installed, else sdpa",
+        choices=("auto", "sdpa", "flash_attention_2", "eager"),
+    )
+    liger: bool = option(False, "liger-kernel's fused RMSNorm/RoPE/SwiGLU for the Qwen2 LLM (GPU, zqvl[gpu])")
     save_every: int = option(500, "steps between checkpoints (0 = only on a signal and at the end)")
     keep_last: int = option(2, "complete checkpoints kept")
     log_every: int = option(1, "steps between metrics.jsonl/tensorboard records")
@@ -72,7 +78,12 @@ class TrainConfig:
     seed: int = option(42, "seed for data order and initialisation")
     num_workers: int = option(2, "DataLoader workers per process (part of the resume state)")
     shuffle_buffer: int = option(1000, "samples in each worker's shuffle buffer")
-    group_batches: int = option(16, "length-grouping window, in micro-batches")
+    group_batches: int = option(16, "length-grouping (or packing) window, in micro-batches")
+    packing: bool = option(
+        False,
+        "fill each row up to --max-len with several samples (attention stays inside each sample); "
+        "--batch-size then counts rows",
+    )
     system_prompt: str = option(DEFAULT_SYSTEM, "system prompt of every sample without its own")
     filters: list[str] = option(
         None, "zqvl.data.clean filters applied on the fly, by family name, or 'all'", factory=list
@@ -240,6 +251,11 @@ def validate(cfg: TrainConfig) -> None:
     need(0.0 <= cfg.max_drop <= 1.0, "--max-drop must be a share in [0, 1]")
     need(cfg.keep_last >= 1, "--keep-last must be >= 1 (the newest checkpoint is what --resume needs)")
     need(cfg.max_steps > 0 or cfg.epochs > 0, "give --max-steps or --epochs > 0")
+    need(
+        not cfg.packing or cfg.max_steps > 0,
+        "--packing needs --max-steps: a packed row holds as many samples as fit, so the steps of an epoch are "
+        "not known up front (the summary's samples per step tells how many steps an epoch took)",
+    )
     need(cfg.eval_every >= -1, "--eval-every must be -1 (with checkpoints), 0 (never) or a number of steps")
     need(cfg.eval_max_records >= 1, "--eval-max-records must be >= 1")
     need(

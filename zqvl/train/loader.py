@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from zqvl.data.shards.format import MANIFEST, Manifest
 from zqvl.errors import UsageError
 from zqvl.train.collate import collate, group_by_length
+from zqvl.train.packing import pack_window
 
 if TYPE_CHECKING:
     from zqvl.data.shards.reader import ShardStream
@@ -71,7 +72,10 @@ class _WorkerWindows(IterableDataset):
 
 class TrainLoader:
     """Iterate for micro-batches (collate_fn of a list of samples), endlessly; state_dict() / load_state_dict()
-    resume exactly. `stream`'s transform must return a list of samples (len() = length) per record."""
+    resume exactly. `stream`'s transform must return a list of samples (len() = length) per record.
+
+    pack_len > 0 packs each window into rows of at most pack_len tokens (zqvl/train/packing.py) and a micro-batch
+    is then `batch_size` rows, each a list of samples; 0 groups by length, a micro-batch being `batch_size` samples."""
 
     def __init__(
         self,
@@ -81,6 +85,7 @@ class TrainLoader:
         group_batches: int,
         num_workers: int,
         collate_fn: Callable[[list], Any],
+        pack_len: int = 0,
         **dataloader_options,
     ):
         refused = sorted(set(dataloader_options) - set(DATALOADER_OPTIONS))
@@ -98,6 +103,7 @@ class TrainLoader:
                 raise UsageError(f"{name} must be >= {least}, got {value}")
         self.stream, self.collate_fn, self.options = stream, collate_fn, dataloader_options
         self.batch_size, self.group_batches, self.num_workers = batch_size, group_batches, num_workers
+        self.pack_len = pack_len
         self.slots = max(1, num_workers)  # 0 workers read the one slot in this process
         self.epoch = stream.epoch
         self.samples = 0  # samples in the micro-batches handed out, all epochs
@@ -165,7 +171,10 @@ class TrainLoader:
             if samples:
                 break
         rng = random.Random(f"{self.stream.seed}/{self.epoch}/{self.window_index}/{self.stream.rank}")
-        self.window = group_by_length(samples, self.batch_size, rng)
+        if self.pack_len:
+            self.window = pack_window(samples, self.pack_len, self.batch_size, rng)
+        else:
+            self.window = group_by_length(samples, self.batch_size, rng)
         self._window_start = start
         self.window_index += 1
         self.pos = 0
@@ -179,7 +188,7 @@ class TrainLoader:
         batch = self.window[self.pos]
         # count before handing over: a state_dict() taken while the caller holds this batch includes it
         self.pos += 1
-        self.samples += len(batch)
+        self.samples += sum(len(row) for row in batch) if self.pack_len else len(batch)
         return self.collate_fn(batch)
 
     def close(self) -> None:
@@ -209,6 +218,7 @@ class TrainLoader:
             "num_workers": self.num_workers,
             "batch_size": self.batch_size,
             "group_batches": self.group_batches,
+            "packing": self.pack_len,
             "seed": s.seed,
             "shuffle_buffer": s.shuffle_buffer,
             "shards": shards,
@@ -247,6 +257,7 @@ _SAME = {
     "num_workers": ("{} loader workers", "the same --num-workers"),
     "batch_size": ("batch size {}", "the same --batch-size"),
     "group_batches": ("--group-batches {}", "the same --group-batches"),
+    "packing": ("packing into rows of {} tokens (0 = off)", "the same --packing and --max-len"),
     "seed": ("--seed {}", "the same --seed"),
     "shuffle_buffer": ("--shuffle-buffer {}", "the same --shuffle-buffer"),
     "shards": ("shard list {}", "the same --shards"),
@@ -270,7 +281,7 @@ def _check_same(state: dict, mine: dict) -> None:
             "each rank resumes from its own state"
         )
     for key, (written, needs) in _SAME.items():
-        then, now = state[key], mine[key]
+        then, now = state.get(key, 0), mine[key]  # "packing" came later: absent means off
         if key == "num_workers" and max(1, then) == max(1, now):
             continue  # 0 and 1 workers read the same single slot
         if then != now:

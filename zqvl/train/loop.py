@@ -31,7 +31,7 @@ from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
 
 EXIT_NAN, EXIT_SIGNAL = 3, 130
 # one all-reduce per micro-batch carries these, summed over ranks
-FIELDS = ("nonfinite", "stop", "loss", "samples", "tokens", "padded", "supervised", "images", "split")
+FIELDS = ("nonfinite", "stop", "loss", "samples", "tokens", "padded", "supervised", "images", "split", "attended")
 
 
 @dataclass
@@ -83,15 +83,20 @@ class Trainer:
 
         from zqvl.data.shards.reader import ShardStream, SkipSample
         from zqvl.model.build import load_model
+        from zqvl.train.accel import apply_liger, resolve_attention
         from zqvl.train.collate import SampleBuilder
         from zqvl.train.loader import TrainLoader, collate_micro_batch, resolve_shards
         from zqvl.train.mix import MixedLoader, parse_sources
+        from zqvl.train.packing import collate_packed
         from zqvl.train.parts import apply_train_type, enable_gradient_checkpointing
 
         hf_logging.disable_progress_bar()  # our own bar is the one to watch
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # identical LoRA init on every rank
         model, self.processor = load_model(cfg.model)
+        model.language_model.set_attn_implementation(resolve_attention(cfg.attention))
+        if cfg.liger:
+            apply_liger(model.language_model)
         if any(p.dtype != torch.float32 for p in model.parameters()):
             model = model.float()  # a bf16 checkpoint: DeepSpeed keeps fp32 masters / trains fp32 on CPU
         if torch.cuda.is_available():
@@ -148,7 +153,10 @@ class Trainer:
                 batch_size=cfg.batch_size,
                 group_batches=cfg.group_batches,
                 num_workers=cfg.num_workers,
-                collate_fn=partial(collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id),
+                collate_fn=partial(
+                    collate_packed if cfg.packing else collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id
+                ),
+                pack_len=cfg.max_len if cfg.packing else 0,
             )
 
         sources = parse_sources(cfg.shards)
@@ -237,6 +245,7 @@ class Trainer:
                             batch["supervised"],
                             batch["images"],
                             batch["split"],
+                            batch["attended"],
                         ],
                         dtype=torch.float64,
                     )
@@ -268,16 +277,24 @@ class Trainer:
         return Outcome(code, step, message, self._summary(start, step, code))
 
     def _inputs(self, batch: dict, device) -> dict:
-        inputs = {k: batch[k].to(device) for k in ("input_ids", "attention_mask", "labels")}
-        if batch["pixel_values"] is not None:
-            inputs["pixel_values"] = batch["pixel_values"].to(device, self.dtype)
+        # packed batches carry position_ids and no attention_mask (zqvl/train/packing.py)
+        keys = ("input_ids", "attention_mask", "position_ids", "labels", "pixel_values")
+        cuda = torch.device(device).type == "cuda"
+        inputs = {}
+        for key in keys:
+            value = batch.get(key)
+            if value is None:
+                continue
+            if cuda:  # page-locked: the copy runs asynchronously with the previous step's kernels
+                value = value.pin_memory()
+            dtype = self.dtype if key == "pixel_values" else None
+            inputs[key] = value.to(device, dtype, non_blocking=cuda)
         return inputs
 
     def _after_step(self, step, sums, lr, step_time, wait, data_hash, progress) -> None:
         s = dict(zip(FIELDS, sums.tolist()))
         loss = s["loss"] / (self.cfg.grad_accum * self.world)
-        seq = s["padded"] / max(1.0, s["samples"])  # padded length: what attention really costs
-        flops = self.flop_model.per_step(int(s["tokens"]), int(seq), int(s["images"]))
+        flops = self.flop_model.per_step(int(s["tokens"]), int(s["attended"]), int(s["images"]), int(s["supervised"]))
         meter = self.telemetry.meter
         meter.add_step(
             int(s["samples"]),
@@ -471,14 +488,17 @@ class _null:
 def _flop_model(model: torch.nn.Module, parts) -> FlopModel:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     text = base.config.text_config
-    embed = base.language_model.get_input_embeddings().weight.numel()
-    # the embedding lookup is free; a tied lm_head shares that weight but is a real matmul per token
-    llm = sum(p.numel() for p in base.language_model.parameters()) - embed
+    lm = base.language_model
+    embed = lm.get_input_embeddings().weight
+    head = lm.get_output_embeddings().weight
+    # the embedding lookup is free; the LM head is a real matmul, but only on supervised positions
+    llm = sum(p.numel() for p in lm.parameters()) - embed.numel() - (0 if head is embed else head.numel())
     vcfg = base.config.vision_config
     size, patch = getattr(vcfg, "image_size", 0), getattr(vcfg, "patch_size", 0)
     patches = (size // patch) ** 2 if size and patch else base.config.num_image_tokens
     return FlopModel(
-        llm_params=llm + (embed if getattr(text, "tie_word_embeddings", False) else 0),
+        llm_params=llm,
+        head_params=head.numel(),
         llm_layers=text.num_hidden_layers,
         llm_hidden=text.hidden_size,
         llm_trainable=parts.by_part.get("llm", (0, 0))[0] > 0,

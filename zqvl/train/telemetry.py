@@ -41,12 +41,15 @@ def peak_flops() -> float | None:
 
 @dataclass
 class FlopModel:
-    """Training FLOPs per step: a forward costs 2 FLOPs per weight per token (+ 4·layers·hidden·seq per token for
-    attention scores); a backward costs one forward for activation gradients (wherever a gradient must flow
-    through) and one more for weight gradients of trained weights. The projector learns in every stage, so the
-    LLM always back-propagates activations; a frozen vision tower runs forward only."""
+    """Training FLOPs per step, counting the work that is really done: a forward costs 2 FLOPs per weight per token
+    (+ 4·layers·hidden per query-key pair of each sample's own attention, `attended`; padding is not work), and
+    the LM head runs on supervised positions only (model/loss.py). A backward costs one forward for activation
+    gradients (wherever a gradient must flow through) and one more for weight gradients of trained weights. The
+    projector learns in every stage, so the LLM always back-propagates activations; a frozen vision tower runs
+    forward only. Recomputation (activation checkpointing) is not counted, as MFU conventionally does not."""
 
-    llm_params: int  # LLM parameters without the embedding table
+    llm_params: int  # LLM parameters without the embedding table and the LM head
+    head_params: int  # the LM head (the tied embedding when tied)
     llm_layers: int
     llm_hidden: int
     llm_trainable: bool  # full weight gradients (LoRA's are negligible)
@@ -56,8 +59,9 @@ class FlopModel:
     vision_patches: int  # tokens the tower processes per image
     vision_trainable: bool
 
-    def per_step(self, tokens: int, seq_len: int, images: int) -> float:
-        llm_fwd = 2 * self.llm_params * tokens + 4 * self.llm_layers * self.llm_hidden * seq_len * tokens
+    def per_step(self, tokens: int, attended: int, images: int, supervised: int) -> float:
+        llm_fwd = 2 * self.llm_params * tokens + 4 * self.llm_layers * self.llm_hidden * attended
+        llm_fwd += 2 * self.head_params * supervised
         projector_fwd = 2 * self.projector_params * self.image_tokens * images
         vision_fwd = 2 * self.vision_params * self.vision_patches * images
         return float(

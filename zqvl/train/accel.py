@@ -1,0 +1,53 @@
+"""The GPU path's switches: which attention kernel the LLM runs, and liger-kernel's fused Qwen2 kernels.
+
+--attention auto is flash-attention 2 on a GPU with flash_attn installed (packed rows then run its varlen kernels,
+from the position ids), SDPA otherwise; --liger swaps Qwen2's RMSNorm, RoPE and SwiGLU for liger-kernel's Triton
+kernels (zqvl[gpu]). The loss stays zqvl's own supervised-only one (model/loss.py): liger's fused linear
+cross-entropy would run the LM head on every position again.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+
+from zqvl.errors import UsageError
+
+ATTENTION = ("auto", "sdpa", "flash_attention_2", "eager")
+
+
+def resolve_attention(choice: str, cuda: bool | None = None) -> str:
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    has_flash = importlib.util.find_spec("flash_attn") is not None
+    if choice == "auto":
+        return "flash_attention_2" if cuda and has_flash else "sdpa"
+    if choice == "flash_attention_2":
+        if not cuda:
+            raise UsageError("--attention flash_attention_2 needs a CUDA GPU; on CPU use sdpa (the default)")
+        if not has_flash:
+            raise UsageError("--attention flash_attention_2: flash_attn is not installed (pip install flash-attn)")
+    if choice not in ATTENTION:
+        raise UsageError(f"--attention {choice!r}: choose one of {', '.join(ATTENTION)}")
+    return choice
+
+
+def apply_liger(language_model: torch.nn.Module, cuda: bool | None = None) -> None:
+    """liger-kernel's RMSNorm, RoPE and SwiGLU in this Qwen2 LM (in place); a one-line error where it cannot run."""
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if not cuda:
+        raise UsageError("--liger needs a CUDA GPU (its kernels are Triton); leave it off on CPU")
+    if getattr(language_model.config, "model_type", None) != "qwen2":
+        raise UsageError(f"--liger patches Qwen2 LLMs; this one is {language_model.config.model_type!r}")
+    try:
+        from liger_kernel.transformers import apply_liger_kernel_to_qwen2
+    except ImportError:
+        raise UsageError("--liger: liger-kernel is not installed (pip install 'zqvl[gpu]')") from None
+    apply_liger_kernel_to_qwen2(
+        rope=True,
+        rms_norm=True,
+        swiglu=True,
+        cross_entropy=False,
+        fused_linear_cross_entropy=False,
+        model=language_model,
+    )
