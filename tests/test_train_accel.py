@@ -15,6 +15,9 @@ from zqvl.train.parts import apply_train_type
 def test_attention_auto_is_sdpa_without_a_gpu_and_flash_is_refused_on_cpu():
     assert resolve_attention("auto", cuda=False) == "sdpa"
     assert resolve_attention("eager", cuda=False) == "eager"
+    # packed rows without flash-attention: one SDPA call per sample, not a dense block-diagonal mask
+    assert resolve_attention("auto", cuda=False, packing=True) == "zqvl_packed_sdpa"
+    assert resolve_attention("eager", cuda=False, packing=True) == "eager"
     with pytest.raises(UsageError, match=r"^--attention flash_attention_2 needs a CUDA GPU"):
         resolve_attention("flash_attention_2", cuda=False)
     with pytest.raises(UsageError, match=r"flash_attn is not installed \(pip install flash-attn\)$"):

@@ -14,6 +14,7 @@ from zqvl.data.io import iter_records
 from zqvl.data.shards.reader import ShardStream, SkipSample
 from zqvl.errors import UsageError
 from zqvl.infer.chat import open_image
+from zqvl.model.attention import PACKED_SDPA
 from zqvl.model.build import load_model
 from zqvl.train.collate import IGNORE, SampleBuilder, collate
 from zqvl.train.config import resolve
@@ -98,7 +99,7 @@ def span_losses(model, batch: dict, spans: list[tuple[int, int, int]]) -> list[f
     return out
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("attention", ["sdpa", "eager", PACKED_SDPA])
 def test_per_sample_losses_equal_the_samples_run_alone(setup, attention):
     model, processor, samples, _ = setup
     model.language_model.set_attn_implementation(attention)

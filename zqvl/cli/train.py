@@ -134,6 +134,7 @@ def print_summary(summary: dict, message: str, run: Path) -> None:
         ["samples/s / tokens/s", f"{s['samples_s']:.2f} / {s['tokens_s']:,.0f}"],
         ["loader wait", f"{s['loader_wait']:.1%}"],
         ["MFU", f"{s['mfu']:.1%}" if s["mfu"] is not None else "n/a (no GPU)"],
+        ["peak memory (GPU tensors or CPU RSS)", f"{s['peak_memory_gb']:.2f} GiB" if "peak_memory_gb" in s else "n/a"],
         ["trainable params", ", ".join(f"{k} {t:,}/{n:,}" for k, (t, n) in s["trainable"].items() if n)],
         ["records split at turn boundaries", s["records_split"]],
         ["records dropped", ", ".join(f"{k} {v}" for k, v in s["dropped"].items()) or "none"],

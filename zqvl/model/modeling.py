@@ -17,6 +17,7 @@ from transformers import initialization as init
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
 from zqvl.data.schema import IMAGE_TAG
+from zqvl.model import attention as _attention  # noqa: F401  (registers zqvl_packed_sdpa)
 from zqvl.model.configuration import ZqvlConfig
 from zqvl.model.loss import supervised_cross_entropy
 from zqvl.model.projector import Projector

@@ -1,7 +1,7 @@
 """The GPU path's switches: which attention kernel the LLM runs, and liger-kernel's fused Qwen2 kernels.
 
 --attention auto is flash-attention 2 on a GPU with flash_attn installed (packed rows then run its varlen kernels,
-from the position ids), SDPA otherwise; --liger swaps Qwen2's RMSNorm, RoPE and SwiGLU for liger-kernel's Triton
+from the position ids), SDPA otherwise (packed rows: one SDPA call per sample); --liger swaps Qwen2's RMSNorm, RoPE and SwiGLU for liger-kernel's Triton
 kernels (zqvl[gpu]). The loss stays zqvl's own supervised-only one (model/loss.py): liger's fused linear
 cross-entropy would run the LM head on every position again.
 """
@@ -17,11 +17,17 @@ from zqvl.errors import UsageError
 ATTENTION = ("auto", "sdpa", "flash_attention_2", "eager")
 
 
-def resolve_attention(choice: str, cuda: bool | None = None) -> str:
+def resolve_attention(choice: str, cuda: bool | None = None, packing: bool = False) -> str:
+    """The attention implementation to set on the LLM. Packed rows without flash-attention run SDPA per sample
+    (zqvl/model/attention.py) instead of one dense block-diagonal mask."""
     cuda = torch.cuda.is_available() if cuda is None else cuda
     has_flash = importlib.util.find_spec("flash_attn") is not None
     if choice == "auto":
-        return "flash_attention_2" if cuda and has_flash else "sdpa"
+        choice = "flash_attention_2" if cuda and has_flash else "sdpa"
+    if choice == "sdpa" and packing:
+        from zqvl.model.attention import PACKED_SDPA
+
+        return PACKED_SDPA
     if choice == "flash_attention_2":
         if not cuda:
             raise UsageError("--attention flash_attention_2 needs a CUDA GPU; on CPU use sdpa (the default)")

@@ -94,7 +94,7 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # identical LoRA init on every rank
         model, self.processor = load_model(cfg.model)
-        model.language_model.set_attn_implementation(resolve_attention(cfg.attention))
+        model.language_model.set_attn_implementation(resolve_attention(cfg.attention, packing=cfg.packing))
         if cfg.liger:
             apply_liger(model.language_model)
         if any(p.dtype != torch.float32 for p in model.parameters()):
@@ -460,6 +460,7 @@ class Trainer:
             "tokens_s": m.tokens / elapsed,
             "loader_wait": m.wait / elapsed,
             "mfu": (m.flops / elapsed / self.telemetry.peak) if self.telemetry.peak else None,
+            "peak_memory_gb": _peak_memory_gb(),
             "trainable": {k: list(v) for k, v in self.parts.by_part.items()},
             "records_split": int(self.totals.get("split", 0)),
             "dropped": dict(sorted(drops.items())),
@@ -475,6 +476,15 @@ class Trainer:
             self.telemetry.close()
         if hasattr(self, "batches"):
             self.batches.close()
+
+
+def _peak_memory_gb() -> float:
+    """GPU: the most this process's tensors held on its device; CPU: the process's peak resident memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 class _null:
