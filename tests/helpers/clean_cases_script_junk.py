@@ -476,3 +476,84 @@ MORE_DEFECTS += [
         ),
     ),
 ]
+
+# An instruction must stay a request: hard negatives phrase the request many ways; the defects carry it out.
+MORE_CLEAN += [
+    (
+        "describe request with 一下",
+        None,
+        rec(
+            "k22",
+            ("简单描述一下这张照片。", "Briefly describe this photo."),
+            ("照片里是一片雪山。", "A snowy mountain."),
+        ),
+    ),
+    (
+        "request as a question",
+        None,
+        rec(
+            "k23",
+            ("车牌上的号码是多少？", "Read the number on the license plate."),
+            ("车牌号是京A·12345。", "The plate reads 京A·12345."),
+        ),
+    ),
+    (
+        "please + tell me",
+        None,
+        rec(
+            "k24",
+            ("告诉我路牌上写了什么。", "Please tell me what the road sign says."),
+            ("路牌上写着“Road work ahead”（前方施工）。", "The sign says “Road work ahead”."),
+        ),
+    ),
+    (
+        "imagine and introduce",
+        None,
+        rec(
+            "k25",
+            ("假如你是照片里的那只狗，做个自我介绍。", "Imagine you are the dog in the photo and introduce yourself."),
+            ("汪！我叫豆豆，最喜欢在草地上打滚。", "Woof! I'm Doudou and I love rolling in the grass."),
+        ),
+    ),
+    (
+        "a gpt turn that starts with a verb is not a request",
+        None,
+        rec(
+            "k26",
+            ("这是哪里？", "Where is this?"),
+            ("这是一座海边小镇，远处能看到灯塔。", "Look closely: it is a seaside town with a lighthouse far off."),
+        ),
+    ),
+]
+
+MORE_DEFECTS += [
+    (
+        "describe request carried out",
+        "answered",
+        rec(
+            "y25",
+            ("照片里是晴天，天空很蓝，飘着白云。", "Describe the weather in the photo."),
+            ("晴朗，万里无云。", "Sunny and clear."),
+        ),
+    ),
+    (
+        "identify request carried out",
+        "answered",
+        rec(
+            "y26",
+            ("这是一只金毛寻回犬。", "Please identify the breed of this dog."),
+            ("它是金毛寻回犬。", "It is a golden retriever."),
+        ),
+    ),
+    (
+        "count request answered in a later turn",
+        "answered",
+        rec(
+            "y27",
+            ("图里是什么鸟？", "What birds are these?"),
+            ("是麻雀。", "They are sparrows."),
+            ("电线上一共有七只麻雀。", "Now count the sparrows on the wire."),
+            ("七只。", "Seven."),
+        ),
+    ),
+]

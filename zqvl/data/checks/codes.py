@@ -94,6 +94,9 @@ CODES: dict[str, Code] = {
     "script.hangul": _e("Korean hangul the source does not have"),
     "script.pinyin": _e("pinyin with tone marks instead of characters (not quoted from the source)"),
     "answered.not_a_question": _e("the source asks a question, the translation answers it (no question left)"),
+    "answered.instruction_done": _e(
+        "the source gives an instruction, the translation carries it out (no request left)"
+    ),
     "omission.paragraphs": _e("a paragraph of the source is missing"),
     "omission.sentences": _e("fewer sentences than the source, and shorter than this set's translations run"),
     "junk.escape": _e('literal escape sequences (\\n, \\t, \\") the source does not have'),

@@ -5,7 +5,8 @@ untranslated, ocr, numbers, markdown, script, junk, answered, omission, placehol
 clean's default config on a one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
 drop, and the retry reason is clean's code ("preamble.lead_in", "refusal.apology", …). A string's role is
 unknown here (one translation serves every turn that carries it), so it is checked as an answer, the
-stricter of the two.
+stricter of the two — except for clean's one human-only check, an instruction carried out instead of translated
+(answered.instruction_done): an answer may well open with an imperative, so it is left to clean.
 
 Rejected before that, by checks only translate can make: an empty answer, lost/duplicated/invented ⟦n⟧ mask
 placeholders, no Chinese at all, a paragraph the source does not have, an
