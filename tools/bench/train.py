@@ -251,7 +251,11 @@ def main() -> None:
         help="samples per micro-batch (seed, grouped); the packed run gets rows holding as many tokens",
     )
     p.add_argument("--max-len", type=int, default=1024)
+    p.add_argument(
+        "--packed-rows", type=int, default=0, help="rows per packed micro-batch (0: as many tokens as grouped)"
+    )
     p.add_argument("--skip-seed", action="store_true", help="leave out seed_recipe.py (about a minute)")
+    p.add_argument("--skip-logits", action="store_true", help="leave out the plain vs supervised-only step")
     p.add_argument("--logits-rows", type=int, default=8)
     p.add_argument("--logits-len", type=int, default=1024)
     args = p.parse_args()
@@ -266,7 +270,7 @@ def main() -> None:
             "zqvl grouped": run_zqvl(model, shards, tmp / "grouped", packing=False, batch=args.batch_size, **common)
         }
         # the same tokens per step: rows of max-len holding what a grouped micro-batch holds
-        rows = max(1, round(runs["zqvl grouped"]["tokens_step"] / args.max_len))
+        rows = args.packed_rows or max(1, round(runs["zqvl grouped"]["tokens_step"] / args.max_len))
         runs[f"zqvl packed ({rows} row{'s' * (rows > 1)})"] = run_zqvl(
             model, shards, tmp / "packed", packing=True, batch=rows, **common
         )
@@ -274,7 +278,7 @@ def main() -> None:
             runs["seed_recipe.py"] = run_seed_recipe(
                 data, size="tiny", steps=args.steps + 1, batch=args.batch_size, bf16=False
             )
-        paths = logits_paths(model, args.logits_rows, args.logits_len, answer=15, repeat=2)
+        paths = None if args.skip_logits else logits_paths(model, args.logits_rows, args.logits_len, 15, repeat=2)
 
     base = runs.get("seed_recipe.py")
     pct = lambda x: f"{x:.1%}" if x is not None else "-"  # noqa: E731
@@ -296,6 +300,8 @@ def main() -> None:
         f"packed vs grouped: real tokens/s {ratio(k['tokens_s'], g['tokens_s'])}, "
         f"padding {pct(g['padding'])} -> {pct(k['padding'])}"
     )
+    if paths is None:
+        return
     pl, su = paths["plain"], paths["supervised"]
     out.print(
         table(
