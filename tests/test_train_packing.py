@@ -117,6 +117,15 @@ def test_per_sample_losses_equal_the_samples_run_alone(setup, attention):
         got = span_losses(model, packed, spans)
         assert len(got) == len(samples) and len(rows) < len(samples)
         assert max(abs(a - b) for a, b in zip(got, alone)) < 1e-5
+        # flat (flash-attention's layout): one row, no padding, the same per-sample losses
+        flat = collate_packed(rows, pad, flat=True)
+        assert flat["input_ids"].shape == (1, sum(len(s) for s in samples)) and flat["padded"] == flat["tokens"]
+        at, flat_spans = 0, []
+        for row in rows:
+            for s in row:
+                flat_spans.append((0, at, len(s)))
+                at += len(s)
+        assert max(abs(a - b) for a, b in zip(span_losses(model, flat, flat_spans), alone)) < 1e-5
         # the training loss (supervised-only logits) of the packed batch equals the padded batch's
         with torch.no_grad():
             packed_loss = model(**model_inputs(packed)).loss.item()

@@ -94,7 +94,8 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # identical LoRA init on every rank
         model, self.processor = load_model(cfg.model)
-        model.language_model.set_attn_implementation(resolve_attention(cfg.attention, packing=cfg.packing))
+        attention = resolve_attention(cfg.attention, packing=cfg.packing)
+        model.language_model.set_attn_implementation(attention)
         if cfg.liger:
             apply_liger(model.language_model)
         if any(p.dtype != torch.float32 for p in model.parameters()):
@@ -137,6 +138,7 @@ class Trainer:
             except ValueError as e:
                 raise UsageError(f"--filters: {e}") from None
         builder = SampleBuilder(self.processor, cfg.max_len, cfg.system_prompt or None, skip=SkipSample)
+        pad = self.processor.tokenizer.pad_token_id
 
         def loader_for(patterns: list[str], seed: int) -> TrainLoader:
             stream = ShardStream(
@@ -153,9 +155,9 @@ class Trainer:
                 batch_size=cfg.batch_size,
                 group_batches=cfg.group_batches,
                 num_workers=cfg.num_workers,
-                collate_fn=partial(
-                    collate_packed if cfg.packing else collate_micro_batch, pad_id=self.processor.tokenizer.pad_token_id
-                ),
+                collate_fn=partial(collate_packed, pad_id=pad, flat=attention == "flash_attention_2")
+                if cfg.packing
+                else partial(collate_micro_batch, pad_id=pad),
                 pack_len=cfg.max_len if cfg.packing else 0,
             )
 

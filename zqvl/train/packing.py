@@ -5,8 +5,9 @@ the rows are shuffled with the window's seeded rng and cut into micro-batches of
 the window alone, so exact resume holds as it does for length grouping.
 
 In a packed row the position ids restart at 0 for every sample (and for the padding tail) and attention_mask is
-None: transformers then builds a block-diagonal causal mask from the position ids (SDPA or eager, CPU) or runs
-flash-attention's varlen kernels (FA2), and rotary positions are each sample's own. So every sample sees exactly
+None: zqvl_packed_sdpa runs SDPA per sample (zqvl/model/attention.py), eager gets transformers' block-diagonal
+causal mask built from the position ids, and flash-attention 2 runs its varlen kernels on the one flat row
+collate_packed(flat=True) makes; rotary positions are each sample's own. So every sample sees exactly
 what it would see alone, and its logits (and loss) are the unpacked ones. Labels stay with their sample; the first
 token of a sample is never a target, so the last token of the one before it predicts nothing across the seam.
 Image features follow the image tokens in row order, which is the order the pixel values are concatenated in.
@@ -52,9 +53,15 @@ def pack_window(
     return [rows[k : k + batch_size] for k in range(0, len(rows), batch_size)]
 
 
-def collate_packed(rows: Sequence[Sequence[Sample]], pad_id: int) -> dict[str, Any]:
+def collate_packed(rows: Sequence[Sequence[Sample]], pad_id: int, flat: bool = False) -> dict[str, Any]:
     """Packed rows -> model inputs (position_ids restart per sample, no attention_mask) + the same bookkeeping as
-    collate(). `attended`: query-key pairs the samples really attend (sum of squared sample lengths), for FLOPs."""
+    collate(). `attended`: query-key pairs the samples really attend (sum of squared sample lengths), for FLOPs.
+
+    flat=True puts every row's samples into one row with no padding at all: transformers' flash-attention path
+    reads sample boundaries from the position ids only in a batch of one row (with several it would attend
+    across samples), and its varlen kernels need no rectangle anyway."""
+    if flat:
+        rows = [[s for row in rows for s in row]]
     longest = max(sum(len(s) for s in row) for row in rows)
     input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
