@@ -229,3 +229,49 @@ def test_pause_holds_every_request():
     limiter = RateLimiter()
     limiter.pause(0.3)
     assert asyncio.run(_timed(limiter.acquire(1))) >= 0.25
+
+
+INSTRUCTION = "Summarize the text on the poster in one sentence."
+CARRIED_OUT = "这张海报宣传的是本周六的免费爵士音乐会。"
+TRANSLATED = "用一句话概括海报上的文字。"
+
+
+def test_an_instruction_carried_out_is_rejected_where_a_human_turn_carries_it():
+    # clean's one human-only check: a string some human turn carries is also checked as that turn
+    v = check_answer(mask(INSTRUCTION), CARRIED_OUT, asked=True)
+    assert not v.ok and v.code == "answered.instruction_done"
+    assert check_answer(mask(INSTRUCTION), TRANSLATED, asked=True).ok
+    assert check_answer(mask(INSTRUCTION), CARRIED_OUT).ok  # only ever an answer: an answer may state things
+
+
+def test_a_batch_reply_is_checked_with_the_human_turn_flag_its_job_was_written_with():
+    from zqvl.data.translate.client import Completion
+    from zqvl.data.translate.stats import Stats
+    from zqvl.data.translate.translator import accept_reply
+
+    reply = Completion(content=CARRIED_OUT, finish_reason="stop", prompt_tokens=10, completion_tokens=10)
+    assert accept_reply([mask(INSTRUCTION)], reply, Stats(), [True]) == [None]
+    assert accept_reply([mask(INSTRUCTION)], reply, Stats(), None)[0].translation == CARRIED_OUT
+
+
+def test_an_instruction_carried_out_is_retried_in_a_human_turn_only(tmp_path):
+    """End to end: the human turn's instruction is retried; the same kind of words as an answer are not."""
+    records = [
+        {"id": "asks", "conversations": [{"from": "human", "value": INSTRUCTION}, {"from": "gpt", "value": "Ok."}]},
+        {"id": "says", "conversations": [{"from": "human", "value": "Go on."}, {"from": "gpt", "value": "Point the lens at the sign first."}]},
+    ]  # fmt: skip
+    faults = {
+        mask(INSTRUCTION).body: ["=" + CARRIED_OUT, "=" + TRANSLATED],
+        mask("Point the lens at the sign first.").body: ["=先把镜头对准路牌。"],
+    }
+    src = write_chat_dir(tmp_path / "in", records)
+    retry = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
+    with FakeOpenAI(faults=faults) as srv:
+        opts = TranslateOptions(base_url=srv.base_url, model="fake", concurrency=2, retry=retry)
+        stats = translate_dir(src, tmp_path / "out", opts)
+    chat = {r["id"]: r for r in json.loads((tmp_path / "out" / "chat.json").read_text(encoding="utf-8"))}
+    assert chat["asks"]["conversations"][0]["value"] == TRANSLATED
+    assert chat["says"]["conversations"][1]["value"] == "先把镜头对准路牌。"
+    assert srv.requests_for(mask(INSTRUCTION).body) == 2
+    assert srv.requests_for(mask("Point the lens at the sign first.").body) == 1
+    assert stats.problems["answered.instruction_done"] == 1

@@ -72,6 +72,8 @@ WORDS = {
     "show": "显示",
     "shows": "显示",
     "describe": "描述",
+    "give": "给出",  # instructions must come back as ones (clean's answered.instruction_done)
+    "compare": "比较",
     "there": "那里",
     "are": "是",
     "how": "怎么",

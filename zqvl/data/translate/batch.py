@@ -187,7 +187,8 @@ def _write_parts(state_dir: Path, source: Path, opts: TranslateOptions) -> list[
             custom_id = f"{part['name']}-{part['requests']:06d}"
             line = dumps(_request(opts, custom_id, [src for _, src, _ in group])) + "\n"
             requests_fh.write(line)
-            jobs_fh.write(dumps({"custom_id": custom_id, "jobs": [list(job) for job in group]}) + "\n")
+            asked = [src in plan.asked for _, src, _ in group]
+            jobs_fh.write(dumps({"custom_id": custom_id, "jobs": [list(job) for job in group], "asked": asked}) + "\n")
             part["requests"] += 1
             part["strings"] += len(group)
             part["bytes"] += len(line.encode())
@@ -268,7 +269,9 @@ def status(out_dir: str | Path, opts: TranslateOptions) -> Report:
 def _ingest(part: dict, batch, state_dir: Path, cache: TranslationCache, remote: Remote, state: dict) -> dict:
     """Every result line of one ended batch through the live checks into the cache; what became of them."""
     with open(state_dir / f"jobs-{part['name']}.jsonl", encoding="utf-8") as fh:
-        jobs = {entry["custom_id"]: entry["jobs"] for entry in map(json.loads, fh)}
+        entries = list(map(json.loads, fh))
+    jobs = {entry["custom_id"]: entry["jobs"] for entry in entries}
+    asked = {entry["custom_id"]: entry.get("asked") for entry in entries}  # absent in older state files
     counts: Counter = Counter()
     stats = Stats()  # collects the problems of rejected answers, as the live run's summary would
     answered: set[str] = set()
@@ -300,7 +303,7 @@ def _ingest(part: dict, batch, state_dir: Path, cache: TranslationCache, remote:
                 continue
             counts["prompt_tokens"] += reply.prompt_tokens
             counts["completion_tokens"] += reply.completion_tokens
-            outcomes = accept_reply([mask(src) for _, src, _ in group], reply, stats)
+            outcomes = accept_reply([mask(src) for _, src, _ in group], reply, stats, asked[line["custom_id"]])
             for (key, source, variant), out in zip(group, outcomes):
                 if out is None:
                     counts["rejected"] += 1

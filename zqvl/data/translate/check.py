@@ -5,8 +5,8 @@ untranslated, ocr, numbers, markdown, script, junk, answered, omission, placehol
 clean's default config on a one-turn record built from (source, translation): translate retries exactly what `zqvl-data clean` would
 drop, and the retry reason is clean's code ("preamble.lead_in", "refusal.apology", …). A string's role is
 unknown here (one translation serves every turn that carries it), so it is checked as an answer, the
-stricter of the two — except for clean's one human-only check, an instruction carried out instead of translated
-(answered.instruction_done): an answer may well open with an imperative, so it is left to clean.
+stricter of the two; a string some human turn carries is also checked as that human turn, for clean's one
+human-only check (an instruction carried out instead of translated, answered.instruction_done).
 
 Rejected before that, by checks only translate can make: an empty answer, lost/duplicated/invented ⟦n⟧ mask
 placeholders, no Chinese at all, a paragraph the source does not have, an
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from zqvl.data.checks import Reason, meaning
 from zqvl.data.clean import load_config, load_filters, run_filters
-from zqvl.data.schema import GPT, IMAGE_TAG, Record, Turn
+from zqvl.data.schema import GPT, HUMAN, IMAGE_TAG, Record, Turn
 from zqvl.data.translate.spans import PLACEHOLDER, Masked, placeholder_problem
 
 # Clean's families that judge one turn on its own (structure needs the whole conversation).
@@ -62,14 +62,25 @@ def _turn_filters() -> tuple:
     return tuple(f for f in load_filters(config=load_config()) if f.__name__ in TURN_FAMILIES)
 
 
-def clean_reasons(source: str, translation: str) -> list[Reason]:
-    """What clean's per-turn families find in `translation` as the (answer) turn translating `source`."""
-    record = Record(
-        id="translate",
-        images=["image"] * source.count(IMAGE_TAG),
-        turns=[Turn(role=GPT, value=translation, source=source)],
-    )
-    return run_filters(record, _turn_filters())  # a filter bug rejects the answer, never crashes the run
+def clean_reasons(source: str, translation: str, asked: bool = False) -> list[Reason]:
+    """What clean's per-turn families find in `translation` as the (answer) turn translating `source`, and, when
+    `asked` (a human turn carries the string), as that question too."""
+    found: list[Reason] = []
+    for role in (GPT, HUMAN) if asked else (GPT,):
+        record = Record(
+            id="translate",
+            images=["image"] * source.count(IMAGE_TAG),
+            turns=[Turn(role=role, value=translation, source=source)],
+        )
+        filters = _turn_filters() if role == GPT else _human_only_filters()
+        found += [r for r in run_filters(record, filters) if r not in found]  # a filter bug rejects, never crashes
+    return found
+
+
+@lru_cache(maxsize=1)
+def _human_only_filters() -> tuple:
+    """The per-turn families whose verdict depends on the turn being a human one."""
+    return tuple(f for f in _turn_filters() if f.__name__ == "answered")
 
 
 @dataclass
@@ -123,14 +134,14 @@ def _own_problem(masked: Masked, a: str) -> tuple[str, str] | None:
     return None
 
 
-def check_answer(masked: Masked, answer: str) -> Verdict:
+def check_answer(masked: Masked, answer: str, asked: bool = False) -> Verdict:
     a = _SPACED_PLACEHOLDER.sub(r"⟦\1⟧", _unwrap(answer, masked.body))
     problem = _own_problem(masked, a)
     if problem:
         return _reject(*problem)
     simplified = _t2s().convert(a)
     # Clean sees the final turn: protected spans back in place, the script already repaired.
-    found = clean_reasons(masked.restore(masked.body), masked.restore(simplified))
+    found = clean_reasons(masked.restore(masked.body), masked.restore(simplified), asked)
     if found:
         return _reject(found[0], found[0].detail)
     return Verdict(simplified, script_converted=simplified != a)

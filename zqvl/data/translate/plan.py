@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zqvl.data.io import iter_records
-from zqvl.data.schema import Turn
+from zqvl.data.schema import HUMAN, Turn
 from zqvl.data.translate.spans import mask
 from zqvl.data.translate.stats import Stats
 
@@ -28,6 +28,7 @@ class Plan:
     dedupe: bool
     counts: dict[str, int] = field(default_factory=dict)  # source -> turns carrying it
     passthrough: set[str] = field(default_factory=set)
+    asked: set[str] = field(default_factory=set)  # sources some human turn carries (checked as a request too)
 
     def jobs(self) -> Iterator[tuple[str, int]]:
         for source, n in self.counts.items():
@@ -52,6 +53,8 @@ def build_plan(chat_path: Path, dedupe: bool, stats: Stats, limit: int | None = 
                 continue
             stats.turns += 1
             text = turn.value
+            if turn.role == HUMAN:
+                plan.asked.add(text)
             if text in plan.counts:
                 plan.counts[text] += 1
             elif text in plan.passthrough:

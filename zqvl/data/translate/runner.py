@@ -113,12 +113,14 @@ async def _request_phase(
     async def worker() -> None:
         for group in groups:
             if len(group) == 1:
-                outcomes = [await translator.translate(group[0][1])]
+                outcomes = [await translator.translate(group[0][1], group[0][1] in plan.asked)]
             else:
-                outcomes = await translator.translate_pack([source for _, source, _ in group])
+                outcomes = await translator.translate_pack(
+                    [source for _, source, _ in group], [source in plan.asked for _, source, _ in group]
+                )
             for (key, source, variant), out in zip(group, outcomes):
                 if out is None:  # its pack item failed: alone, with the single path's retries and feedback
-                    out = await translator.translate(source)
+                    out = await translator.translate(source, source in plan.asked)
                 if out.translation is not None:
                     cache.put(
                         key,

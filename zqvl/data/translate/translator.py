@@ -37,10 +37,13 @@ class Outcome:
     completion_tokens: int = 0
 
 
-def accept_reply(masked: list[Masked], reply: Completion, stats: Stats) -> list[Outcome | None]:
+def accept_reply(
+    masked: list[Masked], reply: Completion, stats: Stats, asked: list[bool] | None = None
+) -> list[Outcome | None]:
     """What one answered request yields, item by item: an Outcome for each answer that passes its checks, None
     for each that must be asked again alone. Several masked texts mean a pack, whose reply is split by its
-    numbering. Shared by the live path (packs) and the Batch API's collect (packs and single strings)."""
+    numbering. Shared by the live path (packs) and the Batch API's collect (packs and single strings). `asked`:
+    per item, whether a human turn carries it (check_answer)."""
     n = len(masked)
     parts = None
     if reply.finish_reason != "stop":
@@ -59,7 +62,7 @@ def accept_reply(masked: list[Masked], reply: Completion, stats: Stats) -> list[
     completion_shares = share(reply.completion_tokens, weights)
     outcomes: list[Outcome | None] = []
     for i, (m, part) in enumerate(zip(masked, parts)):
-        verdict = check_answer(m, part)
+        verdict = check_answer(m, part, bool(asked and asked[i]))
         if not verdict.ok:
             stats.problems[verdict.code] += 1
             outcomes.append(None)
@@ -117,7 +120,7 @@ class Translator:
         self.stats.completion_tokens += reply.completion_tokens
         return reply, None
 
-    async def translate_pack(self, sources: list[str]) -> list[Outcome | None]:
+    async def translate_pack(self, sources: list[str], asked: list[bool] | None = None) -> list[Outcome | None]:
         """Several short strings in one request (see pack.py): an Outcome for each item accepted, None for
         each that must go alone (its check failed, or the reply as a whole could not be split)."""
         masked = [mask(s) for s in sources]
@@ -132,12 +135,12 @@ class Translator:
                 break
             if attempt < self.policy.max_attempts:
                 await asyncio.sleep(self.policy.delay(attempt, error.retry_after))
-        outcomes = [None] * len(sources) if reply is None else accept_reply(masked, reply, self.stats)
+        outcomes = [None] * len(sources) if reply is None else accept_reply(masked, reply, self.stats, asked)
         self.stats.pack_fallbacks += outcomes.count(None)
         self.stats.packed_strings += len(outcomes) - outcomes.count(None)
         return outcomes
 
-    async def translate(self, source: str) -> Outcome:
+    async def translate(self, source: str, asked: bool = False) -> Outcome:
         masked = mask(source)
         budget = completion_budget(masked.body, self.max_tokens)
         temperature, note = self.temperature, None
@@ -168,7 +171,7 @@ class Translator:
             elif reply.finish_reason == "content_filter":
                 code, detail = "content_filter", "the endpoint's content filter stopped the answer"
             else:
-                verdict = check_answer(masked, reply.content)
+                verdict = check_answer(masked, reply.content, asked)
                 if verdict.ok:
                     self.stats.script_converted += verdict.script_converted
                     out.translation = masked.restore(verdict.text)
