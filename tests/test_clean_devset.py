@@ -47,7 +47,7 @@ V2_CAUGHT = {
     "refusal": (8, 8),
     "repetition": (7, 7),
     "structure": (8, 8),
-    "truncated": (7, 8),
+    "truncated": (8, 8),
     "untranslated": (7, 7),
     "wrong_language": (8, 8),
 }

@@ -557,3 +557,46 @@ MORE_DEFECTS += [
         ),
     ),
 ]
+
+# A caption cut after 的; whole sentences that end on 的 stay.
+MORE_CLEAN += [
+    (
+        "是…的 ending",
+        None,
+        rec(
+            "k27",
+            ("这座桥是什么时候建的？", "When was this bridge built?"),
+            ("这座桥是在1990年由当地政府出资建成的", "the bridge was built in 1990 with money from the town"),
+        ),
+    ),
+    (
+        "possessive ending",
+        None,
+        rec(
+            "k28",
+            ("这把伞是谁的？", "Whose umbrella is this?"),
+            ("我想这把放在门边的蓝色雨伞应该是我妈妈的", "I think the blue umbrella by the door is my mother's"),
+        ),
+    ),
+    (
+        "'one' ending",
+        None,
+        rec(
+            "k29",
+            ("他买了什么？", "What did he buy?"),
+            ("他把旧背包扔了，又去商场买了一个新的", "he threw away his old backpack and bought a new one"),
+        ),
+    ),
+]
+
+MORE_DEFECTS += [
+    (
+        "caption cut after 的",
+        "truncation",
+        rec(
+            "y28",
+            ("描述这张图片。", "Describe this image."),
+            ("一只棕色的小狗趴在客厅里柔软的", "a small brown dog lying on a soft rug in the living room"),
+        ),
+    ),
+]

@@ -61,6 +61,12 @@ DANGLING_RE = re.compile(
     r"(?:以及|或者|并且|而且|但是|因为|所以|如果|虽然|沿着|关于|对于|包括|例如|比如"
     r"|(?<![温平缓暖柔随共总调附谦祥饱])和|(?<![参给赋])与)$"
 )
+# A caption cut after 的 ("一名骑行者沿着云层之上的") has a modifier with nothing to modify. Whole sentences end on
+# 的 too — 是…的 ("这座桥是1990年建成的") and possessives or "one" ("我妈妈的", "一件新的") — so only a clause without
+# 是, translating a source of several words that ends on none of those, counts.
+_ENDS_ON_DE = re.compile(r"的[\s\"'”’）)]*$")
+_EN_OWNER_RE = re.compile(r"(?:'s|s'|\b(?:one|ones|mine|yours|his|hers|ours|theirs|own))\W*$", re.I)
+_CLAUSE_SPLIT = re.compile(r"[，,；;：:。！？!?\n]")
 # ...unless the source itself stops on one ("a plate of cheese and").
 _EN_DANGLING_RE = re.compile(r"\b(?:and|or|but|with|of|to|in|on|at|from|about|for|including|like|the|a|an)\W*$", re.I)
 # List items, table rows and headings often drop the final full stop in Chinese; only prose must end one.
@@ -86,6 +92,13 @@ def _items_dropped(source: str, value: str) -> str | None:
     return None
 
 
+def _dangling_de(value: str, source: str, min_words: int) -> bool:
+    if not _ENDS_ON_DE.search(value) or len(source.split()) < min_words or _EN_OWNER_RE.search(source):
+        return False
+    clause = _CLAUSE_SPLIT.split(value.rstrip())[-1]
+    return "是" not in clause and len(clause) >= 6
+
+
 def _cut_word(value: str, source: str) -> bool:
     """The target ends on a Latin fragment that is no whole word of the source ("…Canon EO" for "EOS")."""
     m = _LAST_WORD.search(value)
@@ -107,6 +120,10 @@ def check_truncation(record: Record, params: dict) -> list[Reason]:
             out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r}")
         elif DANGLING_RE.search(value.rstrip("".join(CLOSERS))) and not (source and _EN_DANGLING_RE.search(source)):
             out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends on a connective: {value[-12:]!r}")
+        elif source and _dangling_de(value, source, params["min_source_words"]):
+            out.setdefault("truncation.mid_sentence", []).append(
+                f"turn {i}: ends on 的 with nothing after it: {value[-12:]!r}"
+            )
         elif (
             turn.role == GPT
             and src_end in TERMINAL
