@@ -230,3 +230,40 @@ def test_keep_first_compares_with_kept_records_only():
     answers.store([1], [b])
     keep_first(decisions, answers, None)
     assert decisions[1].kept  # a was never kept, so b duplicates nothing
+
+
+# ---- answers copied from another record: the same Chinese, other English ---------------------------------------
+def _caption(rid: str, zh: str, en: str) -> dict:
+    return {
+        "id": rid,
+        "image": f"{rid}.jpg",
+        "conversations": [
+            {"from": "human", "value": "<image>\n描述这张图片。", "source": "<image>\nDescribe the image."},
+            {"from": "gpt", "value": zh, "source": en},
+        ],
+    }
+
+
+def test_the_same_short_caption_under_other_english_is_a_copy_and_under_the_same_english_is_not():
+    from zqvl.data.clean.dedupe import CopiedAnswers, copy_signature
+
+    ramen = "一碗配有溏心蛋和葱花的拉面。"
+    records = [
+        _caption("r0", ramen, "a bowl of ramen with a soft-boiled egg and green onions"),
+        _caption("r1", ramen, "a bowl of ramen with soft boiled egg and green onions"),  # the same caption, reworded
+        _caption("r2", ramen, "a bowl of pho with fresh herbs and lime wedges"),  # another dish: copied
+        _caption("r3", "是的。", "Yes."),
+        _caption("r4", "是的。", "Yes, that is right."),  # too short to tell a copy from a common answer
+        _caption("r5", "一只猫睡在沙发上。", "a cat sleeps on the sofa"),  # no source: never compared
+    ]
+    del records[5]["conversations"][1]["source"]
+    p = SHIPPED["copies"]
+    copies = CopiedAnswers(p["min_chars"], p["max_source_overlap"])
+    decisions = [Decision(i, r["id"]) for i, r in enumerate(records)]
+    for i, r in enumerate(records):
+        copies.remember(i, copy_signature(parse_record(r, i), p["min_chars"]))
+    keep_first(decisions, None, None, copies)
+    assert [d.id for d in decisions if not d.kept] == ["r2"]
+    assert decisions[2].reasons == ["dedupe.copied_answer"] and "kept record 'r0'" in decisions[2].reasons[0].detail
+    # deterministic across processes: a worker computes it, the parent compares
+    assert copy_signature(parse_record(records[2], 2), 6) == copy_signature(parse_record(records[2], 2), 6)

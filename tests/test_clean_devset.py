@@ -38,7 +38,7 @@ V2_CAUGHT = {
     "commentary": (8, 8),
     "format_junk": (8, 8),
     "markdown_broken": (8, 8),
-    "near_duplicate": (6, 7),
+    "near_duplicate": (7, 7),
     "numbers_changed": (8, 8),
     "ocr_translated": (8, 8),
     "omission": (7, 8),

@@ -113,6 +113,7 @@ CODES: dict[str, Code] = {
     "judge.no_verdict": _e("the judge never gave a valid verdict (retried); the record is not assumed faithful"),
     # Set-level (clean's dedupe).
     "dedupe.answer": _e("the answers nearly duplicate those of an earlier kept record (different image)"),
+    "dedupe.copied_answer": _e("the same answers as an earlier kept record whose English source says something else"),
     "dedupe.image": _e("the image nearly duplicates that of an earlier kept record"),
 }
 FILTER_ERROR = "error."  # clean's `error.FAMILY`: a filter raised on the record

@@ -20,7 +20,7 @@ import numpy as np
 
 from zqvl.data.checks import schema_reason
 from zqvl.data.clean import load_filters, run_filters
-from zqvl.data.clean.dedupe import answer_text, dedupe_indexes, image_signatures
+from zqvl.data.clean.dedupe import answer_text, copy_signature, dedupe_indexes, image_signatures
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats
 from zqvl.data.io import ImageRoot
@@ -44,6 +44,7 @@ class Examined:
     image_paths: list[str] = field(default_factory=list)  # the real paths of the record's images
     image_sigs: list | None = None  # one (pHash, colours) per image, or None
     image_problem: Reason | None = None  # the first image that could not be decoded
+    copy_sig: tuple[bytes, bytes] | None = None  # dedupe.copy_signature, for the copied-answer index
     record: Record | None = None  # only the record asked about with --explain
 
 
@@ -57,6 +58,8 @@ class Examiner:
         # only its signatures() are used here: the index that compares them lives in the parent
         self.answers, _ = dedupe_indexes(config)
         self.hash_images = config["dedupe"]["images"]["enabled"]
+        copies = config["dedupe"]["copies"]
+        self.copy_min_chars = copies["min_chars"] if copies["enabled"] else None
         self.explain_id = explain_id
 
     def chunk(self, values: list[tuple[int, object]]) -> list[Examined]:
@@ -91,6 +94,8 @@ class Examiner:
         e = Examined(index, record.id, reasons, tuple(record.images), record_stats(record, self.min_source_units))
         e.filter_errors, e.image_paths = errors, paths
         e.answer = answer_text(record) if not reasons else None
+        if not reasons and self.copy_min_chars is not None:
+            e.copy_sig = copy_signature(record, self.copy_min_chars)
         if self.explain_id is not None and record.id == self.explain_id:
             e.record = record
         return e

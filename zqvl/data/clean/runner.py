@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zqvl.data.checks import SeenIds
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
+from zqvl.data.clean.dedupe import AnswerIndex, CopiedAnswers, ImageIndex, copied_answers, dedupe_indexes
 from zqvl.data.clean.examine import examined
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
@@ -52,6 +52,7 @@ def scan(
     result = Scan(path, images_dir, config)
     progress.stage("scan")
     answers, images = dedupe_indexes(config)
+    copies = copied_answers(config)
     seen = SeenIds()
     for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id):
         for e in chunk:
@@ -66,6 +67,8 @@ def scan(
             if decision.kept:
                 if answers is not None and e.answer_sig is not None:
                     answers.store_signed(e.index, e.answer, e.answer_sig)
+                if copies is not None:
+                    copies.remember(e.index, e.copy_sig)
                 if e.image_problem is not None:
                     decision.reasons.append(e.image_problem)
                 elif images is not None and e.image_sigs:
@@ -75,7 +78,7 @@ def scan(
             result.decisions.append(decision)
         progress.advance(len(chunk))
     _length_outliers(result, config["set_checks"]["length_outlier"])
-    keep_first(result.decisions, answers, images)
+    keep_first(result.decisions, answers, images, copies)
     return result
 
 
@@ -117,7 +120,12 @@ def _sentences_lost(result: Scan, median: float, log_drop: float) -> None:
             d.reasons.append(Reason("omission.sentences", "; ".join(hits)))
 
 
-def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: ImageIndex | None) -> None:
+def keep_first(
+    decisions: list[Decision],
+    answers: AnswerIndex | None,
+    images: ImageIndex | None,
+    copies: CopiedAnswers | None = None,
+) -> None:
     """Keep the first of each near-duplicate group among the records that are kept otherwise: in input
     order, a record that nearly duplicates a record already kept is dropped, and one that does not is
     kept and joins the indexes (only kept records are ever compared with, so memory stays linear)."""
@@ -125,11 +133,21 @@ def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: I
         if not d.kept:
             if images is not None:
                 images.discard(d.index)
+            if copies is not None:
+                copies.discard(d.index)
             continue
         hits = answers.duplicates(d.index) if answers is not None else []
         if hits:
             i, j = hits[0]
             d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
+        copied = copies.duplicate(d.index) if copies is not None and not hits else None
+        if copied is not None:
+            d.reasons.append(
+                Reason(
+                    "dedupe.copied_answer",
+                    f"the same answer as kept record {decisions[copied].id!r}, whose English says something else",
+                )
+            )
         img = images.duplicates(d.index) if images is not None else []
         if img:
             d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
@@ -138,8 +156,13 @@ def keep_first(decisions: list[Decision], answers: AnswerIndex | None, images: I
                 answers.keep(d.index)
             if images is not None:
                 images.keep(d.index)
-        elif images is not None:
-            images.discard(d.index)
+            if copies is not None:
+                copies.keep(d.index)
+        else:
+            if images is not None:
+                images.discard(d.index)
+            if copies is not None:
+                copies.discard(d.index)
 
 
 def write_outputs(
