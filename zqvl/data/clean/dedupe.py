@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from array import array
 from functools import cache
 
 import numpy as np
@@ -43,7 +44,7 @@ def copy_signature(record: Record, min_chars: int) -> tuple[bytes, bytes] | None
     if len(text) < min_chars or not sources or any(s is None for s in sources):
         return None
     words = {w for w in _EN_WORD.findall("\n".join(sources).casefold()) if w not in _EN_STOP}
-    crcs = np.array(sorted({zlib.crc32(w.encode()) for w in words}), dtype=np.uint32)
+    crcs = array("I", sorted({zlib.crc32(w.encode()) for w in words}))
     return hashlib.blake2b(text.encode(), digest_size=8).digest(), crcs.tobytes()
 
 
@@ -68,9 +69,8 @@ class CopiedAnswers:
         found = self._kept.get(mine[0]) if mine else None
         if found is None:
             return None
-        a, b = np.frombuffer(mine[1], dtype=np.uint32), np.frombuffer(found[1], dtype=np.uint32)
-        union = len(np.union1d(a, b))
-        overlap = len(np.intersect1d(a, b, assume_unique=True)) / union if union else 1.0
+        a, b = set(array("I", mine[1])), set(array("I", found[1]))
+        overlap = len(a & b) / len(a | b) if a | b else 1.0
         return found[0] if overlap < self.max_source_overlap else None
 
     def keep(self, key: int) -> None:
