@@ -600,3 +600,31 @@ MORE_DEFECTS += [
         ),
     ),
 ]
+
+# A gloss in quotes is translated; the foreign word itself, or a capitalised sign, stays verbatim.
+MORE_CLEAN += [
+    (
+        "a lowercase gloss after 'the Japanese word for'",
+        None,
+        rec(
+            "k30",
+            ("门帘上写着什么？", "What is written on the curtain?"),
+            (
+                "上面写着“Arigatou”，这是日语里“谢谢”的意思。",
+                'It says "Arigatou", the Japanese word for "thank you".',
+            ),
+        ),
+    ),
+]
+
+MORE_DEFECTS += [
+    (
+        "the foreign word itself translated",
+        "ocr",
+        rec(
+            "y29",
+            ("店名是什么？", "What is the shop called?"),
+            ("店名是法语单词“面包店”。", 'It is called by the French word "Boulangerie".'),
+        ),
+    ),
+]

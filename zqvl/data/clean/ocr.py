@@ -37,6 +37,14 @@ EXEMPT_AFTER = re.compile(
     r"german|japanese|korean|italian)|translat)",
     re.I,
 )
+# A gloss: 'the pinyin for the Chinese greeting "hello"', 'the French word for "thank you"' give a meaning in
+# lowercase English, which translates like prose; a capitalised or foreign quote there may be the word itself.
+GLOSS_BEFORE = re.compile(
+    r"\b(?:chinese|mandarin|cantonese|japanese|korean|french|spanish|german|italian|russian|arabic|hindi|latin|"
+    r"greek)\s+(?:words?|greeting|phrase|term|expression|idiom|saying|characters?|name)(?:\s+for)?\W*$",
+    re.I,
+)
+GLOSS_TEXT = re.compile(r"^[a-z][a-z' -]*$")
 # A human turn asking the assistant to write something: the quotes in its answer are the assistant's own
 # composition (a caption, a slogan), not text read off the image, and translate like any prose.
 COMPOSE_REQUEST = re.compile(
@@ -67,7 +75,9 @@ def required_strings(source: str, quotes_are_image_text: bool = True) -> tuple[s
         need = [
             q
             for q, before, after in quotes(source, True)
-            if not EXEMPT_CONTEXT.search(before) and not EXEMPT_AFTER.search(after)
+            if not EXEMPT_CONTEXT.search(before)
+            and not EXEMPT_AFTER.search(after)
+            and not (GLOSS_BEFORE.search(before) and GLOSS_TEXT.match(q))
         ]
     need += list(ocr_components(source))
     return tuple(dict.fromkeys(s for s in need if LATIN_RE.search(s)))
