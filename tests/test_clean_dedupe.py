@@ -245,7 +245,7 @@ def _caption(rid: str, zh: str, en: str) -> dict:
 
 
 def test_the_same_short_caption_under_other_english_is_a_copy_and_under_the_same_english_is_not():
-    from zqvl.data.clean.dedupe import CopiedAnswers, copy_signature
+    from zqvl.data.clean.copies import CopiedAnswers, copy_signature
 
     ramen = "一碗配有溏心蛋和葱花的拉面。"
     records = [

@@ -8,8 +8,8 @@ from helpers.train_helpers import tiny_model
 from zqvl.errors import UsageError
 from zqvl.model.build import load_model
 from zqvl.train.accel import apply_liger, resolve_attention
-from zqvl.train.loop import _flop_model
 from zqvl.train.parts import apply_train_type
+from zqvl.train.telemetry import flop_model
 
 
 def test_attention_auto_is_sdpa_without_a_gpu_and_flash_is_refused_on_cpu():
@@ -37,7 +37,7 @@ def test_liger_needs_cuda_and_says_how_to_install(tmp_path):
 def test_flops_count_the_lm_head_on_supervised_tokens_and_attention_per_sample(tmp_path):
     model, _ = load_model(tiny_model(tmp_path / "m"))
     model, parts = apply_train_type(model, "freeze_vision")
-    flops = _flop_model(model, parts)
+    flops = flop_model(model, parts)
     lm = model.language_model
     head = lm.get_output_embeddings().weight
     assert flops.head_params == head.numel()

@@ -40,9 +40,8 @@ def seed_mfu(model_dir: Path, data: Path, samples_s: float, image_tokens: int) -
 
     from zqvl.model.configuration import ZqvlConfig
     from zqvl.model.modeling import ZqvlForConditionalGeneration
-    from zqvl.train.loop import _flop_model
     from zqvl.train.parts import apply_train_type
-    from zqvl.train.telemetry import peak_flops
+    from zqvl.train.telemetry import flop_model, peak_flops
 
     peak = peak_flops()
     if peak is None:
@@ -52,7 +51,7 @@ def seed_mfu(model_dir: Path, data: Path, samples_s: float, image_tokens: int) -
     model, parts = apply_train_type(model, "freeze_vision")
     n = round(seed_tokens_per_sample(data, image_tokens))
     # attention: the mean sample length squared, a lower bound (pad-to-longest attends more)
-    return samples_s * _flop_model(model, parts).per_step(tokens=n, attended=n * n, images=1, supervised=n) / peak
+    return samples_s * flop_model(model, parts).per_step(tokens=n, attended=n * n, images=1, supervised=n) / peak
 
 
 def main() -> None:

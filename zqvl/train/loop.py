@@ -27,7 +27,7 @@ from zqvl.progress import open_progress
 from zqvl.train import checkpoint
 from zqvl.train.config import TrainConfig
 from zqvl.train.engine import Schedule, StopFlag, deepspeed_config, optimizer_groups, resolve_precision, total_steps
-from zqvl.train.telemetry import FlopModel, Telemetry, fmt_rate, peak_flops
+from zqvl.train.telemetry import Telemetry, flop_model, fmt_rate, peak_flops, peak_memory_gb
 
 EXIT_NAN, EXIT_SIGNAL = 3, 130
 # one all-reduce per micro-batch carries these, summed over ranks
@@ -112,7 +112,7 @@ class Trainer:
         )
         if cfg.grad_checkpointing:
             enable_gradient_checkpointing(model)
-        self.flop_model = _flop_model(model, self.parts)
+        self.flop_model = flop_model(model, self.parts)
         self.steps = total_steps(cfg, self.world)
         schedule = Schedule(cfg.schedule, round(cfg.warmup_ratio * self.steps), self.steps, cfg.min_lr_ratio)
         optimizer = torch.optim.AdamW(
@@ -462,7 +462,7 @@ class Trainer:
             "tokens_s": m.tokens / elapsed,
             "loader_wait": m.wait / elapsed,
             "mfu": (m.flops / elapsed / self.telemetry.peak) if self.telemetry.peak else None,
-            "peak_memory_gb": _peak_memory_gb(),
+            "peak_memory_gb": peak_memory_gb(),
             "trainable": {k: list(v) for k, v in self.parts.by_part.items()},
             "records_split": int(self.totals.get("split", 0)),
             "dropped": dict(sorted(drops.items())),
@@ -480,43 +480,9 @@ class Trainer:
             self.batches.close()
 
 
-def _peak_memory_gb() -> float:
-    """GPU: the most this process's tensors held on its device; CPU: the process's peak resident memory."""
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**30
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
-
-
 class _null:
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         return False
-
-
-def _flop_model(model: torch.nn.Module, parts) -> FlopModel:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    text = base.config.text_config
-    lm = base.language_model
-    embed = lm.get_input_embeddings().weight
-    head = lm.get_output_embeddings().weight
-    # the embedding lookup is free; the LM head is a real matmul, but only on supervised positions
-    llm = sum(p.numel() for p in lm.parameters()) - embed.numel() - (0 if head is embed else head.numel())
-    vcfg = base.config.vision_config
-    size, patch = getattr(vcfg, "image_size", 0), getattr(vcfg, "patch_size", 0)
-    patches = (size // patch) ** 2 if size and patch else base.config.num_image_tokens
-    return FlopModel(
-        llm_params=llm,
-        head_params=head.numel(),
-        llm_layers=text.num_hidden_layers,
-        llm_hidden=text.hidden_size,
-        llm_trainable=parts.by_part.get("llm", (0, 0))[0] > 0,
-        projector_params=sum(p.numel() for p in base.projector.parameters()),
-        image_tokens=base.config.num_image_tokens,
-        vision_params=sum(p.numel() for p in base.vision_tower.parameters()),
-        vision_patches=patches,
-        vision_trainable=parts.by_part.get("vision", (0, 0))[0] > 0,
-    )

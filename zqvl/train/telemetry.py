@@ -71,6 +71,40 @@ class FlopModel:
         )
 
 
+def flop_model(model: torch.nn.Module, parts) -> FlopModel:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    text = base.config.text_config
+    lm = base.language_model
+    embed = lm.get_input_embeddings().weight
+    head = lm.get_output_embeddings().weight
+    # the embedding lookup is free; the LM head is a real matmul, but only on supervised positions
+    llm = sum(p.numel() for p in lm.parameters()) - embed.numel() - (0 if head is embed else head.numel())
+    vcfg = base.config.vision_config
+    size, patch = getattr(vcfg, "image_size", 0), getattr(vcfg, "patch_size", 0)
+    patches = (size // patch) ** 2 if size and patch else base.config.num_image_tokens
+    return FlopModel(
+        llm_params=llm,
+        head_params=head.numel(),
+        llm_layers=text.num_hidden_layers,
+        llm_hidden=text.hidden_size,
+        llm_trainable=parts.by_part.get("llm", (0, 0))[0] > 0,
+        projector_params=sum(p.numel() for p in base.projector.parameters()),
+        image_tokens=base.config.num_image_tokens,
+        vision_params=sum(p.numel() for p in base.vision_tower.parameters()),
+        vision_patches=patches,
+        vision_trainable=parts.by_part.get("vision", (0, 0))[0] > 0,
+    )
+
+
+def peak_memory_gb() -> float:
+    """GPU: the most this process's tensors held on its device; CPU: the process's peak resident memory."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**30
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
 @dataclass
 class Meter:
     """Counters since the run (or resumed run) started, plus the last window for the progress bar."""

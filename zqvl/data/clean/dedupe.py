@@ -1,5 +1,5 @@
-"""Near-duplicate answers (character n-gram MinHash + LSH), answers copied from another record (the same Chinese,
-other English), and near-duplicate images (pHash + colour).
+"""Near-duplicate answers (character n-gram MinHash + LSH) and near-duplicate images (pHash + colour).
+(Answers copied from another record — the same Chinese, other English — are zqvl/data/clean/copies.py.)
 
 Both indexes serve keep-first: in input order, "which kept records is this one a near-duplicate of?"; a record
 that duplicates none is kept and joins the index, so an index holds kept records only (linear memory).
@@ -10,10 +10,7 @@ colour grid confirms that the pictures, not just their outlines, match.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import zlib
-from array import array
 from functools import cache
 
 import numpy as np
@@ -29,57 +26,6 @@ _DIGITS = re.compile(r"\d+")
 def answer_text(record: Record) -> str:
     """All answers of a record, normalised: NFKC, case-folded, punctuation and spaces removed."""
     return _NON_WORD.sub("", nfkc("\n".join(t.value for t in record.turns if t.role == GPT)).casefold())
-
-
-_EN_WORD = re.compile(r"[a-z0-9]+")
-_EN_STOP = frozenset("a an the of and or with on in at to is are was were it its this that for from by as be".split())
-
-
-def copy_signature(record: Record, min_chars: int) -> tuple[bytes, bytes] | None:
-    """(key of the normalised answers, sorted CRC32s of the English content words behind them), or None when the
-    answers are shorter than min_chars or a gpt turn has no source. Deterministic across processes (a worker
-    computes it; the parent compares)."""
-    sources = [t.source for t in record.turns if t.role == GPT]
-    text = answer_text(record)
-    if len(text) < min_chars or not sources or any(s is None for s in sources):
-        return None
-    words = {w for w in _EN_WORD.findall("\n".join(sources).casefold()) if w not in _EN_STOP}
-    crcs = array("I", sorted({zlib.crc32(w.encode()) for w in words}))
-    return hashlib.blake2b(text.encode(), digest_size=8).digest(), crcs.tobytes()
-
-
-class CopiedAnswers:
-    """Keep-first for answers copied from another record: the same Chinese answers (normalised) as a kept record
-    whose English says something else (content-word Jaccard below `max_source_overlap`) — a translation reused
-    under the wrong record, which MinHash misses when the answer is short. The same answer for the same English
-    (two photos captioned alike) is not a copy. Memory: 8 bytes + the source's word hashes per kept answer."""
-
-    def __init__(self, min_chars: int, max_source_overlap: float):
-        self.min_chars, self.max_source_overlap = min_chars, max_source_overlap
-        self._pending: dict[int, tuple[bytes, bytes]] = {}
-        self._kept: dict[bytes, tuple[int, bytes]] = {}
-
-    def remember(self, key: int, signature: tuple[bytes, bytes] | None) -> None:
-        if signature is not None:
-            self._pending[key] = signature
-
-    def duplicate(self, key: int) -> int | None:
-        """The kept key whose answers `key` copies, or None."""
-        mine = self._pending.get(key)
-        found = self._kept.get(mine[0]) if mine else None
-        if found is None:
-            return None
-        a, b = set(array("I", mine[1])), set(array("I", found[1]))
-        overlap = len(a & b) / len(a | b) if a | b else 1.0
-        return found[0] if overlap < self.max_source_overlap else None
-
-    def keep(self, key: int) -> None:
-        mine = self._pending.pop(key, None)
-        if mine is not None and mine[0] not in self._kept:
-            self._kept[mine[0]] = (key, mine[1])
-
-    def discard(self, key: int) -> None:
-        self._pending.pop(key, None)
 
 
 def _shingle_ids(text: str, n: int) -> np.ndarray:
@@ -413,12 +359,6 @@ class ImageIndex:
         found = self.duplicates(key)
         self.keep(key)
         return found
-
-
-def copied_answers(config: dict) -> CopiedAnswers | None:
-    """The copied-answer index the config's `dedupe.copies` asks for (None where disabled)."""
-    copies = config["dedupe"]["copies"]
-    return CopiedAnswers(copies["min_chars"], copies["max_source_overlap"]) if copies["enabled"] else None
 
 
 def dedupe_indexes(config: dict) -> tuple[AnswerIndex | None, ImageIndex | None]:

@@ -20,7 +20,8 @@ import numpy as np
 
 from zqvl.data.checks import schema_reason
 from zqvl.data.clean import load_filters, run_filters
-from zqvl.data.clean.dedupe import answer_text, copy_signature, dedupe_indexes, image_signatures
+from zqvl.data.clean.copies import copy_signature
+from zqvl.data.clean.dedupe import answer_text, dedupe_indexes, image_signatures
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats
 from zqvl.data.io import ImageRoot

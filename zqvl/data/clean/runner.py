@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from zqvl.data.checks import SeenIds
+from zqvl.data.clean.copies import CopiedAnswers, copied_answers
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.clean.dedupe import AnswerIndex, CopiedAnswers, ImageIndex, copied_answers, dedupe_indexes
+from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
 from zqvl.data.clean.examine import examined
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
