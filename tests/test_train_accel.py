@@ -50,3 +50,23 @@ def test_flops_count_the_lm_head_on_supervised_tokens_and_attention_per_sample(t
     # two samples of 500 attend half the pairs one sample of 1000 does
     layers, hidden = flops.llm_layers, flops.llm_hidden
     assert flops.per_step(1000, 2 * 500**2, 0, 0) - base == 3 * 4 * layers * hidden * 2 * 500**2
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--liger"], "error: --liger needs a CUDA GPU (its kernels are Triton); leave it off on CPU"),
+        (["--attention", "flash_attention_2"], "error: --attention flash_attention_2 needs a CUDA GPU"),
+    ],
+)
+def test_the_cli_refuses_gpu_switches_on_cpu_before_writing_the_run(tmp_path, flags, message):
+    import subprocess
+
+    from helpers.train_helpers import make_shards, sample_dir, train_cmd
+
+    shards = make_shards(sample_dir(tmp_path / "data", n=4), tmp_path / "shards")
+    run = tmp_path / "run"
+    args = ["--stage", "2", "--model", tiny_model(tmp_path / "m"), "--shards", shards, "--out", run, *flags]
+    done = subprocess.run(train_cmd(*args), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (run / "config.yaml").exists()  # fixing the flag and running again needs no --resume

@@ -89,7 +89,17 @@ def resolve_config(args: argparse.Namespace) -> TrainConfig:
     from zqvl.train.loader import resolve_shards
 
     resolve_shards(cfg.shards)  # fail now, not after DeepSpeed and the model have started
+    check_accel(cfg)
     return cfg
+
+
+def check_accel(cfg: TrainConfig) -> None:
+    """--attention and --liger fail here, before RUN/ is written, where this machine cannot run them."""
+    from zqvl.train.accel import check_liger, resolve_attention
+
+    resolve_attention(cfg.attention, packing=cfg.packing)
+    if cfg.liger:
+        check_liger()
 
 
 def _free_port() -> int:

@@ -38,17 +38,22 @@ def resolve_attention(choice: str, cuda: bool | None = None, packing: bool = Fal
     return choice
 
 
-def apply_liger(language_model: torch.nn.Module, cuda: bool | None = None) -> None:
-    """liger-kernel's RMSNorm, RoPE and SwiGLU in this Qwen2 LM (in place); a one-line error where it cannot run."""
+def check_liger(cuda: bool | None = None) -> None:
+    """A one-line error where --liger cannot run (checked before the run dir is written, and again at apply)."""
     cuda = torch.cuda.is_available() if cuda is None else cuda
     if not cuda:
         raise UsageError("--liger needs a CUDA GPU (its kernels are Triton); leave it off on CPU")
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise UsageError("--liger: liger-kernel is not installed (pip install 'zqvl[gpu]')")
+
+
+def apply_liger(language_model: torch.nn.Module, cuda: bool | None = None) -> None:
+    """liger-kernel's RMSNorm, RoPE and SwiGLU in this Qwen2 LM (in place); a one-line error where it cannot run."""
+    check_liger(cuda)
     if getattr(language_model.config, "model_type", None) != "qwen2":
         raise UsageError(f"--liger patches Qwen2 LLMs; this one is {language_model.config.model_type!r}")
-    try:
-        from liger_kernel.transformers import apply_liger_kernel_to_qwen2
-    except ImportError:
-        raise UsageError("--liger: liger-kernel is not installed (pip install 'zqvl[gpu]')") from None
+    from liger_kernel.transformers import apply_liger_kernel_to_qwen2
+
     apply_liger_kernel_to_qwen2(
         rope=True,
         rms_norm=True,
