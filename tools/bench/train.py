@@ -31,10 +31,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(REPO / ".cache" / "torch_extensions"))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # the seeds' recipe, the baseline to beat: the shared copy when this checkout has one, else the vendored copy
-SEED_RECIPE = next(
-    p for p in (REPO.parent / "shared" / "bench" / "seed_recipe.py", REPO / "tools/bench/baseline/seed_recipe.py")
-    if p.is_file() or p.parent.name == "baseline"
-)  # fmt: skip
+_SHARED_RECIPE = REPO.parent / "shared" / "bench" / "seed_recipe.py"
+SEED_RECIPE = _SHARED_RECIPE if _SHARED_RECIPE.is_file() else REPO / "tools" / "bench" / "baseline" / "seed_recipe.py"
 
 WORDS = "图片里有一只猫在窗台上晒太阳旁边放着一盆绿色的植物远处可以看到城市的高楼和蓝色的天空"
 
