@@ -10,8 +10,8 @@ from helpers.train_helpers import make_shards, sample_dir, tiny_model
 
 from zqvl.data.shards.reader import ShardStream, SkipSample
 from zqvl.model.build import load_model
-from zqvl.train.collate import SampleBuilder
-from zqvl.train.loader import TrainLoader, collate_micro_batch, count_samples, resolve_shards
+from zqvl.train.collate import SampleBuilder, collate
+from zqvl.train.loader import TrainLoader, count_samples, resolve_shards
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def micro_batches(setup, workers):
         batch_size=2,
         group_batches=2,
         num_workers=workers,
-        collate_fn=partial(collate_micro_batch, pad_id=processor.tokenizer.pad_token_id),
+        collate_fn=partial(collate, pad_id=processor.tokenizer.pad_token_id),
     )
 
 

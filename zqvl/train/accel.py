@@ -1,8 +1,8 @@
 """The GPU path's switches: which attention kernel the LLM runs, and liger-kernel's fused Qwen2 kernels.
 
 --attention auto is flash-attention 2 on a GPU with flash_attn installed (packed rows then run its varlen kernels,
-from the position ids), SDPA otherwise (packed rows: one SDPA call per sample); --liger swaps Qwen2's RMSNorm, RoPE and SwiGLU for liger-kernel's Triton
-kernels (zqvl[gpu]). The loss stays zqvl's own supervised-only one (model/loss.py): liger's fused linear
+from the position ids), SDPA otherwise (packed rows: one SDPA call per sample); --liger swaps Qwen2's RMSNorm,
+RoPE and SwiGLU for liger-kernel's Triton kernels (zqvl[gpu]). The loss stays zqvl's own supervised-only one (model/loss.py): liger's fused linear
 cross-entropy would run the LM head on every position again.
 """
 
@@ -13,8 +13,7 @@ import importlib.util
 import torch
 
 from zqvl.errors import UsageError
-
-ATTENTION = ("auto", "sdpa", "flash_attention_2", "eager")
+from zqvl.train.config import ATTENTIONS
 
 
 def resolve_attention(choice: str, cuda: bool | None = None, packing: bool = False) -> str:
@@ -33,8 +32,8 @@ def resolve_attention(choice: str, cuda: bool | None = None, packing: bool = Fal
             raise UsageError("--attention flash_attention_2 needs a CUDA GPU; on CPU use sdpa (the default)")
         if not has_flash:
             raise UsageError("--attention flash_attention_2: flash_attn is not installed (pip install flash-attn)")
-    if choice not in ATTENTION:
-        raise UsageError(f"--attention {choice!r}: choose one of {', '.join(ATTENTION)}")
+    if choice not in ATTENTIONS:
+        raise UsageError(f"--attention {choice!r}: choose one of {', '.join(ATTENTIONS)}")
     return choice
 
 

@@ -196,7 +196,7 @@ def group_by_length(samples: list[Sample], batch_size: int, rng: random.Random) 
 
 
 def collate(samples: Sequence[Sample], pad_id: int) -> dict[str, Any]:
-    """Right-pad to the longest sample. Returns model inputs plus bookkeeping (ids, token counts)."""
+    """Right-pad to the longest sample. Returns model inputs plus bookkeeping (ids, token counts, records split)."""
     longest = max(len(s) for s in samples)
     input_ids = torch.full((len(samples), longest), pad_id, dtype=torch.long)
     labels = torch.full((len(samples), longest), IGNORE, dtype=torch.long)
@@ -219,4 +219,10 @@ def collate(samples: Sequence[Sample], pad_id: int) -> dict[str, Any]:
         "padded": input_ids.numel(),
         "attended": sum(len(s) ** 2 for s in samples),  # query-key pairs each sample really attends (FLOPs)
         "images": sum(len(s.image_index) for s in samples),
+        "split": records_split(samples),
     }
+
+
+def records_split(samples: Sequence[Sample]) -> int:
+    """Records cut at turn boundaries, counted once each (at their first piece)."""
+    return sum(1 for s in samples if s.pieces > 1 and s.piece == 0)

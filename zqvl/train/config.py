@@ -114,6 +114,7 @@ class TrainConfig:
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
 SCHEDULES = TrainConfig.__dataclass_fields__["schedule"].metadata["choices"]
 PRECISIONS = TrainConfig.__dataclass_fields__["precision"].metadata["choices"]
+ATTENTIONS = TrainConfig.__dataclass_fields__["attention"].metadata["choices"]
 CLI_ONLY = {"stage", "model", "shards", "out"}  # the CLI's own required arguments, not preset values
 
 

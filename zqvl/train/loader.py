@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from zqvl.data.shards.format import MANIFEST, Manifest
 from zqvl.errors import UsageError
-from zqvl.train.collate import collate, group_by_length
+from zqvl.train.collate import group_by_length
 from zqvl.train.packing import pack_window
 
 if TYPE_CHECKING:
@@ -307,13 +307,6 @@ def _die_with_parent(worker_id: int) -> None:
 
 def _unchanged(item):
     return item
-
-
-def collate_micro_batch(samples: list, pad_id: int) -> dict:
-    """The trainer's micro-batch: padded model inputs + bookkeeping; `split` = records cut at turn boundaries."""
-    out = collate(samples, pad_id)
-    out["split"] = sum(1 for s in samples if s.pieces > 1 and s.piece == 0)
-    return out
 
 
 def resolve_shards(patterns: Sequence[str]) -> list[str]:

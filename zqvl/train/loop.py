@@ -84,8 +84,8 @@ class Trainer:
         from zqvl.data.shards.reader import ShardStream, SkipSample
         from zqvl.model.build import load_model
         from zqvl.train.accel import apply_liger, resolve_attention
-        from zqvl.train.collate import SampleBuilder
-        from zqvl.train.loader import TrainLoader, collate_micro_batch, resolve_shards
+        from zqvl.train.collate import SampleBuilder, collate
+        from zqvl.train.loader import TrainLoader, resolve_shards
         from zqvl.train.mix import MixedLoader, parse_sources
         from zqvl.train.packing import collate_packed
         from zqvl.train.parts import apply_train_type, enable_gradient_checkpointing
@@ -157,7 +157,7 @@ class Trainer:
                 num_workers=cfg.num_workers,
                 collate_fn=partial(collate_packed, pad_id=pad, flat=attention == "flash_attention_2")
                 if cfg.packing
-                else partial(collate_micro_batch, pad_id=pad),
+                else partial(collate, pad_id=pad),
                 pack_len=cfg.max_len if cfg.packing else 0,
             )
 
@@ -287,7 +287,7 @@ class Trainer:
             value = batch.get(key)
             if value is None:
                 continue
-            if cuda:  # page-locked: the copy runs asynchronously with the previous step's kernels
+            if cuda:  # page-locked, so the copy is non-blocking and the host goes on queuing work
                 value = value.pin_memory()
             dtype = self.dtype if key == "pixel_values" else None
             inputs[key] = value.to(device, dtype, non_blocking=cuda)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from zqvl.train.collate import IGNORE, Sample
+from zqvl.train.collate import IGNORE, Sample, records_split
 
 
 def pack_rows(samples: Sequence[Sample], max_len: int) -> list[list[Sample]]:
@@ -95,5 +95,5 @@ def collate_packed(rows: Sequence[Sequence[Sample]], pad_id: int, flat: bool = F
         "padded": input_ids.numel(),
         "attended": attended,
         "images": images,
-        "split": sum(1 for row in rows for s in row if s.pieces > 1 and s.piece == 0),
+        "split": records_split([s for row in rows for s in row]),
     }
