@@ -11,7 +11,7 @@ colour grid confirms that the pictures, not just their outlines, match.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -79,6 +79,15 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return best
 
 
+def _affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutation parameters (a odd, b any uint32) drawn as its MinHash draws them,
+    without importing datasketch: its package import pulls in scipy.integrate, ~0.6 s in every worker."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
 class AnswerIndex:
     """MinHash-LSH over character n-grams of the answers; candidates verified on the signatures.
 
@@ -96,23 +105,31 @@ class AnswerIndex:
     BATCH_GRAMS = 16_384  # characters per batch of signatures() (x num_perm x 4 bytes of scratch)
 
     def __init__(self, threshold: float, ngram: int, num_perm: int, min_chars: int):
-        from datasketch import MinHash
-
         self.threshold, self.ngram, self.min_chars = threshold, ngram, min_chars
-        self.bands, self.rows = lsh_bands(threshold, num_perm)
-        perms = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
-        self._a, self._b = perms[0].astype(np.uint32), perms[1].astype(np.uint32)
+        self._a, self._b = _affine32_permutations(num_perm, seed=1)
         self._num_perm = num_perm
-        self._band_bytes = self.rows * 4
-        # band value -> the kept row, or a list of them once a second one shares it (an int is not tracked
-        # by the garbage collector; a list per band and record would make its full passes cost more than
-        # the lookups)
-        self._tables: list[dict[bytes, int | list[int]]] = [dict() for _ in range(self.bands)]
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._keys = np.zeros(1024, dtype=np.int64)  # row -> record key (increasing)
         self._numbers = np.zeros(1024, dtype=np.int64)  # row -> hash of the answer's numbers
         self._n = 0
         self.kept = 0
+
+    # The banding is only needed where records are compared (the parent), never where they are only signed
+    # (a worker): lsh_bands imports scipy, ~0.6 s a process.
+    @property
+    def bands(self) -> int:
+        return lsh_bands(self.threshold, self._num_perm)[0]
+
+    @property
+    def rows(self) -> int:
+        return lsh_bands(self.threshold, self._num_perm)[1]
+
+    @cached_property
+    def _tables(self) -> list[dict[bytes, int | list[int]]]:
+        """Band value -> the kept row, or a list of them once a second one shares it (an int is not tracked by
+        the garbage collector; a list per band and record would make its full passes cost more than the
+        lookups)."""
+        return [dict() for _ in range(self.bands)]
 
     @property
     def bucket_entries(self) -> int:
@@ -192,7 +209,7 @@ class AnswerIndex:
         return row if row < self._n and self._keys[row] == key else None
 
     def _bands_of(self, row: int) -> list[bytes]:
-        raw, step = self._signatures[row].tobytes(), self._band_bytes
+        raw, step = self._signatures[row].tobytes(), self.rows * 4
         return [raw[lo : lo + step] for lo in range(0, self.bands * step, step)]
 
     def candidates(self, key: int) -> list[int]:

@@ -9,8 +9,9 @@ the output is byte-identical whatever N is, and memory stays bounded by the chun
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -134,31 +135,42 @@ def _examine(values: list[tuple[int, object]]) -> list[Examined]:
 def examined(
     values: Iterator[object], config: dict, images_dir: str, workers: int, explain_id: str | None = None
 ) -> Iterator[list[Examined]]:
-    """Chunks of Examined, in input order. With workers > 1, a pool starts once the set proves bigger than two
-    chunks (a small set is done before the pool would be up), and at most 2 chunks per worker are in flight."""
+    """Chunks of Examined, in input order.
+
+    With workers > 1 and a set bigger than two chunks (a smaller one is done before a pool would be up), the
+    pool starts at once and this process examines chunks itself until the first worker result is back, so
+    the workers' start-up (~0.3 s) costs no time; after that it only feeds them, at most 2 chunks per worker
+    in flight."""
     local = Examiner(config, images_dir, explain_id)
     chunks = _chunks(values)
-    for _ in range(2):
-        chunk = next(chunks, None)
-        if chunk is None:
-            return
-        yield local.chunk(chunk)
-    if workers <= 1:
-        for chunk in chunks:
+    head = list(itertools.islice(chunks, 3))
+    if workers <= 1 or len(head) < 3:
+        for chunk in itertools.chain(head, chunks):
             yield local.chunk(chunk)
         return
+    chunks = itertools.chain(head, chunks)
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["zqvl.data.clean.examine"])
     with ProcessPoolExecutor(
         workers, mp_context=ctx, initializer=_init_worker, initargs=(config, images_dir, explain_id)
     ) as pool:
-        pending: list[Future] = []
-        for chunk in chunks:
-            pending.append(pool.submit(_examine, chunk))
-            if len(pending) >= 2 * workers:
-                yield pending.pop(0).result()
-        for f in pending:
-            yield f.result()
+        queue: deque[Future | list[Examined]] = deque()  # in input order: a future, or a chunk done here
+        in_flight, started, chunk = 0, False, next(chunks, None)
+        while chunk is not None or queue:
+            if chunk is not None and in_flight < 2 * workers:
+                queue.append(pool.submit(_examine, chunk))
+                in_flight, chunk = in_flight + 1, next(chunks, None)
+                continue
+            started = started or any(isinstance(q, Future) and q.done() for q in queue)
+            if chunk is not None and not started and len(queue) - in_flight < 2 * workers:
+                queue.append(local.chunk(chunk))  # the workers are still starting: do one here meanwhile
+                chunk = next(chunks, None)
+                continue
+            item = queue.popleft()
+            if isinstance(item, Future):
+                in_flight -= 1
+                item = item.result()
+            yield item
 
 
 def _chunks(values: Iterator[object]) -> Iterator[list[tuple[int, object]]]:
