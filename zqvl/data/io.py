@@ -298,8 +298,11 @@ class RecordListWriter:
         return self
 
     def write(self, record: Record | dict) -> None:
-        obj = record.to_json() if isinstance(record, Record) else record
-        self._fh.write(("\n" if self.count == 0 else ",\n") + dumps(obj))
+        self.write_text(dumps(record.to_json() if isinstance(record, Record) else record))
+
+    def write_text(self, line: str) -> None:
+        """A record already written as dumps() writes it (one line)."""
+        self._fh.write(("\n" if self.count == 0 else ",\n") + line)
         self.count += 1
 
     def __exit__(self, *exc):

@@ -21,6 +21,7 @@ class Decision:
     id: str  # the record's id, or "#index" when it has no usable one
     reasons: list[Reason] = field(default_factory=list)
     images: tuple[str, ...] = ()
+    placed: bool = False  # its images are in the output already (placed while it was examined)
 
     @property
     def kept(self) -> bool:
@@ -44,6 +45,7 @@ class Scan:
     length_cut: dict | None = None  # {"median", "sd", "log_cut", "max_ratio"} when the set had enough turns
     filter_errors: Counter = field(default_factory=Counter)
     explained: Record | None = None  # the record asked about with --explain
+    spool: Path | None = None  # one line per record, as the output writes it (a scan made for an output)
 
     @property
     def counts(self) -> Counter:

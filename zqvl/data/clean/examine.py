@@ -25,8 +25,8 @@ from zqvl.data.clean.copies import copy_signature
 from zqvl.data.clean.dedupe import answer_text, dedupe_indexes, image_signatures
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.stats import RecordStats, record_stats
-from zqvl.data.io import ImageRoot
-from zqvl.data.schema import Record, SchemaError, parse_record, record_label
+from zqvl.data.io import FilePlacer, ImageRoot, dumps, safe_image_path
+from zqvl.data.schema import Record, SchemaError, Unparsable, parse_record, record_label
 
 CHUNK = 256  # records per unit of work (a worker round trip costs ~1 ms; a chunk ~150 ms)
 
@@ -48,12 +48,16 @@ class Examined:
     image_problem: Reason | None = None  # the first image that could not be decoded
     copy_sig: tuple[bytes, bytes] | None = None  # dedupe.copy_signature, for the copied-answer index
     record: Record | None = None  # only the record asked about with --explain
+    # Only when the scan writes an output (place_into): the record as the output's chat.json line holds it,
+    # and whether its images were placed there already (it passed everything here).
+    text: str = ""
+    placed: bool = False
 
 
 class Examiner:
     """The per-record checks of one config, built once per process."""
 
-    def __init__(self, config: dict, images_dir: str, explain_id: str | None = None):
+    def __init__(self, config: dict, images_dir: str, explain_id: str | None = None, place_into: str | None = None):
         self.filters = load_filters(config=config)
         self.min_source_units = config["set_checks"]["length_outlier"]["min_source_units"]
         self.image_root = ImageRoot(images_dir)
@@ -63,6 +67,9 @@ class Examiner:
         copies = config["dedupe"]["copies"]
         self.copy_min_chars = copies["min_chars"] if copies["enabled"] else None
         self.explain_id = explain_id
+        # Placing the images of a record that passed here is most of the output's cost; done in the worker
+        # it runs in parallel, and the few records the parent rejects later take theirs back out.
+        self.place_into, self.placer = place_into, FilePlacer(staged=True)
 
     def chunk(self, values: list[tuple[int, object]]) -> list[Examined]:
         out = [self.one(index, value) for index, value in values]
@@ -74,6 +81,12 @@ class Examiner:
                     e.answer_sig = sig
         if self.hash_images:
             self._hash_images(passed)
+        if self.place_into is not None:
+            for e in passed:
+                if e.image_problem is None:
+                    for rel, path in zip(e.images, e.image_paths):
+                        self.placer.place(path, safe_image_path(self.place_into, rel))
+                    e.placed = True
         for e in out:
             if e.answer_sig is None:
                 e.answer = None  # not sent back: only signed answers are compared
@@ -83,7 +96,10 @@ class Examiner:
         try:
             record = parse_record(value, index)
         except SchemaError as e:
-            return Examined(index, record_label(value, index), [schema_reason(e)], parsed=False)
+            bad = Examined(index, record_label(value, index), [schema_reason(e)], parsed=False)
+            if self.place_into is not None:
+                bad.text = dumps(str(value) if isinstance(value, Unparsable) else value)
+            return bad
         errors: Counter = Counter()
         reasons = run_filters(record, self.filters, errors)
         paths = []
@@ -95,6 +111,8 @@ class Examiner:
                 paths.append(path)
         e = Examined(index, record.id, reasons, tuple(record.images), record_stats(record, self.min_source_units))
         e.filter_errors, e.image_paths = errors, paths
+        if self.place_into is not None:
+            e.text = dumps(value)
         e.answer = answer_text(record) if not reasons else None
         if not reasons and self.copy_min_chars is not None:
             e.copy_sig = copy_signature(record, self.copy_min_chars)
@@ -122,9 +140,9 @@ def default_workers() -> int:
 _WORKER: Examiner | None = None
 
 
-def _init_worker(config: dict, images_dir: str, explain_id: str | None) -> None:
+def _init_worker(config: dict, images_dir: str, explain_id: str | None, place_into: str | None) -> None:
     global _WORKER
-    _WORKER = Examiner(config, images_dir, explain_id)
+    _WORKER = Examiner(config, images_dir, explain_id, place_into)
 
 
 def _examine(values: list[tuple[int, object]]) -> list[Examined]:
@@ -133,7 +151,12 @@ def _examine(values: list[tuple[int, object]]) -> list[Examined]:
 
 
 def examined(
-    values: Iterator[object], config: dict, images_dir: str, workers: int, explain_id: str | None = None
+    values: Iterator[object],
+    config: dict,
+    images_dir: str,
+    workers: int,
+    explain_id: str | None = None,
+    place_into: str | None = None,
 ) -> Iterator[list[Examined]]:
     """Chunks of Examined, in input order.
 
@@ -141,7 +164,7 @@ def examined(
     pool starts at once and this process examines chunks itself until the first worker result is back, so
     the workers' start-up (~0.3 s) costs no time; after that it only feeds them, at most 2 chunks per worker
     in flight."""
-    local = Examiner(config, images_dir, explain_id)
+    local = Examiner(config, images_dir, explain_id, place_into)
     chunks = _chunks(values)
     head = list(itertools.islice(chunks, 3))
     if workers <= 1 or len(head) < 3:
@@ -152,7 +175,7 @@ def examined(
     ctx = get_context("forkserver")
     ctx.set_forkserver_preload(["zqvl.data.clean.examine"])
     with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(config, images_dir, explain_id)
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(config, images_dir, explain_id, place_into)
     ) as pool:
         queue: deque[Future | list[Examined]] = deque()  # in input order: a future, or a chunk done here
         in_flight, started, chunk = 0, False, next(chunks, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import math
 from pathlib import Path
 
@@ -36,10 +37,12 @@ class SampleCollector:
         self.images = ImageRoot(scan.images_dir)  # a rejected record's image may be one that escapes images/
         self.samples: dict[str, list[Sample]] = {}
 
-    def __call__(self, decision: Decision, value) -> None:
+    def __call__(self, decision: Decision, line: str) -> None:
+        """`line`: the record as the scan's spool holds it (JSON text)."""
         need = [c for c in dict.fromkeys(decision.reasons) if len(self.samples.get(c, [])) < self.per_reason]
         if not need:
             return
+        value = json.loads(line)
         try:
             record = parse_record(value, decision.index)
             turns = [(t.raw_role or t.role, _clip(t.value), _clip(t.source)) for t in record.turns]

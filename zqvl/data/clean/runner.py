@@ -11,7 +11,9 @@ exactly one of the two outputs.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 from zqvl.data.checks import SeenIds
@@ -23,8 +25,6 @@ from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import robust_center
 from zqvl.data.io import (
-    FilePlacer,
-    ImageRoot,
     JsonlWriter,
     RecordListWriter,
     chat_json,
@@ -32,11 +32,12 @@ from zqvl.data.io import (
     safe_image_path,
 )
 from zqvl.data.outdir import claim, staged
-from zqvl.data.schema import record_label
 from zqvl.errors import UsageError
 from zqvl.progress import NULL, Progress
 
 __all__ = ["Decision", "Scan", "scan", "write_outputs", "clean"]
+
+SPOOL = ".records.spool"  # in the staging directory, gone before it is swapped in
 
 
 def scan(
@@ -45,9 +46,13 @@ def scan(
     progress: Progress = NULL,
     explain_id: str | None = None,
     workers: int = 1,
+    out: Path | None = None,
 ) -> Scan:
     """Stages 1 and 2: per-record reasons, stats, dedupe signatures (zqvl.data.clean.examine, in `workers`
-    processes), then, in input order here, repeated ids and the set-level decisions."""
+    processes), then, in input order here, repeated ids and the set-level decisions.
+
+    With `out` (a fresh staging directory) the scan also prepares the output: each record's line goes to a
+    spool there, and the images of records that pass the per-record checks are placed in out/images."""
     path = chat_json(data_dir)
     images_dir = path.parent / "images"
     result = Scan(path, images_dir, config)
@@ -55,32 +60,43 @@ def scan(
     answers, images = dedupe_indexes(config)
     copies = copied_answers(config)
     seen = SeenIds()
-    for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id):
-        for e in chunk:
-            if not e.parsed:
-                result.decisions.append(Decision(e.index, e.id, e.reasons))
-                result.stats.append(None)
-                continue
-            decision = Decision(e.index, e.id, images=e.images, reasons=seen.check(e.id, e.index))
-            decision.reasons += e.reasons
-            result.filter_errors.update(e.filter_errors)
-            result.stats.append(e.stats)
-            if decision.kept:
-                if answers is not None and e.answer_sig is not None:
-                    answers.store_signed(e.index, e.answer, e.answer_sig)
-                if copies is not None:
-                    copies.remember(e.index, e.copy_sig)
-                if e.image_problem is not None:
-                    decision.reasons.append(e.image_problem)
-                elif images is not None and e.image_sigs:
-                    images.remember(e.index, e.images, e.image_sigs)
-            if e.record is not None and result.explained is None:
-                result.explained = e.record
-            result.decisions.append(decision)
-        progress.advance(len(chunk))
+    place_into = None
+    if out is not None:
+        result.spool, place_into = out / SPOOL, str(out / "images")
+    with open(result.spool, "w", encoding="utf-8") if result.spool else nullcontext() as spool:
+        for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id, place_into):
+            for e in chunk:
+                if spool is not None:
+                    spool.write(e.text + "\n")
+                result.decisions.append(_decide(e, result, seen, answers, images, copies))
+            progress.advance(len(chunk))
     _length_outliers(result, config["set_checks"]["length_outlier"])
     keep_first(result.decisions, answers, images, copies)
     return result
+
+
+def _decide(e, result: Scan, seen: SeenIds, answers, images, copies) -> Decision:
+    """The Decision for one examined record, in input order: repeated ids here, and a record kept so far
+    goes into the dedupe indexes (keep_first settles it once the set-level checks are done)."""
+    if not e.parsed:
+        result.stats.append(None)
+        return Decision(e.index, e.id, e.reasons, placed=e.placed)
+    decision = Decision(e.index, e.id, images=e.images, reasons=seen.check(e.id, e.index), placed=e.placed)
+    decision.reasons += e.reasons
+    result.filter_errors.update(e.filter_errors)
+    result.stats.append(e.stats)
+    if decision.kept:
+        if answers is not None and e.answer_sig is not None:
+            answers.store_signed(e.index, e.answer, e.answer_sig)
+        if copies is not None:
+            copies.remember(e.index, e.copy_sig)
+        if e.image_problem is not None:
+            decision.reasons.append(e.image_problem)
+        elif images is not None and e.image_sigs:
+            images.remember(e.index, e.images, e.image_sigs)
+    if e.record is not None and result.explained is None:
+        result.explained = e.record
+    return decision
 
 
 def _length_outliers(result: Scan, params: dict) -> None:
@@ -170,26 +186,24 @@ def write_outputs(
     result: Scan,
     out_dir: str | Path,
     progress: Progress = NULL,
-    sample_hook: Callable[[Decision, dict], None] | None = None,
+    sample_hook: Callable[[Decision, str], None] | None = None,
 ) -> None:
-    """Stage 3: stream the input again; kept records → chat.json (+ images), the rest → rejected.jsonl."""
+    """Stage 3, from the scan's spool: kept records → chat.json, the rest → rejected.jsonl, and the images
+    placed for records rejected after their examination (set-level checks, the judge) taken back out unless
+    a kept record shows them too. The lines are the ones examined, so the input may change meanwhile."""
+    if result.spool is None:
+        raise ValueError("write_outputs needs a scan made for an output (scan(..., out=DIR))")
     out = Path(out_dir)
     progress.stage("write", len(result.decisions))
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    src_root, dst_root, placer = ImageRoot(result.images_dir), str(out / "images"), FilePlacer(staged=True)
-    with RecordListWriter(out / "chat.json") as kept_w, JsonlWriter(out / "rejected.jsonl") as rej_w:
-        n = 0
-        for index, value in enumerate(iter_json_values(result.path)):
-            if index >= len(result.decisions) or result.decisions[index].label != record_label(value, index):
-                raise UsageError(f"{result.path} changed while clean was running (record #{index})")
-            d = result.decisions[index]
+    taken_back: set[str] = set()
+    with (
+        open(result.spool, encoding="utf-8") as spool,
+        RecordListWriter(out / "chat.json") as kept_w,
+        JsonlWriter(out / "rejected.jsonl") as rej_w,
+    ):
+        for n, (d, line) in enumerate(zip(result.decisions, spool), 1):
             if d.kept:
-                kept_w.write(value)
-                for rel in d.images:  # a kept record's paths resolved at scan (an unsafe one is a reason)
-                    src, problem = src_root.resolve(rel)
-                    if problem:
-                        raise UsageError(f"{result.images_dir} changed while clean was running: {problem[1]}")
-                    placer.place(src, safe_image_path(dst_root, rel))
+                kept_w.write_text(line[:-1])
             else:
                 codes = list(dict.fromkeys(d.reasons))
                 detail = {}
@@ -197,15 +211,29 @@ def write_outputs(
                     detail[r] = (detail[r] + "; " + r.detail) if r in detail else r.detail
                 rej_w.write({"id": d.id, "reasons": codes, "detail": detail})
                 if sample_hook:
-                    sample_hook(d, value)
-            n += 1
+                    sample_hook(d, line)
+                if d.placed:
+                    taken_back.update(d.images)
             if n % 256 == 0:
                 progress.advance(256)
-        if n != len(result.decisions):
-            raise UsageError(
-                f"{result.path} changed while clean was running ({n} records now, {len(result.decisions)} before)"
-            )
-        progress.advance(n % 256)
+        progress.advance(len(result.decisions) % 256)
+    if taken_back:
+        for d in result.decisions:
+            if d.kept:
+                taken_back.difference_update(d.images)
+        _take_back(str(out / "images"), taken_back)
+    result.spool.unlink()
+
+
+def _take_back(images_root: str, rels: set[str]) -> None:
+    """Remove placed images (and the folders that leaves empty) below images_root."""
+    for rel in sorted(rels):
+        path = safe_image_path(images_root, rel)
+        os.unlink(path)
+        parent = os.path.dirname(path)
+        while parent != images_root and not os.listdir(parent):
+            os.rmdir(parent)
+            parent = os.path.dirname(parent)
 
 
 COMMAND = "zqvl-data clean"
@@ -228,10 +256,10 @@ def clean(
     if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     claim(out, COMMAND, input_dir=source, force=force)  # before paying for the scan
-    result = scan(data_dir, config, progress, workers=workers)
-    if judge is not None:  # adds its reasons to records the rules kept (zqvl.data.translate.judge, via the CLI)
-        judge(result)
     with staged(out, COMMAND, source) as tmp:
+        result = scan(data_dir, config, progress, workers=workers, out=tmp)
+        if judge is not None:  # adds its reasons to records the rules kept (zqvl.data.translate.judge, via the CLI)
+            judge(result)
         collector = SampleCollector(result, config["report"]["samples_per_reason"])
         write_outputs(result, tmp, progress, collector)
         write_report(result, tmp, collector)
