@@ -188,8 +188,11 @@ class AnswerIndex:
             for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
                 self.store_signed(key, text, sig)
 
-    def store_signed(self, key: int, text: str, sig: np.ndarray) -> None:
-        """store() with the signature computed elsewhere (a worker process: signatures() is deterministic)."""
+    def store_signed(self, key: int, text: str, sig: np.ndarray | bytes) -> None:
+        """store() with the signature computed elsewhere (a worker process: signatures() is deterministic),
+        as an array or as its bytes."""
+        if isinstance(sig, bytes):
+            sig = np.frombuffer(sig, dtype=np.uint32)
         # str hashes differ between processes: the numbers' hash is taken here, in the process that compares
         self._append(key, sig, hash(tuple(_DIGITS.findall(text))))
 

@@ -17,8 +17,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-import numpy as np
-
 from zqvl.data.checks import schema_reason
 from zqvl.data.clean import load_filters, run_filters
 from zqvl.data.clean.copies import copy_signature
@@ -39,10 +37,10 @@ class Examined:
     images: tuple[str, ...] = ()
     stats: RecordStats | None = None
     parsed: bool = True
-    filter_errors: Counter = field(default_factory=Counter)
+    filter_errors: Counter | None = None  # filters that raised (None, not an empty Counter: pickled per record)
     # Only for a record that passed everything here (the parent may still reject it for a repeated id):
     answer: str | None = None  # the answer text, when long enough for the MinHash index
-    answer_sig: np.ndarray | None = None
+    answer_sig: bytes | None = None  # its MinHash row as bytes: an array costs ~15 us more to unpickle
     image_paths: list[str] = field(default_factory=list)  # the real paths of the record's images
     image_sigs: list | None = None  # one (pHash, colours) per image, or None
     image_problem: Reason | None = None  # the first image that could not be decoded
@@ -78,7 +76,7 @@ class Examiner:
             long_enough = [e for e in passed if len(e.answer or "") >= self.answers.min_chars]
             if long_enough:
                 for e, sig in zip(long_enough, self.answers.signatures([e.answer for e in long_enough])):
-                    e.answer_sig = sig
+                    e.answer_sig = sig.tobytes()
         if self.hash_images:
             self._hash_images(passed)
         if self.place_into is not None:
@@ -110,7 +108,7 @@ class Examiner:
             else:
                 paths.append(path)
         e = Examined(index, record.id, reasons, tuple(record.images), record_stats(record, self.min_source_units))
-        e.filter_errors, e.image_paths = errors, paths
+        e.filter_errors, e.image_paths = errors or None, paths
         if self.place_into is not None:
             e.text = dumps(value)
         e.answer = answer_text(record) if not reasons else None

@@ -83,7 +83,8 @@ def _decide(e, result: Scan, seen: SeenIds, answers, images, copies) -> Decision
         return Decision(e.index, e.id, e.reasons, placed=e.placed)
     decision = Decision(e.index, e.id, images=e.images, reasons=seen.check(e.id, e.index), placed=e.placed)
     decision.reasons += e.reasons
-    result.filter_errors.update(e.filter_errors)
+    if e.filter_errors:
+        result.filter_errors.update(e.filter_errors)
     result.stats.append(e.stats)
     if decision.kept:
         if answers is not None and e.answer_sig is not None:
