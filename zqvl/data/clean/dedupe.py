@@ -113,6 +113,7 @@ class AnswerIndex:
         self._numbers = np.zeros(1024, dtype=np.int64)  # row -> hash of the answer's numbers
         self._n = 0
         self.kept = 0
+        self._last_bands: tuple[int, list[bytes]] = (-1, [])
 
     # The banding is only needed where records are compared (the parent), never where they are only signed
     # (a worker): lsh_bands imports scipy, ~0.6 s a process.
@@ -211,9 +212,17 @@ class AnswerIndex:
         row = int(np.searchsorted(self._keys[: self._n], key))
         return row if row < self._n and self._keys[row] == key else None
 
+    @cached_property
+    def _band_slices(self) -> list[slice]:
+        step = self.rows * 4
+        return [slice(lo, lo + step) for lo in range(0, self.bands * step, step)]
+
     def _bands_of(self, row: int) -> list[bytes]:
-        raw, step = self._signatures[row].tobytes(), self.rows * 4
-        return [raw[lo : lo + step] for lo in range(0, self.bands * step, step)]
+        # keep-first asks duplicates(key) then keep(key): the last row's bands are remembered for the second
+        if self._last_bands[0] != row:
+            raw = self._signatures[row].tobytes()
+            self._last_bands = (row, [raw[s] for s in self._band_slices])
+        return self._last_bands[1]
 
     def candidates(self, key: int) -> list[int]:
         """Kept keys that share at least one band with `key` (LSH candidates, before verification)."""
