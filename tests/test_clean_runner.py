@@ -237,3 +237,29 @@ def test_records_are_named_by_record_label(tmp_path):
     rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
     assert [k["id"] for k in kept] == ["line\nbreak"]
     assert [r["id"] for r in rejected] == ["7", repr("tab\there"), "#3"]
+
+
+def test_images_placed_during_the_scan_are_taken_back_for_records_rejected_later(tmp_path):
+    """Images are placed while records are examined; a record rejected by a set-level check (here an answer
+    duplicate) gets its images taken back out, and the folder that leaves empty goes too, unless a kept
+    record shows the same file."""
+    root = tmp_path / "in"
+    values = [
+        rec("first", ("描述这张图片。", "Describe this image."), NEAR_DUP_ANSWER, image="kept/a.jpg"),
+        rec("copy-own-image", ("这张照片里有什么？", "What is in this photo?"), NEAR_DUP_ANSWER, image="gone/b.jpg"),
+        rec("copy-shared-image", ("图里有什么？", "What is in the picture?"), NEAR_DUP_ANSWER, image="kept/a.jpg"),
+    ]
+    for i, name in enumerate(("kept/a.jpg", "gone/b.jpg")):
+        draw(root / "images" / name, 50 + i)
+    (root / "chat.json").write_text(json.dumps(values, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        main(["clean", str(root), "--out", str(tmp_path / "out"), "--workers", "1", "--max-drop", "1"])
+    assert e.value.code == 0
+    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["reasons"]) for r in rejected] == [
+        ("copy-own-image", ["dedupe.answer"]),
+        ("copy-shared-image", ["dedupe.answer"]),
+    ]
+    out_images = tmp_path / "out" / "images"
+    assert sorted(str(p.relative_to(out_images)) for p in out_images.rglob("*")) == ["kept", "kept/a.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [".zqvl-output.json"]
