@@ -1,10 +1,12 @@
 """The clean pipeline: scan (per-record filters, stats, dedupe candidates) → decide (set-level checks) → write.
 
 Stage 1 streams chat.json once: every record gets its per-record reasons, its measurements and, when it
-passes, its answer and image signatures. Stage 2 decides what needs the whole set: length outliers against
-the set's own distribution, then keep-first near-duplicate removal (only a record that is finally kept can
-make a later one a duplicate, so the indexes only ever hold kept records). Stage 3 streams chat.json again and writes
-kept records, rejected.jsonl and images; every file appears atomically, and every input record lands in
+passes, its answer and image signatures; meanwhile its output line goes to a spool and, when it passes, its
+images are placed (both by the process that examined it). Stage 2 decides what needs the whole set: length
+outliers against the set's own distribution, then keep-first near-duplicate removal (only a record that is
+finally kept can make a later one a duplicate, so the indexes only ever hold kept records). Stage 3 copies the
+kept records' spool lines to chat.json, writes rejected.jsonl and takes back the images of records stage 2
+rejected; everything is built in a staging directory that appears whole, and every input record lands in
 exactly one of the two outputs.
 """
 
