@@ -2,7 +2,8 @@
 
 Everything that depends on one record alone runs here: parsing, the filters, image paths, the measurements, and
 for a record that passes, its answer's MinHash signature and its images' signatures (decoding images is most
-of clean's time). What depends on the order of the set — repeated ids, keep-first, the set's distributions —
+of clean's time); for a scan that writes an output, also the record's output line and, for a record that
+passes, placing its images there. What depends on the order of the set — repeated ids, keep-first, the set's distributions —
 stays in the parent, which consumes the chunks in input order. So `--workers N` cannot change a decision:
 the output is byte-identical whatever N is, and memory stays bounded by the chunks in flight.
 """

@@ -150,39 +150,42 @@ def keep_first(
     order, a record that nearly duplicates a record already kept is dropped, and one that does not is
     kept and joins the indexes (only kept records are ever compared with, so memory stays linear)."""
     for d in decisions:
-        if not d.kept:
-            if images is not None:
-                images.discard(d.index)
-            if copies is not None:
-                copies.discard(d.index)
-            continue
-        hits = answers.duplicates(d.index) if answers is not None else []
-        if hits:
-            i, j = hits[0]
-            d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
-        copied = copies.duplicate(d.index) if copies is not None and not hits else None
-        if copied is not None:
-            d.reasons.append(
-                Reason(
-                    "dedupe.copied_answer",
-                    f"the same answer as kept record {decisions[copied].id!r}, whose English says something else",
-                )
-            )
-        img = images.duplicates(d.index) if images is not None else []
-        if img:
-            d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
         if d.kept:
-            if answers is not None:
-                answers.keep(d.index)
-            if images is not None:
-                images.keep(d.index)
-            if copies is not None:
-                copies.keep(d.index)
+            _mark_duplicate(d, decisions, answers, images, copies)
+        # settled either way: a kept record joins the indexes, any other is forgotten
+        if d.kept:
+            for index in (answers, images, copies):
+                if index is not None:
+                    index.keep(d.index)
         else:
-            if images is not None:
-                images.discard(d.index)
-            if copies is not None:
-                copies.discard(d.index)
+            for index in (images, copies):  # the answer index holds every signature and compares kept rows only
+                if index is not None:
+                    index.discard(d.index)
+
+
+def _mark_duplicate(
+    d: Decision,
+    decisions: list[Decision],
+    answers: AnswerIndex | None,
+    images: ImageIndex | None,
+    copies: CopiedAnswers | None,
+) -> None:
+    """Add the dedupe reasons of a record that is kept so far, against the records kept before it."""
+    hits = answers.duplicates(d.index) if answers is not None else []
+    if hits:
+        i, j = hits[0]
+        d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
+    copied = copies.duplicate(d.index) if copies is not None and not hits else None
+    if copied is not None:
+        d.reasons.append(
+            Reason(
+                "dedupe.copied_answer",
+                f"the same answer as kept record {decisions[copied].id!r}, whose English says something else",
+            )
+        )
+    img = images.duplicates(d.index) if images is not None else []
+    if img:
+        d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
 
 
 def write_outputs(
