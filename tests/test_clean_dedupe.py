@@ -191,6 +191,17 @@ def test_phash_equals_imagehash(tmp_path):
         assert h == int(str(imagehash.phash(thumb)), 16)
 
 
+def test_batch_luma_is_pils_greyscale_to_the_bit():
+    from zqvl.data.clean.imagesig import _luma
+
+    pixels = np.random.default_rng(2).integers(0, 256, (4, 64, 64 * 3), dtype=np.uint8)
+    pixels[0, 0, :6] = [255, 255, 255, 0, 0, 0]  # the extremes round like PIL's fixed point too
+    ours = _luma(pixels)
+    for rows, grey in zip(pixels, ours):
+        theirs = np.asarray(Image.fromarray(rows.reshape(64, 64, 3)).convert("L"))
+        assert np.array_equal(grey, theirs)
+
+
 # ---- linear memory: the indexes hold kept records only -------------------------------------------------------
 
 

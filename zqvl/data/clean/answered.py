@@ -13,9 +13,10 @@ sentence.", "Please describe the scene.") must still ask for something in Chines
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import mask_protected, strip_image_tags
+from zqvl.data.clean.text import CACHE, mask_protected, strip_image_tags
 from zqvl.data.schema import Record
 
 _ENDS_ON_QUESTION = re.compile(r"\?[\"'”’)\]\s]*$")
@@ -51,6 +52,21 @@ def _instruction_source(source: str) -> bool:
     return len(text.split()) >= 3 and not _ENDS_ON_QUESTION.search(text) and bool(_IMPERATIVE.search(text))
 
 
+@lru_cache(maxsize=CACHE)
+def _turn_answered(role: str, value: str, source: str) -> tuple[str, str] | None:
+    """("question" | "instruction", the start of the turn) when this turn lost its question or request; cached,
+    as questions recur across a set."""
+    # Quoted text is looked at too: `把“How are you?”翻译成法语` keeps its question inside the quote.
+    value = strip_image_tags(value)
+    if _ENDS_ON_QUESTION.search(source.strip()):
+        if not _INTERROGATIVE.search(value):
+            return "question", mask_protected(value).strip()[:40]
+    elif role == "human" and _instruction_source(source):
+        if not _INTERROGATIVE.search(value) and not _DIRECTIVE.search(value):
+            return "instruction", mask_protected(value).strip()[:40]
+    return None
+
+
 @register("answered", needs_source=True)
 def check_answered(record: Record, params: dict) -> list[Reason]:
     """A turn whose source ends on a question mark comes back with no question in it; a human turn whose source
@@ -59,15 +75,10 @@ def check_answered(record: Record, params: dict) -> list[Reason]:
     for i, turn in enumerate(record.turns):
         if turn.source is None:
             continue
-        # Quoted text is looked at too: `把“How are you?”翻译成法语` keeps its question inside the quote.
-        value = strip_image_tags(turn.value)
-        shown = f"turn {i}: {mask_protected(value).strip()[:40]!r}"
-        if _ENDS_ON_QUESTION.search(turn.source.strip()):
-            if not _INTERROGATIVE.search(value):
-                questions.append(shown)
-        elif turn.role == "human" and _instruction_source(turn.source):
-            if not _INTERROGATIVE.search(value) and not _DIRECTIVE.search(value):
-                instructions.append(shown)
+        found = _turn_answered(turn.role, turn.value, turn.source)
+        if found is not None:
+            kind, shown = found
+            (questions if kind == "question" else instructions).append(f"turn {i}: {shown!r}")
     reasons = []
     if questions:
         reasons.append(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
-from array import array
 
 from zqvl.data.clean.dedupe import answer_text
 from zqvl.data.schema import GPT, Record
@@ -20,31 +18,34 @@ _EN_WORD = re.compile(r"[a-z0-9]+")
 _EN_STOP = frozenset("a an the of and or with on in at to is are was were it its this that for from by as be".split())
 
 
-def copy_signature(record: Record, min_chars: int) -> tuple[bytes, bytes] | None:
-    """(key of the normalised answers, sorted CRC32s of the English content words behind them), or None when the
-    answers are shorter than min_chars or a gpt turn has no source. Deterministic across processes (a worker
-    computes it; the parent compares)."""
+def copy_signature(record: Record, min_chars: int, text: str | None = None) -> tuple[bytes, str] | None:
+    """(key of the normalised answers, the English behind them), or None when the answers are shorter than
+    min_chars or a gpt turn has no source. `text` is answer_text(record) when the caller has it. Deterministic
+    across processes (a worker computes it; the parent compares). The English is only split into words when
+    two answers collide, which few do."""
     sources = [t.source for t in record.turns if t.role == GPT]
-    text = answer_text(record)
+    text = answer_text(record) if text is None else text
     if len(text) < min_chars or not sources or any(s is None for s in sources):
         return None
-    words = {w for w in _EN_WORD.findall("\n".join(sources).casefold()) if w not in _EN_STOP}
-    crcs = array("I", sorted({zlib.crc32(w.encode()) for w in words}))
-    return hashlib.blake2b(text.encode(), digest_size=8).digest(), crcs.tobytes()
+    return hashlib.blake2b(text.encode(), digest_size=8).digest(), "\n".join(sources)
+
+
+def _content_words(english: str) -> set[str]:
+    return {w for w in _EN_WORD.findall(english.casefold()) if w not in _EN_STOP}
 
 
 class CopiedAnswers:
     """Keep-first for answers copied from another record: the same Chinese answers (normalised) as a kept record
     whose English says something else (content-word Jaccard below `max_source_overlap`) — a translation reused
     under the wrong record, which MinHash misses when the answer is short. The same answer for the same English
-    (two photos captioned alike) is not a copy. Memory: 8 bytes + the source's word hashes per kept answer."""
+    (two photos captioned alike) is not a copy. Memory: 8 bytes + the English per kept answer."""
 
     def __init__(self, min_chars: int, max_source_overlap: float):
         self.min_chars, self.max_source_overlap = min_chars, max_source_overlap
-        self._pending: dict[int, tuple[bytes, bytes]] = {}
-        self._kept: dict[bytes, tuple[int, bytes]] = {}
+        self._pending: dict[int, tuple[bytes, str]] = {}
+        self._kept: dict[bytes, tuple[int, str]] = {}
 
-    def remember(self, key: int, signature: tuple[bytes, bytes] | None) -> None:
+    def remember(self, key: int, signature: tuple[bytes, str] | None) -> None:
         if signature is not None:
             self._pending[key] = signature
 
@@ -54,7 +55,7 @@ class CopiedAnswers:
         found = self._kept.get(mine[0]) if mine else None
         if found is None:
             return None
-        a, b = set(array("I", mine[1])), set(array("I", found[1]))
+        a, b = _content_words(mine[1]), _content_words(found[1])
         overlap = len(a & b) / len(a | b) if a | b else 1.0
         return found[0] if overlap < self.max_source_overlap else None
 

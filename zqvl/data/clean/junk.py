@@ -9,9 +9,10 @@ written into the text (助手：, 人类：, Assistant:) — the mark of a merge
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import FENCE_BLOCK_RE, INLINE_CODE_RE
+from zqvl.data.clean.text import CACHE, FENCE_BLOCK_RE, INLINE_CODE_RE
 from zqvl.data.schema import Record
 
 _ESCAPE = re.compile(r"\\[ntr\"]")
@@ -53,8 +54,13 @@ def _markup(value: str, source: str, found: list[tuple[str, str]]) -> None:
         found.append(("junk.html_tag", "HTML tags: " + " ".join(new[:4])))
 
 
-def turn_junk(value: str, source: str) -> list[tuple[str, str]]:
-    """(code, detail) for each kind of debris in `value` that `source` does not explain."""
+@lru_cache(maxsize=CACHE)
+def turn_junk(value: str, source: str) -> tuple[tuple[str, str], ...]:
+    """(code, detail) for each kind of debris in `value` that `source` does not explain (cached: questions recur)."""
+    return tuple(_turn_junk(value, source))
+
+
+def _turn_junk(value: str, source: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     # Most turns have none of the three (an <image> tag is not markup).
     if "\\" in value or "&" in value or value.count("<") > value.count("<image>"):

@@ -301,9 +301,16 @@ def target_months(value: str) -> frozenset[int]:
 
 def turn_problems(source: str, value: str) -> tuple[list[str], list[str]]:
     """(numbers missing or changed, units swapped) for one translated turn."""
+    missing, units = _turn_problems(source, value)
+    return list(missing), list(units)
+
+
+@lru_cache(maxsize=CACHE)
+def _turn_problems(source: str, value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """turn_problems, cached: questions recur across a set."""
     items = source_items(source)
     if not items:
-        return [], []
+        return (), ()
     values = target_values(value)
     lowered = nfkc(value).lower()
     missing, units = [], []
@@ -331,7 +338,7 @@ def turn_problems(source: str, value: str) -> tuple[list[str], list[str]]:
             bad = unit_mismatch(nfkc(value), alts[0], unit)
             if bad:
                 units.append(f"{shown} → {bad}")
-    return missing, units
+    return tuple(missing), tuple(units)
 
 
 @register("numbers", needs_source=True)
@@ -341,7 +348,7 @@ def check_numbers(record: Record, params: dict) -> list[Reason]:
     for i, turn in enumerate(record.turns):
         if turn.source is None:
             continue
-        lost, units = turn_problems(turn.source, turn.value)
+        lost, units = _turn_problems(turn.source, turn.value)
         missing += [f"turn {i}: {s!r}" for s in lost]
         swapped += [f"turn {i}: {s}" for s in units]
     reasons = []

@@ -10,12 +10,15 @@ runner (`set_checks.length_outlier.sentence_drop_ratio`); this module gives it t
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import nonempty_lines, paragraphs, sentence_count, strip_image_tags
+from zqvl.data.clean.text import CACHE, nonempty_lines, paragraphs, sentence_count, strip_image_tags
 from zqvl.data.schema import Record
 
 
+@lru_cache(maxsize=CACHE)
 def paragraphs_lost(source: str, value: str) -> tuple[int, int] | None:
     """(source, translation) paragraph counts when the translation has fewer blocks and fewer lines."""
     if "\n" not in source.strip():
@@ -32,8 +35,11 @@ def sentences_lost(source: str, value: str) -> tuple[int, int] | None:
     left to the markdown and truncation checks, which count their items."""
     if LIST_ITEM_RE.search(source) or TABLE_ROW_RE.search(source):
         return None
-    src, tgt = sentence_count(strip_image_tags(source), False), sentence_count(strip_image_tags(value), True)
-    return (src, tgt) if src >= 2 and tgt < src else None
+    src = sentence_count(strip_image_tags(source), False)
+    if src < 2:
+        return None
+    tgt = sentence_count(strip_image_tags(value), True)
+    return (src, tgt) if tgt < src else None
 
 
 @register("omission", needs_source=True)

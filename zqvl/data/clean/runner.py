@@ -22,7 +22,7 @@ from zqvl.data.checks import SeenIds
 from zqvl.data.clean.copies import CopiedAnswers, copied_answers
 from zqvl.data.clean.decisions import Decision, Scan
 from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
-from zqvl.data.clean.examine import examined
+from zqvl.data.clean.examine import examined, few_collections
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import robust_center
@@ -65,15 +65,16 @@ def scan(
     place_into = None
     if out is not None:
         result.spool, place_into = out / SPOOL, str(out / "images")
-    with open(result.spool, "w", encoding="utf-8") if result.spool else nullcontext() as spool:
-        for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id, place_into):
-            for e in chunk:
-                if spool is not None:
-                    spool.write(e.text + "\n")
-                result.decisions.append(_decide(e, result, seen, answers, images, copies))
-            progress.advance(len(chunk))
-    _length_outliers(result, config["set_checks"]["length_outlier"])
-    keep_first(result.decisions, answers, images, copies)
+    with few_collections():
+        with open(result.spool, "w", encoding="utf-8") if result.spool else nullcontext() as spool:
+            for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id, place_into):
+                for e in chunk:
+                    if spool is not None:
+                        spool.write(e.text + "\n")
+                    result.decisions.append(_decide(e, result, seen, answers, images, copies))
+                progress.advance(len(chunk))
+        _length_outliers(result, config["set_checks"]["length_outlier"])
+        keep_first(result.decisions, answers, images, copies)
     return result
 
 
@@ -262,7 +263,7 @@ def clean(
     if out.exists() and out.resolve() == source.resolve():
         raise UsageError(f"--out {out} is the input directory; clean never overwrites its input")
     claim(out, COMMAND, input_dir=source, force=force)  # before paying for the scan
-    with staged(out, COMMAND, source) as tmp:
+    with few_collections(), staged(out, COMMAND, source) as tmp:
         result = scan(data_dir, config, progress, workers=workers, out=tmp)
         if judge is not None:  # adds its reasons to records the rules kept (zqvl.data.translate.judge, via the CLI)
             judge(result)

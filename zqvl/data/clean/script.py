@@ -72,18 +72,25 @@ def _pinyin_words(text: str) -> list[str]:
 def check_script(record: Record, params: dict) -> list[Reason]:
     """Traditional, kana or hangul characters (`min_chars`) or toned pinyin words the source does not have."""
     hits: dict[str, list[str]] = {}
+    limits = params["min_chars"], params.get("min_pinyin_words", 2)
     for i, turn in enumerate(record.turns):
-        found = {"script.traditional": _new(list(traditional_chars(turn.value)), turn.source)}
-        foreign = _FOREIGN.search(turn.value) is not None
-        # Without a source, quoted text (a Japanese title, a Korean sign) is taken as a citation.
-        value = turn.value if turn.source or not foreign else mask_protected(turn.value)
-        if foreign:
-            found["script.kana"] = _new(_KANA.findall(value), turn.source)
-            found["script.hangul"] = _new(_HANGUL.findall(value), turn.source)
-        for code, chars in found.items():
-            if len(chars) >= params["min_chars"]:
-                hits.setdefault(code, []).append(f"turn {i}: {''.join(chars[:12])}")
-        words = _new(_pinyin_words(value), turn.source) if foreign else []
-        if len(words) >= params.get("min_pinyin_words", 2):
-            hits.setdefault("script.pinyin", []).append(f"turn {i}: {' '.join(words[:6])}")
+        for code, detail in _turn_script(turn.value, turn.source, *limits):
+            hits.setdefault(code, []).append(f"turn {i}: {detail}")
     return [Reason(code, "; ".join(h)) for code, h in hits.items()]
+
+
+@lru_cache(maxsize=CACHE)
+def _turn_script(value: str, source: str | None, min_chars: int, min_pinyin_words: int) -> tuple[tuple[str, str], ...]:
+    """(code, the characters or words) for each foreign script in one turn; cached, as questions recur."""
+    found = {"script.traditional": _new(list(traditional_chars(value)), source)}
+    foreign = _FOREIGN.search(value) is not None
+    # Without a source, quoted text (a Japanese title, a Korean sign) is taken as a citation.
+    value = value if source or not foreign else mask_protected(value)
+    if foreign:
+        found["script.kana"] = _new(_KANA.findall(value), source)
+        found["script.hangul"] = _new(_HANGUL.findall(value), source)
+    hits = [(code, "".join(chars[:12])) for code, chars in found.items() if len(chars) >= min_chars]
+    words = _new(_pinyin_words(value), source) if foreign else []
+    if len(words) >= min_pinyin_words:
+        hits.append(("script.pinyin", " ".join(words[:6])))
+    return tuple(hits)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from zqvl.data.clean.omission import sentences_lost
 from zqvl.data.clean.repetition import repetition_score
-from zqvl.data.clean.text import strip_image_tags
+from zqvl.data.clean.text import CACHE, strip_image_tags
 from zqvl.data.clean.truncation import log_ratio, text_units, unit_counts
 from zqvl.data.schema import Record
 
@@ -26,23 +27,32 @@ class RecordStats:
     sentence_drops: tuple[tuple[int, int, int], ...] = ()  # (turn index, source, target sentences), of those
 
 
+@lru_cache(maxsize=CACHE)
+def _turn_stats(value: str, source: str | None, min_source_units: float) -> tuple:
+    """(CJK units, Latin units, repetition, source units, log ratio, sentences lost) of one turn: questions
+    recur across a set ("Describe this image."), so each distinct turn is measured once."""
+    c, n_alnum = unit_counts(strip_image_tags(value))
+    if source is None:
+        return c, n_alnum / 3.0, repetition_score(value), 0.0, None, None
+    lr = log_ratio(source, value, min_source_units)
+    lost = sentences_lost(source, value) if lr is not None else None
+    return c, n_alnum / 3.0, repetition_score(value), text_units(strip_image_tags(source)), lr, lost
+
+
 def record_stats(record: Record, min_source_units: float) -> RecordStats:
     src_units = tgt_units = latin = cjk = 0.0
     rep = 0.0
     turn_ratios, drops = [], []
     for i, turn in enumerate(record.turns):
-        c, n_alnum = unit_counts(strip_image_tags(turn.value))
-        a = n_alnum / 3.0
+        c, a, turn_rep, turn_src_units, lr, lost = _turn_stats(turn.value, turn.source, min_source_units)
         cjk += c
         latin += a
-        rep = max(rep, repetition_score(turn.value))
+        rep = max(rep, turn_rep)
         if turn.source is not None:
-            src_units += text_units(strip_image_tags(turn.source))
+            src_units += turn_src_units
             tgt_units += c + a
-            lr = log_ratio(turn.source, turn.value, min_source_units)
             if lr is not None:
                 turn_ratios.append((i, lr))
-                lost = sentences_lost(turn.source, turn.value)
                 if lost:
                     drops.append((i, *lost))
     ratio = tgt_units / src_units if src_units >= min_source_units else None

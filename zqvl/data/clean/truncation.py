@@ -105,46 +105,52 @@ def _cut_word(value: str, source: str) -> bool:
     return bool(m) and re.search(rf"(?<![A-Za-z0-9]){re.escape(m.group(0))}(?![A-Za-z0-9])", source) is None
 
 
+@lru_cache(maxsize=CACHE)
+def _turn_truncation(
+    role: str, value: str, source: str | None, min_source_words: int, min_ratio: float, min_source_units: float
+) -> tuple[tuple[str, str], ...]:
+    """(code, detail) of each truncation sign in one turn; questions recur across a set, so this is cached."""
+    value = strip_image_tags(value).strip()
+    if not value:
+        return ()  # `structure` reports empty turns
+    source = strip_image_tags(source).strip() if source is not None else None
+    found = []
+    end = last_visible(value)
+    src_end = last_visible(source) if source else ""
+    if end in CONTINUATION and src_end not in CONTINUATION:
+        found.append(("truncation.mid_sentence", f"ends with {value[-12:]!r}"))
+    elif DANGLING_RE.search(value.rstrip("".join(CLOSERS))) and not (source and _EN_DANGLING_RE.search(source)):
+        found.append(("truncation.mid_sentence", f"ends on a connective: {value[-12:]!r}"))
+    elif source and _dangling_de(value, source, min_source_words):
+        found.append(("truncation.mid_sentence", f"ends on 的 with nothing after it: {value[-12:]!r}"))
+    elif (
+        role == GPT
+        and src_end in TERMINAL
+        and len(source.split()) >= min_source_words
+        and not STRUCTURED_LINE_RE.match(value.rsplit("\n", 1)[-1])
+        and (CJK_RE.match(value[-1]) or _cut_word(value, source))
+    ):
+        found.append(("truncation.mid_sentence", f"ends with {value[-12:]!r} where the source ends its sentence"))
+    opener = unclosed_quote(value)
+    if opener and not (source and unclosed_quote(source)):
+        found.append(("truncation.unclosed", f"{opener} never closed"))
+    if source and ("\n" in source):
+        dropped = _items_dropped(source, value) or _section_dropped(source, value)
+        if dropped:
+            found.append(("truncation.items_dropped", dropped))
+    if source:
+        ratio = length_ratio(source, value, min_source_units)
+        if ratio is not None and ratio < min_ratio:
+            found.append(("truncation.too_short", f"length ratio {ratio:.2f} < {min_ratio}"))
+    return tuple(found)
+
+
 @register("truncation")
 def check_truncation(record: Record, params: dict) -> list[Reason]:
     """Mid-sentence endings, unclosed quotes, and translations far shorter than their source."""
     out: dict[str, list[str]] = {}
+    limits = params["min_source_words"], params["min_ratio"], params["min_source_units"]
     for i, turn in enumerate(record.turns):
-        value = strip_image_tags(turn.value).strip()
-        if not value:
-            continue  # `structure` reports empty turns
-        source = strip_image_tags(turn.source).strip() if turn.source is not None else None
-        end = last_visible(value)
-        src_end = last_visible(source) if source else ""
-        if end in CONTINUATION and src_end not in CONTINUATION:
-            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends with {value[-12:]!r}")
-        elif DANGLING_RE.search(value.rstrip("".join(CLOSERS))) and not (source and _EN_DANGLING_RE.search(source)):
-            out.setdefault("truncation.mid_sentence", []).append(f"turn {i}: ends on a connective: {value[-12:]!r}")
-        elif source and _dangling_de(value, source, params["min_source_words"]):
-            out.setdefault("truncation.mid_sentence", []).append(
-                f"turn {i}: ends on 的 with nothing after it: {value[-12:]!r}"
-            )
-        elif (
-            turn.role == GPT
-            and src_end in TERMINAL
-            and len(source.split()) >= params["min_source_words"]
-            and not STRUCTURED_LINE_RE.match(value.rsplit("\n", 1)[-1])
-            and (CJK_RE.match(value[-1]) or _cut_word(value, source))
-        ):
-            out.setdefault("truncation.mid_sentence", []).append(
-                f"turn {i}: ends with {value[-12:]!r} where the source ends its sentence"
-            )
-        opener = unclosed_quote(value)
-        if opener and not (source and unclosed_quote(source)):
-            out.setdefault("truncation.unclosed", []).append(f"turn {i}: {opener} never closed")
-        if source and ("\n" in source):
-            dropped = _items_dropped(source, value) or _section_dropped(source, value)
-            if dropped:
-                out.setdefault("truncation.items_dropped", []).append(f"turn {i}: {dropped}")
-        if source:
-            ratio = length_ratio(source, value, params["min_source_units"])
-            if ratio is not None and ratio < params["min_ratio"]:
-                out.setdefault("truncation.too_short", []).append(
-                    f"turn {i}: length ratio {ratio:.2f} < {params['min_ratio']}"
-                )
+        for code, detail in _turn_truncation(turn.role, turn.value, turn.source, *limits):
+            out.setdefault(code, []).append(f"turn {i}: {detail}")
     return [Reason(code, "; ".join(hits)) for code, hits in out.items()]
