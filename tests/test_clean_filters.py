@@ -249,3 +249,38 @@ def test_filters_and_reasons_survive_pickling():
     obj = next(o for _, _, o in DEFECTS if o["id"] == "x24")
     found = pickle.loads(pickle.dumps(check_record(parse_record(obj), filters)))
     assert found == ["numbers.missing"] and "12.50" in found[0].detail
+
+
+def test_a_recurring_turn_is_judged_once_but_named_at_its_own_position(tmp_path):
+    """Per-turn verdicts are cached across records (questions recur); the turn number and the thresholds of
+    each call still come from that call."""
+    bad_question = {"from": "human", "value": "<image>\n这张图片里的猫是", "source": "<image>\nWhat is the cat doing?"}
+    answer = {"from": "gpt", "value": "它在睡觉。", "source": "It is sleeping."}
+    first = {"id": "a", "image": "a.jpg", "conversations": [bad_question, answer]}
+    later = {
+        "id": "b",
+        "image": "b.jpg",
+        "conversations": [
+            {"from": "human", "value": "<image>\n描述这张图片。", "source": "<image>\nDescribe this image."},
+            answer,
+            bad_question,
+            answer,
+        ],
+    }
+    for obj, turn in ((first, 0), (later, 2), (first, 0)):
+        found = {r: r.detail for r in reasons_for(obj)}
+        assert "answered.not_a_question" in found and found["answered.not_a_question"].count("turn ") == 1
+        assert f"turn {turn}: " in found["answered.not_a_question"]
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text("filters:\n  truncation: {min_ratio: 5.0}\n")
+    strict = load_filters(cfg, names=["truncation"])
+    lenient = load_filters(names=["truncation"])
+    long_source = {
+        "from": "gpt",
+        "value": "一只猫坐在窗台上，望着窗外的雨。",
+        "source": "A cat sits on the windowsill, looking out at the rain while the radio plays softly behind it.",
+    }
+    obj = {"id": "c", "image": "c.jpg", "conversations": [bad_question, long_source]}
+    assert "truncation.too_short" in reasons_for(obj, strict)
+    assert "truncation.too_short" not in reasons_for(obj, lenient)
+    assert "truncation.too_short" in reasons_for(obj, strict)
