@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.registry import Reason, per_turn, register
 from zqvl.data.clean.text import CACHE, FENCE_BLOCK_RE, INLINE_CODE_RE
 from zqvl.data.schema import Record
 
@@ -89,10 +89,11 @@ _NEED_SOURCE = {"junk.json", "junk.wrapped"}
 @register("junk")
 def check_junk(record: Record, params: dict) -> list[Reason]:
     """Escapes, HTML, JSON wrappers, whole-reply quotes/fences and role labels the source does not have."""
-    by_code: dict[str, list[str]] = {}
-    for i, turn in enumerate(record.turns):
-        for code, detail in turn_junk(turn.value, turn.source or ""):
-            if turn.source is None and code in _NEED_SOURCE:
-                continue
-            by_code.setdefault(code, []).append(f"turn {i}: {detail}")
-    return [Reason(code, "; ".join(hits)) for code, hits in by_code.items()]
+    return per_turn(
+        record,
+        lambda turn: (
+            (code, detail)
+            for code, detail in turn_junk(turn.value, turn.source or "")
+            if turn.source is not None or code not in _NEED_SOURCE
+        ),
+    )

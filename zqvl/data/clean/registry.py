@@ -8,12 +8,12 @@ reported in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
 from zqvl.data.checks import Reason  # noqa: F401 - the families import it from here
-from zqvl.data.schema import Record
+from zqvl.data.schema import Record, Turn
 
 FilterFn = Callable[[Record, dict], list]
 
@@ -40,6 +40,16 @@ def register(name: str, needs_source: bool = False):
         return fn
 
     return wrap
+
+
+def per_turn(record: Record, findings: Callable[[Turn], Iterable[tuple[str, str]]]) -> list[Reason]:
+    """A family's reasons from its per-turn findings: `findings(turn)` gives (code, detail) pairs; a code's
+    details are joined in turn order, each after its turn number ("turn 2: ...")."""
+    out: dict[str, list[str]] = {}
+    for i, turn in enumerate(record.turns):
+        for code, detail in findings(turn):
+            out.setdefault(code, []).append(f"turn {i}: {detail}")
+    return [Reason(code, "; ".join(hits)) for code, hits in out.items()]
 
 
 def bind(spec: FilterSpec, params: dict) -> Callable[[Record], list]:

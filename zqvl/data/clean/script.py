@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.registry import Reason, per_turn, register
 from zqvl.data.clean.text import CACHE, mask_protected
 from zqvl.data.schema import Record
 
@@ -71,12 +71,8 @@ def _pinyin_words(text: str) -> list[str]:
 @register("script")
 def check_script(record: Record, params: dict) -> list[Reason]:
     """Traditional, kana or hangul characters (`min_chars`) or toned pinyin words the source does not have."""
-    hits: dict[str, list[str]] = {}
     limits = params["min_chars"], params.get("min_pinyin_words", 2)
-    for i, turn in enumerate(record.turns):
-        for code, detail in _turn_script(turn.value, turn.source, *limits):
-            hits.setdefault(code, []).append(f"turn {i}: {detail}")
-    return [Reason(code, "; ".join(h)) for code, h in hits.items()]
+    return per_turn(record, lambda turn: _turn_script(turn.value, turn.source, *limits))
 
 
 @lru_cache(maxsize=CACHE)

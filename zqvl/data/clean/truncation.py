@@ -12,7 +12,7 @@ import math
 import re
 from functools import lru_cache
 
-from zqvl.data.clean.registry import Reason, register
+from zqvl.data.clean.registry import Reason, per_turn, register
 from zqvl.data.clean.text import (
     CACHE,
     CJK_RE,
@@ -148,9 +148,5 @@ def _turn_truncation(
 @register("truncation")
 def check_truncation(record: Record, params: dict) -> list[Reason]:
     """Mid-sentence endings, unclosed quotes, and translations far shorter than their source."""
-    out: dict[str, list[str]] = {}
     limits = params["min_source_words"], params["min_ratio"], params["min_source_units"]
-    for i, turn in enumerate(record.turns):
-        for code, detail in _turn_truncation(turn.role, turn.value, turn.source, *limits):
-            out.setdefault(code, []).append(f"turn {i}: {detail}")
-    return [Reason(code, "; ".join(hits)) for code, hits in out.items()]
+    return per_turn(record, lambda turn: _turn_truncation(turn.role, turn.value, turn.source, *limits))
