@@ -263,3 +263,18 @@ def test_images_placed_during_the_scan_are_taken_back_for_records_rejected_later
     out_images = tmp_path / "out" / "images"
     assert sorted(str(p.relative_to(out_images)) for p in out_images.rglob("*")) == ["kept", "kept/a.jpg"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")) == [".zqvl-output.json"]
+
+
+def test_few_collections_nests_and_gives_the_collector_back_as_it_was():
+    import gc
+
+    from zqvl.data.clean.examine import GC_THRESHOLDS, few_collections
+
+    before = gc.get_threshold()
+    with few_collections():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and gc.get_threshold() == GC_THRESHOLDS
+        with few_collections():  # scan() inside clean(): the inner one changes nothing
+            assert gc.get_freeze_count() == frozen and gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

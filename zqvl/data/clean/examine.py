@@ -70,7 +70,7 @@ class Examined:
     image_paths: list[str] = field(default_factory=list)  # the real paths of the record's images
     image_sigs: list | None = None  # one (pHash, colours) per image, or None
     image_problem: Reason | None = None  # the first image that could not be decoded
-    copy_sig: tuple[bytes, str] | None = None  # dedupe.copy_signature, for the copied-answer index
+    copy_sig: tuple[bytes, str] | None = None  # copies.copy_signature, for the copied-answer index
     record: Record | None = None  # only the record asked about with --explain
     # Only when the scan writes an output (place_into): the record as the output's chat.json line holds it,
     # and whether its images were placed there already (it passed everything here).
