@@ -268,7 +268,7 @@ def test_images_placed_during_the_scan_are_taken_back_for_records_rejected_later
 def test_few_collections_nests_and_gives_the_collector_back_as_it_was():
     import gc
 
-    from zqvl.data.clean.examine import GC_THRESHOLDS, few_collections
+    from zqvl.data.clean.examine import GC_THRESHOLDS, few_collections, settle
 
     before = gc.get_threshold()
     with few_collections():
@@ -277,4 +277,9 @@ def test_few_collections_nests_and_gives_the_collector_back_as_it_was():
         with few_collections():  # scan() inside clean(): the inner one changes nothing
             assert gc.get_freeze_count() == frozen and gc.get_threshold() == GC_THRESHOLDS
         assert gc.get_freeze_count() == frozen
+        kept = [[i] for i in range(1000)]  # what a chunk leaves alive: settled, never walked again
+        settle()
+        assert gc.get_freeze_count() >= frozen + len(kept)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    settle()  # outside a scan it freezes nothing
+    assert gc.get_freeze_count() == 0

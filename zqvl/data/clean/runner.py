@@ -22,7 +22,7 @@ from zqvl.data.checks import SeenIds
 from zqvl.data.clean.copies import CopiedAnswers, copied_answers
 from zqvl.data.clean.decisions import Decision, Scan
 from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
-from zqvl.data.clean.examine import examined, few_collections
+from zqvl.data.clean.examine import examined, few_collections, settle
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import robust_center
@@ -72,6 +72,7 @@ def scan(
                     if spool is not None:
                         spool.write(e.text + "\n")
                     result.decisions.append(_decide(e, result, seen, answers, images, copies))
+                settle()
                 progress.advance(len(chunk))
         _length_outliers(result, config["set_checks"]["length_outlier"])
         keep_first(result.decisions, answers, images, copies)
