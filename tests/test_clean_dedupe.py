@@ -191,6 +191,24 @@ def test_phash_equals_imagehash(tmp_path):
         assert h == int(str(imagehash.phash(thumb)), 16)
 
 
+def test_thumbnail_is_the_same_from_memory_or_disk_and_names_no_object_when_it_is_not_an_image(tmp_path, monkeypatch):
+    import zqvl.data.clean.imagesig as imagesig
+    from zqvl.data.clean.imagesig import image_signatures
+
+    _drawing(tmp_path / "a.jpg", [(200, 30, 30), (30, 200, 30), (30, 30, 200)], (160, 120))
+    Image.new("P", (64, 48), 3).save(tmp_path / "b.png")  # not RGB, not a JPEG: PIL chooses the format
+    (tmp_path / "c.jpg").write_bytes(b"\xff\xd8\xff but nothing of a JPEG after the magic")
+    (tmp_path / "d.jpg").write_bytes(b"<html>not an image</html>")
+    paths = [str(tmp_path / n) for n in ("a.jpg", "b.png", "c.jpg", "d.jpg")]
+    in_memory = image_signatures(paths)
+    monkeypatch.setattr(imagesig, "_READ_WHOLE_MAX", 16)  # every file "too big": decoded from disk
+    from_disk = image_signatures(paths)
+    for ours, theirs in zip(in_memory[:2], from_disk[:2]):
+        assert ours[0] == theirs[0] and np.array_equal(ours[1], theirs[1])
+    for bad in in_memory[2:] + from_disk[2:]:  # the reason must not show "<_io.BytesIO object at 0x…>"
+        assert type(bad).__name__ == "UnidentifiedImageError" and str(bad) == "not a recognised image format"
+
+
 def test_batch_luma_is_pils_greyscale_to_the_bit():
     from zqvl.data.clean.imagesig import _luma
 
