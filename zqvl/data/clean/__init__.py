@@ -11,7 +11,6 @@ filters on the fly:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -63,7 +62,7 @@ def check_record(record: Record, filters: list[Filter]) -> list[Reason]:
     return [r for f in filters for r in f(record)]
 
 
-def run_filters(record: Record, filters, errors: Counter | None = None) -> list[Reason]:
+def run_filters(record: Record, filters, errors: dict | None = None) -> list[Reason]:
     """check_record, where a filter that raises becomes the reason `error.FAMILY` (counted in `errors`): a
     filter bug drops the record, never the run."""
     reasons: list[Reason] = []
@@ -72,7 +71,7 @@ def run_filters(record: Record, filters, errors: Counter | None = None) -> list[
             reasons += f(record)
         except Exception as e:  # noqa: BLE001 - a filter bug must not lose the record or stop the run
             if errors is not None:
-                errors[f.__name__] += 1
+                errors[f.__name__] = errors.get(f.__name__, 0) + 1  # a Counter or a plain dict
             reasons.append(Reason(f"error.{f.__name__}", f"filter raised {type(e).__name__}: {e}"))
     return reasons
 

@@ -92,6 +92,12 @@ def source_links(source: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(u.rstrip(".,;:!?)") for u in URL_RE.findall(masked)))
 
 
+@lru_cache(maxsize=CACHE)
+def _asks_to_compose(question: str) -> bool:
+    """The human asks for a new caption, title or slogan (cached: questions recur across a set)."""
+    return COMPOSE_REQUEST.search(question) is not None
+
+
 @register("ocr", needs_source=True)
 def check_ocr(record: Record, params: dict) -> list[Reason]:
     """Every quoted or transcribed string of the source appears verbatim in the same turn's translation."""
@@ -100,9 +106,11 @@ def check_ocr(record: Record, params: dict) -> list[Reason]:
     for i, turn in enumerate(record.turns):
         if turn.source is None:
             continue
-        links += [f"turn {i}: {u!r}" for u in source_links(turn.source) if u not in turn.value]
+        urls = source_links(turn.source)
+        if urls:
+            links += [f"turn {i}: {u!r}" for u in urls if u not in turn.value]
         if turn.role != GPT:
-            asked_to_compose = bool(COMPOSE_REQUEST.search(turn.source))
+            asked_to_compose = _asks_to_compose(turn.source)
         needed = required_strings(turn.source, not (turn.role == GPT and asked_to_compose))
         if not needed:
             continue

@@ -41,6 +41,7 @@ def text_units(text: str) -> float:
     return cjk + alnum / 3.0
 
 
+@lru_cache(maxsize=CACHE)  # truncation and the stats ask for the same turn's ratio
 def length_ratio(source: str, value: str, min_source_units: float) -> float | None:
     """Target/source length in units, or None when the source is too short for a ratio to mean anything."""
     src = text_units(strip_image_tags(source))
