@@ -9,12 +9,14 @@ import json
 import pytest
 from helpers.clean_records import rec
 from helpers.datadir import make_dir
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from zqvl.data.clean import load_filters
 from zqvl.data.clean.config import load_config
 from zqvl.data.clean.omission import paragraphs_lost, sentences_lost
 from zqvl.data.clean.runner import clean
-from zqvl.data.clean.text import sentence_count
+from zqvl.data.clean.text import english_sentence_bound, sentence_count
 from zqvl.data.schema import parse_record
 
 
@@ -75,3 +77,59 @@ def test_a_dropped_sentence_is_caught_against_the_set_and_a_merge_is_kept(tmp_pa
     rejected = {json.loads(line)["id"]: json.loads(line)["reasons"] for line in (out / "rejected.jsonl").open()}
     assert kept == ["full", "merged"]
     assert rejected == {"dropped": ["omission.sentences"]}
+
+
+# sentences_lost skips the English sentence regex when a character count already shows the translation has as
+# many sentences: that count must never fall below the regex's, whatever the text.
+_PIECES = [
+    "Mr",
+    "Dr",
+    "e.g",
+    "etc",
+    "U.S",
+    "A",
+    "cat",
+    "Tea",
+    "3",
+    "2.5",
+    ".",
+    "!",
+    "?",
+    "...",
+    "?!",
+    ". ",
+    "\n",
+    "\n\n",
+    " ",
+    '"',
+    "”",
+    "'",
+    ")",
+    "]",
+    "(",
+    "`x.`",
+    "```\nprint('a.')\n```",
+    "<image>",
+    "TEXT:",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+@example("Mr. Lee left. ")
+@example('He said "Go." ')
+@example("e.g.")
+@example("It is open.) Then")
+def test_the_character_bound_never_undercounts_english_sentences(text):
+    assert english_sentence_bound(text) >= sentence_count(text, False)
+
+
+def test_sentences_lost_is_unchanged_by_the_bound():
+    pairs = [
+        ("The bus is red. It has two doors. A man waits.", "公交车是红色的。它有两扇门。"),  # one lost
+        ("The bus is red. It has two doors.", "公交车是红色的，它有两扇门。"),  # joined with a comma
+        ("The bus is red. It has two doors.", "公交车是红色的。它有两扇门。"),  # kept
+        ("e.g. this. And that", "例如这个。"),  # the tail counts
+        ("One sentence only.", ""),
+    ]
+    assert [sentences_lost(s, v) for s, v in pairs] == [(3, 2), (2, 1), None, (2, 1), None]

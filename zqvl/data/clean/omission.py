@@ -14,7 +14,14 @@ from functools import lru_cache
 
 from zqvl.data.clean.markdown import LIST_ITEM_RE, TABLE_ROW_RE
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import CACHE, nonempty_lines, paragraphs, sentence_count, strip_image_tags
+from zqvl.data.clean.text import (
+    CACHE,
+    english_sentence_bound,
+    nonempty_lines,
+    paragraphs,
+    sentence_count,
+    strip_image_tags,
+)
 from zqvl.data.schema import Record
 
 
@@ -35,11 +42,17 @@ def sentences_lost(source: str, value: str) -> tuple[int, int] | None:
     left to the markdown and truncation checks, which count their items."""
     if LIST_ITEM_RE.search(source) or TABLE_ROW_RE.search(source):
         return None
-    src = sentence_count(strip_image_tags(source), False)
-    if src < 2:
+    source = strip_image_tags(source)
+    # Most translations keep their sentences: a character count bounds the source's (its regex is the costly
+    # one), and a translation with at least that many cannot have fewer.
+    bound = english_sentence_bound(source)
+    if bound < 2:
         return None
     tgt = sentence_count(strip_image_tags(value), True)
-    return (src, tgt) if tgt < src else None
+    if tgt >= bound:
+        return None
+    src = sentence_count(source, False)
+    return (src, tgt) if src >= 2 and tgt < src else None
 
 
 @register("omission", needs_source=True)
