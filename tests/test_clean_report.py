@@ -56,6 +56,30 @@ def test_histogram_marks_thresholds_and_counts():
     assert "<title>9 kept</title>" in svg and "floor" in svg and 'class="marker"' in svg
 
 
+@pytest.mark.parametrize("log_x, lo, hi", [(True, 0.1, 10.0), (False, 0.0, 1.0)])
+def test_bins_count_every_value_where_its_position_puts_it(log_x, lo, hi):
+    import math
+    import random
+
+    from zqvl.data.report import _bin_counts
+
+    rng = random.Random(7)
+    plot = Plot("p", [], [], lo, hi, log_x=log_x)
+    edges = [lo * (hi / lo) ** (i / 40) for i in range(41)] if log_x else [lo + (hi - lo) * i / 40 for i in range(41)]
+    values = [rng.uniform(lo / 2 if log_x else lo - 0.5, hi * 2 if log_x else hi + 0.5) for _ in range(2000)]
+    values += edges + [lo, hi, lo / 100 if log_x else lo - 10, hi * 100]  # edges, and far outside either end
+
+    def position(v):  # the scalar rule the bars were drawn with before: int() of the position, clamped
+        if log_x:
+            return (math.log10(max(v, lo)) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        return (v - lo) / (hi - lo)
+
+    expected = [0] * 40
+    for v in values:
+        expected[min(39, max(0, int(position(v) * 40)))] += 1
+    assert _bin_counts(plot, values, 40) == expected and sum(expected) == len(values)
+
+
 def _chromium(report: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'profile'}", *args, report.as_uri()],

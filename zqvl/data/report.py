@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
+import numpy as np
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -62,6 +63,19 @@ def _templates() -> Environment:
     )
 
 
+def _bin_counts(plot: Plot, values, bins: int) -> list[int]:
+    """How many values fall in each of `bins` equal bins over [lo, hi] (log-spaced for log_x); values outside
+    count in the first or last bin. One array pass: a set has a value per record."""
+    v = np.asarray(values, dtype=np.float64)
+    if plot.log_x:
+        lo = math.log10(plot.lo)
+        where = (np.log10(np.maximum(v, plot.lo)) - lo) / (math.log10(plot.hi) - lo)
+    else:
+        where = (v - plot.lo) / (plot.hi - plot.lo)
+    bin_of = np.clip(where * bins, 0, bins - 1).astype(np.int64)  # truncates like int(): floor for >= 0
+    return np.bincount(bin_of, minlength=bins).tolist()
+
+
 def histogram_svg(plot: Plot, bins: int = 40, width: int = 560, height: int = 220) -> Markup:
     """Stacked histogram (kept below, rejected on top) with labelled x ticks and threshold markers."""
 
@@ -71,14 +85,7 @@ def histogram_svg(plot: Plot, bins: int = 40, width: int = 560, height: int = 22
             return (v - math.log10(plot.lo)) / (math.log10(plot.hi) - math.log10(plot.lo))
         return (v - plot.lo) / (plot.hi - plot.lo)
 
-    def bucket(v: float) -> int:
-        return min(bins - 1, max(0, int(pos(v) * bins)))
-
-    kept, rej = [0] * bins, [0] * bins
-    for v in plot.kept:
-        kept[bucket(v)] += 1
-    for v in plot.rejected:
-        rej[bucket(v)] += 1
+    kept, rej = _bin_counts(plot, plot.kept, bins), _bin_counts(plot, plot.rejected, bins)
     top = max([k + r for k, r in zip(kept, rej)] + [1])
     left, right, upper, lower = 44, 12, 12, 34
     w, h = width - left - right, height - upper - lower

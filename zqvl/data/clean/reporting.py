@@ -9,6 +9,8 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+
 from zqvl.data.checks import meaning
 from zqvl.data.clean.decisions import Decision, Scan
 from zqvl.data.imagecheck import open_regular
@@ -78,7 +80,8 @@ def thumbnail_data_uri(path: str, side: int = THUMBNAIL_SIDE) -> str | None:
 
 
 def _plots(scan: Scan) -> list[Plot]:
-    kept = [(d.kept, st) for d, st in zip(scan.decisions, scan.stats) if st is not None]
+    measured = [(d.kept, st) for d, st in zip(scan.decisions, scan.stats) if st is not None]
+    kept = np.fromiter((k for k, _ in measured), dtype=bool, count=len(measured))
     params = scan.config["filters"]["truncation"]
     ratio_markers = [(params["min_ratio"], f"floor {params['min_ratio']:.2f}")]
     if scan.length_cut:
@@ -86,9 +89,10 @@ def _plots(scan: Scan) -> list[Plot]:
         ratio_markers.append((cut, f"set cut {cut:.2f}"))
 
     def split(attr, clamp_lo, clamp_hi):
-        vals = [(k, getattr(st, attr)) for k, st in kept if getattr(st, attr) is not None]
-        clamp = [(k, min(max(v, clamp_lo), clamp_hi)) for k, v in vals]
-        return [v for k, v in clamp if k], [v for k, v in clamp if not k]
+        """(kept, rejected) values of one measurement, clamped into the plot; None (not measured) left out."""
+        values = np.array([getattr(st, attr) for _, st in measured], dtype=np.float64)  # None -> NaN
+        clamped, known = np.clip(values, clamp_lo, clamp_hi), ~np.isnan(values)
+        return clamped[known & kept].tolist(), clamped[known & ~kept].tolist()
 
     rk, rr = split("length_ratio", 0.1, 10.0)
     lk, lr = split("latin_share", 0.0, 1.0)
