@@ -63,15 +63,18 @@ def _templates() -> Environment:
     )
 
 
-def _bin_counts(plot: Plot, values, bins: int) -> list[int]:
-    """How many values fall in each of `bins` equal bins over [lo, hi] (log-spaced for log_x); values outside
-    count in the first or last bin. One array pass: a set has a value per record."""
-    v = np.asarray(values, dtype=np.float64)
+def _position(plot: Plot, v):
+    """Where a value (or an array of them) sits along the x axis: 0 at lo, 1 at hi, log-spaced for log_x."""
     if plot.log_x:
         lo = math.log10(plot.lo)
-        where = (np.log10(np.maximum(v, plot.lo)) - lo) / (math.log10(plot.hi) - lo)
-    else:
-        where = (v - plot.lo) / (plot.hi - plot.lo)
+        return (np.log10(np.maximum(v, plot.lo)) - lo) / (math.log10(plot.hi) - lo)
+    return (np.asarray(v, dtype=np.float64) - plot.lo) / (plot.hi - plot.lo)
+
+
+def _bin_counts(plot: Plot, values, bins: int) -> list[int]:
+    """How many values fall in each of `bins` equal bins over [lo, hi]; values outside count in the first or
+    last bin. One array pass: a set has a value per record."""
+    where = _position(plot, np.asarray(values, dtype=np.float64))
     bin_of = np.clip(where * bins, 0, bins - 1).astype(np.int64)  # truncates like int(): floor for >= 0
     return np.bincount(bin_of, minlength=bins).tolist()
 
@@ -80,10 +83,7 @@ def histogram_svg(plot: Plot, bins: int = 40, width: int = 560, height: int = 22
     """Stacked histogram (kept below, rejected on top) with labelled x ticks and threshold markers."""
 
     def pos(v: float) -> float:
-        if plot.log_x:
-            v = math.log10(max(v, plot.lo))
-            return (v - math.log10(plot.lo)) / (math.log10(plot.hi) - math.log10(plot.lo))
-        return (v - plot.lo) / (plot.hi - plot.lo)
+        return float(_position(plot, v))
 
     kept, rej = _bin_counts(plot, plot.kept, bins), _bin_counts(plot, plot.rejected, bins)
     top = max([k + r for k, r in zip(kept, rej)] + [1])
