@@ -1,7 +1,9 @@
 """Image signatures for near-duplicate detection: a 64-bit pHash (imagehash's, bit for bit) and a 4x4 colour grid.
 
-Decoding goes through PIL one image at a time; everything after the 32x32 thumbnail runs as array operations
-over a whole batch of images, so the per-image cost is the decoder's, not a few dozen small numpy calls.
+Images are decoded one at a time: a JPEG's pixels straight from libjpeg-turbo at a reduced DCT scale (through
+simplejpeg: the same pixels as PIL's draft decode, without PIL's Python header parser and tile loop), anything
+else by PIL. Everything after the 32x32 thumbnail runs as array operations over a whole batch of images, so the
+per-image cost is the decoder's, not a few dozen small numpy calls.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))  # 96 x 12
 _TIE_MARGIN = 1e-9
 _READ_WHOLE_MAX = 64 << 20  # bytes; beyond this PIL reads the file itself
 _JPEG = ("JPEG",)
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_LIBJPEG_COLOURS = ("YCbCr", "Gray")  # decoded to RGB by libjpeg exactly as PIL does; CMYK and the rest go to PIL
 
 
 def thumbnail(path: str):
@@ -33,28 +37,66 @@ def thumbnail(path: str):
     input. Measured on re-encoded and rescaled copies: bilinear with a reducing gap keeps copies within 6
     bits; a plain box filter from odd sizes does not.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from zqvl.data.imagecheck import open_regular
 
     with open_regular(path) as fh:
-        # Read whole, PIL parses the header from memory (~40 small reads a JPEG otherwise) and tries only the
-        # JPEG plugin on JPEG bytes: ~8 us of ~160 an image. A file too big to hold is decoded from disk. The
-        # size comes from the descriptor: read(n) would allocate all n bytes first.
-        if os.fstat(fh.fileno()).st_size <= _READ_WHOLE_MAX:
-            data = fh.read()
-            source, head = io.BytesIO(data), data[:3]
-        else:
-            source, head = fh, fh.peek(3)[:3]
-        try:
-            im = Image.open(source, formats=_JPEG if head == b"\xff\xd8\xff" else None)
-        except UnidentifiedImageError:
-            raise UnidentifiedImageError("not a recognised image format") from None  # not "<BytesIO at 0x…>"
-        with im:
-            im.draft("RGB", (32, 32))
-            if im.mode != "RGB":
-                im = im.convert("RGB")
-            return im.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        # Read whole: libjpeg and PIL parse from memory (~40 small reads a JPEG otherwise). A file too big to
+        # hold is decoded from disk. The size comes from the descriptor: read(n) would allocate all n first.
+        if os.fstat(fh.fileno()).st_size > _READ_WHOLE_MAX:
+            return _pil_thumbnail(fh, fh.peek(3)[:3])
+        data = fh.read()
+    pixels = _libjpeg_pixels(data) if data[:3] == _JPEG_MAGIC else None
+    if pixels is None:
+        return _pil_thumbnail(io.BytesIO(data), data[:3])
+    return _resized(Image.frombuffer("RGB", pixels.shape[1::-1], pixels, "raw", "RGB", 0, 1))
+
+
+def _resized(image):
+    from PIL import Image
+
+    return image.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def _pil_thumbnail(source, head: bytes):
+    """thumbnail() by PIL alone (a JPEG at its draft scale), with PIL's checks and errors."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        im = Image.open(source, formats=_JPEG if head == _JPEG_MAGIC else None)
+    except UnidentifiedImageError:
+        raise UnidentifiedImageError("not a recognised image format") from None  # not "<BytesIO at 0x…>"
+    with im:
+        im.draft("RGB", (32, 32))
+        return _resized(im if im.mode == "RGB" else im.convert("RGB"))
+
+
+def _draft_shape(width: int, height: int) -> tuple[int, int]:
+    """(height, width) of PIL's JPEG draft for a 32 px target: the smallest of 1/8, 1/4, 1/2, 1 that keeps both
+    sides >= 32, rounded up (JpegImageFile.draft)."""
+    fit = min(width // 32, height // 32)
+    scale = 8 if fit >= 8 else 4 if fit >= 4 else 2 if fit >= 2 else 1
+    return (height + scale - 1) // scale, (width + scale - 1) // scale
+
+
+def _libjpeg_pixels(data: bytes):
+    """The RGB pixels (h, w, 3) of PIL's draft decode of a JPEG, or None where PIL must decide: colour spaces other
+    than YCbCr and grey, anything libjpeg only warns about (strict: truncated, corrupt), and sizes past PIL's
+    decompression-bomb limit. So a JPEG that PIL rejects, or reads differently, never takes this path."""
+    import simplejpeg
+    from PIL import Image
+
+    try:
+        height, width, colours, _ = simplejpeg.decode_jpeg_header(data)
+        limit = Image.MAX_IMAGE_PIXELS
+        if colours not in _LIBJPEG_COLOURS or (limit is not None and width * height > limit):
+            return None
+        shape = _draft_shape(width, height)
+        pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=shape[0], min_width=shape[1])
+    except ValueError:  # simplejpeg's one error type
+        return None
+    return pixels if pixels.shape[:2] == shape else None
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
