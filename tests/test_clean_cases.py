@@ -1295,3 +1295,8 @@ from helpers.clean_cases_script_junk import MORE_CLEAN, MORE_DEFECTS  # noqa: E4
 
 CLEAN += MORE_CLEAN
 DEFECTS += MORE_DEFECTS
+
+from helpers.clean_cases_content import CONTENT_CLEAN, CONTENT_DEFECTS  # noqa: E402
+
+CLEAN += CONTENT_CLEAN
+DEFECTS += CONTENT_DEFECTS

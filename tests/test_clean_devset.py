@@ -34,7 +34,7 @@ V1_CLASSES = (
 )
 # v2 (16 families, half of each subtle): caught/total today. The misses are listed in the closing note.
 V2_CAUGHT = {
-    "answered_instead": (7, 8),
+    "answered_instead": (8, 8),
     "commentary": (8, 8),
     "format_junk": (8, 8),
     "markdown_broken": (8, 8),

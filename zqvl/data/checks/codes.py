@@ -97,6 +97,8 @@ CODES: dict[str, Code] = {
     "answered.instruction_done": _e(
         "the source gives an instruction, the translation carries it out (no request left)"
     ),
+    "answered.other_content": _e("few of the source's concrete words (cat, red, asleep) are in the translation"),
+    "answered.echoes_answer": _e("a human turn came back as the answer that follows it, not as its question"),
     "omission.paragraphs": _e("a paragraph of the source is missing"),
     "omission.sentences": _e("fewer sentences than the source, and shorter than this set's translations run"),
     "junk.escape": _e('literal escape sequences (\\n, \\t, \\") the source does not have'),

@@ -8,6 +8,14 @@ question. Role-agnostic: a gpt turn that ends by asking something is translated 
 The same holds for a request: a human turn whose source is an instruction ("Summarize the poster in one
 sentence.", "Please describe the scene.") must still ask for something in Chinese — a directive verb or particle
 (总结, 描述, 请, 列出, …) or a question. A plain statement in its place is the instruction carried out.
+
+And a human turn that came back as the answer reads like the gpt turn after it: "Read the text on the sign." →
+"标志上写着“STOP”。" before the answer "标志上写着“STOP”。". Questions often echo their answers ("Is the man
+wearing a hat?" / "Yes, the man is wearing a hat."), so the Chinese pair counts as a copy only when it shares
+far more than the English pair does.
+
+A gpt turn can also be replaced by another answer altogether ("The cat is asleep on a stack of old books." →
+"这只猫正蹲在窗台上，盯着窗外的小鸟。"): it then keeps few of its source's content anchors (anchors.py).
 """
 
 from __future__ import annotations
@@ -15,9 +23,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from zqvl.data.clean.anchors import anchors_lost
 from zqvl.data.clean.registry import Reason, register
 from zqvl.data.clean.text import CACHE, mask_protected, strip_image_tags
-from zqvl.data.schema import Record
+from zqvl.data.schema import GPT, HUMAN, Record
 
 _ENDS_ON_QUESTION = re.compile(r"\?[\"'”’)\]\s]*$")
 _INTERROGATIVE = re.compile(
@@ -47,6 +56,42 @@ _DIRECTIVE = re.compile(
 )
 
 
+# Character bigrams of the Chinese, words of the English (function words do not make two sentences alike).
+_TEXT_CHARS = re.compile(r"[\w\u3400-\u9fff]+")
+_EN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_EN_FUNCTION_WORDS = frozenset(
+    "a an the is are was were be been am do does did of in on at to and or but it its this that these those there "
+    "here what which who whom whose how why when where can could would should will may might you your i me my we "
+    "our they them their he she his her him with for from by as so if not no yes".split()
+)
+ECHO_MIN_BIGRAMS = 4  # a shorter question ("是什么？") shares its few bigrams with many answers
+ECHO_ZH_SHARE = 0.9  # this much of the question's Chinese is in the answer's (no faithful pair of the dev sets,
+ECHO_MARGIN = 0.3  # the cases or the bench set reaches 0.85) and this much more than of its English
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    joined = "".join(_TEXT_CHARS.findall(strip_image_tags(text).lower()))
+    return frozenset(joined[i : i + 2] for i in range(len(joined) - 1))
+
+
+def _content_words(text: str) -> frozenset[str]:
+    return frozenset(_EN_WORD.findall(strip_image_tags(text).lower())) - _EN_FUNCTION_WORDS
+
+
+@lru_cache(maxsize=CACHE)
+def _echoes_answer(question: str, question_source: str, answer: str, answer_source: str) -> bool:
+    """The human turn's Chinese is mostly the gpt turn's Chinese, though their English has little in common."""
+    asked = _bigrams(question)
+    if len(asked) < ECHO_MIN_BIGRAMS:
+        return False
+    zh_share = len(asked & _bigrams(answer)) / len(asked)
+    if zh_share < ECHO_ZH_SHARE:
+        return False
+    words = _content_words(question_source)
+    en_share = len(words & _content_words(answer_source)) / len(words) if words else 0.0
+    return zh_share - en_share >= ECHO_MARGIN
+
+
 def _instruction_source(source: str) -> bool:
     text = strip_image_tags(source).strip()
     return len(text.split()) >= 3 and not _ENDS_ON_QUESTION.search(text) and bool(_IMPERATIVE.search(text))
@@ -67,11 +112,20 @@ def _turn_answered(role: str, value: str, source: str) -> tuple[str, str] | None
     return None
 
 
+def _says_else(source: str, value: str, params: dict) -> str | None:
+    """The anchors a turn lost, when it keeps too few of them to be the same text."""
+    lost, total = anchors_lost(source, value)
+    if total >= params["min_anchors"] and (total - len(lost)) / total <= params["max_kept_anchor_share"]:
+        return f"{total - len(lost)} of {total} kept, none of {', '.join(sorted(lost))}"
+    return None
+
+
 @register("answered", needs_source=True)
 def check_answered(record: Record, params: dict) -> list[Reason]:
     """A turn whose source ends on a question mark comes back with no question in it; a human turn whose source
-    is an instruction comes back with no request in it."""
-    questions, instructions = [], []
+    is an instruction comes back with no request in it, or as the answer that follows it; a turn keeps few of
+    its source's concrete words."""
+    questions, instructions, elsewise = [], [], []
     for i, turn in enumerate(record.turns):
         if turn.source is None:
             continue
@@ -79,7 +133,23 @@ def check_answered(record: Record, params: dict) -> list[Reason]:
         if found is not None:
             kind, shown = found
             (questions if kind == "question" else instructions).append(f"turn {i}: {shown!r}")
+        lost = _says_else(turn.source, turn.value, params)
+        if lost is not None:
+            elsewise.append(f"turn {i}: {lost}")
+    echoes = [
+        f"turn {i}: {mask_protected(strip_image_tags(turn.value)).strip()[:40]!r}"
+        for i, (turn, reply) in enumerate(zip(record.turns, record.turns[1:]))
+        if turn.role == HUMAN
+        and reply.role == GPT
+        and turn.source is not None
+        and reply.source is not None
+        and _echoes_answer(turn.value, turn.source, reply.value, reply.source)
+    ]
     reasons = []
+    if elsewise:
+        reasons.append(Reason("answered.other_content", "says something else than its source: " + "; ".join(elsewise)))
+    if echoes:
+        reasons.append(Reason("answered.echoes_answer", "a question came back as its own answer: " + "; ".join(echoes)))
     if questions:
         reasons.append(
             Reason("answered.not_a_question", "a question came back as a statement: " + "; ".join(questions))
