@@ -69,9 +69,11 @@ ECHO_ZH_SHARE = 0.9  # this much of the question's Chinese is in the answer's (n
 ECHO_MARGIN = 0.3  # the cases or the bench set reaches 0.85) and this much more than of its English
 
 
-def _bigrams(text: str) -> frozenset[str]:
-    joined = "".join(_TEXT_CHARS.findall(strip_image_tags(text).lower()))
-    return frozenset(joined[i : i + 2] for i in range(len(joined) - 1))
+@lru_cache(maxsize=CACHE)
+def _bigrams(text: str) -> tuple[str, ...]:
+    """The character pairs of a turn's words and Chinese runs (none across punctuation), each once."""
+    runs = _TEXT_CHARS.findall(strip_image_tags(text).lower())
+    return tuple(dict.fromkeys(r[i : i + 2] for r in runs for i in range(len(r) - 1)))
 
 
 def _content_words(text: str) -> frozenset[str]:
@@ -80,16 +82,22 @@ def _content_words(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=CACHE)
 def _echoes_answer(question: str, question_source: str, answer: str, answer_source: str) -> bool:
-    """The human turn's Chinese is mostly the gpt turn's Chinese, though their English has little in common."""
+    """The human turn's Chinese is mostly in the gpt turn's Chinese, though their English has little in common."""
     asked = _bigrams(question)
     if len(asked) < ECHO_MIN_BIGRAMS:
         return False
-    zh_share = len(asked & _bigrams(answer)) / len(asked)
-    if zh_share < ECHO_ZH_SHARE:
-        return False
+    # Pairs are looked up in the answer's text, and the count stops once too many are missing: most
+    # questions miss their first pairs, so this costs a few substring searches a turn.
+    text, allowed = answer.lower(), int(len(asked) * (1 - ECHO_ZH_SHARE))
+    missing = 0
+    for pair in asked:
+        if pair not in text:
+            missing += 1
+            if missing > allowed:
+                return False
     words = _content_words(question_source)
     en_share = len(words & _content_words(answer_source)) / len(words) if words else 0.0
-    return zh_share - en_share >= ECHO_MARGIN
+    return 1 - missing / len(asked) - en_share >= ECHO_MARGIN
 
 
 def _instruction_source(source: str) -> bool:
@@ -114,10 +122,11 @@ def _turn_answered(role: str, value: str, source: str) -> tuple[str, str] | None
 
 def _says_else(source: str, value: str, params: dict) -> str | None:
     """The anchors a turn lost, when it keeps too few of them to be the same text."""
-    lost, total = anchors_lost(source, value)
-    if total >= params["min_anchors"] and (total - len(lost)) / total <= params["max_kept_anchor_share"]:
-        return f"{total - len(lost)} of {total} kept, none of {', '.join(sorted(lost))}"
-    return None
+    found = anchors_lost(source, value, params["min_anchors"], params["max_kept_anchor_share"])
+    if found is None:
+        return None
+    kept, lost = found
+    return f"{len(kept)} of {len(kept) + len(lost)} kept, none of {', '.join(sorted(lost))}"
 
 
 @register("answered", needs_source=True)
