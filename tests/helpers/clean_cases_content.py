@@ -66,6 +66,33 @@ CONTENT_CLEAN = [
     ),
 ]
 
+CONTENT_CLEAN += [
+    (
+        "idioms that drop a colour (black tea is 红茶, brown sugar 红糖)",
+        None,
+        rec(
+            "a06",
+            ("他们在吃什么？", "What are they eating?"),
+            (
+                "他们在吃热狗，喝红茶，旁边还有一盘红糖饼。",
+                "They are eating hot dogs and drinking black tea, with a plate of brown sugar cakes nearby.",
+            ),
+        ),
+    ),
+    (
+        "a list of animals, every one named",
+        None,
+        rec(
+            "a07",
+            ("图中有什么动物？", "What animals are in the picture?"),
+            (
+                "图中有一只猫、一条狗、一只兔子和一只小鸟，它们挤在同一个篮子里。",
+                "There is a cat, a dog, a rabbit and a bird, all squeezed into the same basket.",
+            ),
+        ),
+    ),
+]
+
 CONTENT_DEFECTS = [
     (
         "instruction came back as the answer that follows it",
@@ -108,6 +135,20 @@ CONTENT_DEFECTS = [
             (
                 "孩子们正围坐在一起野餐，地上铺着一块格子布。",
                 "Two children are flying a yellow kite on the grass near a lake.",
+            ),
+        ),
+    ),
+    (
+        "long description replaced by another room",
+        "answered",
+        rec(
+            "a15",
+            ("详细描述这张图片。", "Describe this image in detail."),
+            (
+                "照片里是一间现代化的办公室，几名员工正围坐在会议桌旁讨论项目，墙上的大屏幕显示着一张柱状图。",
+                "The photo shows a cozy reading corner. A gray armchair sits beside a tall bookshelf. A floor lamp "
+                "casts a warm glow over a side table holding a mug of tea, and a sleeping orange cat is curled up on "
+                "the cushion.",
             ),
         ),
     ),
