@@ -88,7 +88,7 @@ def _echoes_answer(question: str, question_source: str, answer: str, answer_sour
         return False
     # Pairs are looked up in the answer's text, and the count stops once too many are missing: most
     # questions miss their first pairs, so this costs a few substring searches a turn.
-    text, allowed = answer.lower(), int(len(asked) * (1 - ECHO_ZH_SHARE))
+    text, allowed = answer.lower(), int(len(asked) * (1 - ECHO_ZH_SHARE) + 1e-9)  # 1 of 10 may miss
     missing = 0
     for pair in asked:
         if pair not in text:
@@ -156,7 +156,7 @@ def check_answered(record: Record, params: dict) -> list[Reason]:
     ]
     reasons = []
     if elsewise:
-        reasons.append(Reason("answered.other_content", "says something else than its source: " + "; ".join(elsewise)))
+        reasons.append(Reason("answered.other_content", "says something other than its source: " + "; ".join(elsewise)))
     if echoes:
         reasons.append(Reason("answered.echoes_answer", "a question came back as its own answer: " + "; ".join(echoes)))
     if questions:
