@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from zqvl.data.clean.anchors import anchors_lost
 from zqvl.data.clean.registry import Reason, register
-from zqvl.data.clean.text import CACHE, mask_protected, strip_image_tags
+from zqvl.data.clean.text import CACHE, FUNCTION_WORDS, mask_protected, strip_image_tags
 from zqvl.data.schema import GPT, HUMAN, Record
 
 _ENDS_ON_QUESTION = re.compile(r"\?[\"'”’)\]\s]*$")
@@ -59,10 +59,8 @@ _DIRECTIVE = re.compile(
 # Character bigrams of the Chinese, words of the English (function words do not make two sentences alike).
 _TEXT_CHARS = re.compile(r"[\w\u3400-\u9fff]+")
 _EN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_EN_FUNCTION_WORDS = frozenset(
-    "a an the is are was were be been am do does did of in on at to and or but it its this that these those there "
-    "here what which who whom whose how why when where can could would should will may might you your i me my we "
-    "our they them their he she his her him with for from by as so if not no yes".split()
+_EN_FUNCTION_WORDS = FUNCTION_WORDS | frozenset(  # plus the question words, pronouns and modals questions use
+    "am do does did here what which who whom whose how why when where could may might i me my them him so if no yes".split()
 )
 ECHO_MIN_BIGRAMS = 4  # a shorter question ("是什么？") shares its few bigrams with many answers
 ECHO_ZH_SHARE = 0.9  # this much of the question's Chinese is in the answer's (no faithful pair of the dev sets,

@@ -56,7 +56,7 @@ def thumbnail(path: str):
 def _resized(image):
     from PIL import Image
 
-    return image.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image.resize((_N, _N), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _pil_thumbnail(source, head: bytes):
@@ -68,14 +68,14 @@ def _pil_thumbnail(source, head: bytes):
     except UnidentifiedImageError:
         raise UnidentifiedImageError("not a recognised image format") from None  # not "<BytesIO at 0x…>"
     with im:
-        im.draft("RGB", (32, 32))
+        im.draft("RGB", (_N, _N))
         return _resized(im if im.mode == "RGB" else im.convert("RGB"))
 
 
 def _draft_shape(width: int, height: int) -> tuple[int, int]:
     """(height, width) of PIL's JPEG draft for a 32 px target: the smallest of 1/8, 1/4, 1/2, 1 that keeps both
     sides >= 32, rounded up (JpegImageFile.draft)."""
-    fit = min(width // 32, height // 32)
+    fit = min(width // _N, height // _N)
     scale = 8 if fit >= 8 else 4 if fit >= 4 else 2 if fit >= 2 else 1
     return (height + scale - 1) // scale, (width + scale - 1) // scale
 
