@@ -8,7 +8,15 @@ from PIL import Image, ImageDraw
 
 from zqvl.data.clean.config import load_config
 from zqvl.data.clean.decisions import Decision
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, answer_text, dedupe_indexes, image_signature, lsh_bands
+from zqvl.data.clean.dedupe import (
+    AnswerIndex,
+    ImageIndex,
+    answer_text,
+    dedupe_indexes,
+    image_signature,
+    lsh_bands,
+    numbers_key,
+)
 from zqvl.data.clean.imagesig import signatures_of, thumbnail
 from zqvl.data.clean.runner import keep_first
 from zqvl.data.schema import parse_record
@@ -244,6 +252,20 @@ def test_twenty_thousand_equal_images_keep_the_first_and_hold_one_image():
     keep_first(decisions, None, images)
     assert decisions[0].kept and all(d.reasons == ["dedupe.image"] for d in decisions[1:])
     assert images.held == 1 and len(images._first_row) == 1
+
+
+def test_numbers_key_tells_digit_runs_apart_and_is_the_same_in_every_process():
+    """A worker computes the key and the parent compares it: it must not depend on the process's str hash seed."""
+    import subprocess
+    import sys
+
+    texts = ["售价29.99美元", "售价39.99美元", "1 23", "12 3", "没有数字", "共3只猫和2只狗"]
+    keys = [numbers_key(t) for t in texts]
+    assert len(set(keys)) == len(keys) and keys[4] == 0 and numbers_key("有3只猫，2只狗") == keys[5]
+    code = f"from zqvl.data.clean.dedupe import numbers_key; print([numbers_key(t) for t in {texts!r}])"
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code], env={"PYTHONHASHSEED": seed}, capture_output=True, text=True)
+        assert out.stdout.strip() == str(keys), out.stderr
 
 
 def test_keep_first_compares_with_kept_records_only():

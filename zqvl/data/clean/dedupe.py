@@ -10,6 +10,7 @@ colour grid confirms that the pictures, not just their outlines, match.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache, cached_property
 
@@ -26,6 +27,13 @@ _DIGITS = re.compile(r"\d+")
 def answer_text(record: Record) -> str:
     """All answers of a record, normalised: NFKC, case-folded, punctuation and spaces removed."""
     return _NON_WORD.sub("", nfkc("\n".join(t.value for t in record.turns if t.role == GPT)).casefold())
+
+
+def numbers_key(text: str) -> int:
+    """A 64-bit key of the digit runs in `text`, in order: answers whose keys differ state different numbers.
+    The same in every process (str hashes are not), so a worker computes it and the parent compares."""
+    digits = "\x00".join(_DIGITS.findall(text))
+    return int.from_bytes(hashlib.blake2b(digits.encode(), digest_size=8).digest(), "big", signed=True) if digits else 0
 
 
 def _shingle_ids(text: str, n: int) -> np.ndarray:
@@ -115,7 +123,8 @@ class AnswerIndex:
         self._numbers = np.zeros(1024, dtype=np.int64)  # row -> hash of the answer's numbers
         self._n = 0
         self.kept = 0
-        self._last_bands: tuple[int, list[bytes]] = (-1, [])
+        self._last_row = 0
+        self._last_lookup: tuple[int, list[bytes], list] = (-1, [], [])
 
     # The banding is only needed where records are compared (the parent), never where they are only signed
     # (a worker): lsh_bands imports scipy, ~0.6 s a process.
@@ -189,15 +198,14 @@ class AnswerIndex:
         judged = [(k, t) for k, t in zip(keys, texts) if len(t) >= self.min_chars]
         if judged:
             for (key, text), sig in zip(judged, self.signatures([t for _, t in judged])):
-                self.store_signed(key, text, sig)
+                self.store_signed(key, numbers_key(text), sig)
 
-    def store_signed(self, key: int, text: str, sig: np.ndarray | bytes) -> None:
-        """store() with the signature computed elsewhere (a worker process: signatures() is deterministic),
-        as an array or as its bytes."""
+    def store_signed(self, key: int, numbers: int, sig: np.ndarray | bytes) -> None:
+        """store() with the signature and numbers_key() computed elsewhere (a worker process: both are
+        deterministic), the signature as an array or as its bytes."""
         if isinstance(sig, bytes):
             sig = np.frombuffer(sig, dtype=np.uint32)
-        # str hashes differ between processes: the numbers' hash is taken here, in the process that compares
-        self._append(key, sig, hash(tuple(_DIGITS.findall(text))))
+        self._append(key, sig, numbers)
 
     def _append(self, key: int, sig: np.ndarray, numbers: int) -> None:
         row = self._n
@@ -211,20 +219,30 @@ class AnswerIndex:
         self._n += 1
 
     def _row(self, key: int) -> int | None:
+        # keep-first asks for a key twice (duplicates, keep), then for a later one: try the last row and the next
+        for row in (self._last_row, self._last_row + 1):
+            if row < self._n and self._keys[row] == key:
+                self._last_row = row
+                return row
         row = int(np.searchsorted(self._keys[: self._n], key))
-        return row if row < self._n and self._keys[row] == key else None
+        if row < self._n and self._keys[row] == key:
+            self._last_row = row
+            return row
+        return None
 
     @cached_property
     def _band_slices(self) -> list[slice]:
         step = self.rows * 4
         return [slice(lo, lo + step) for lo in range(0, self.bands * step, step)]
 
-    def _bands_of(self, row: int) -> list[bytes]:
-        # keep-first asks duplicates(key) then keep(key): the last row's bands are remembered for the second
-        if self._last_bands[0] != row:
+    def _buckets_of(self, row: int) -> tuple[list[bytes], list]:
+        """(band values, the bucket each finds in its table or None) of a row. Keep-first asks duplicates(key),
+        then keep(key): the last row's lookups serve both (only keep changes the tables, and it clears them)."""
+        if self._last_lookup[0] != row:
             raw = self._signatures[row].tobytes()
-            self._last_bands = (row, [raw[s] for s in self._band_slices])
-        return self._last_bands[1]
+            bands = [raw[s] for s in self._band_slices]
+            self._last_lookup = (row, bands, [t.get(b) for t, b in zip(self._tables, bands)])
+        return self._last_lookup[1], self._last_lookup[2]
 
     def candidates(self, key: int) -> list[int]:
         """Kept keys that share at least one band with `key` (LSH candidates, before verification)."""
@@ -233,8 +251,7 @@ class AnswerIndex:
 
     def _candidate_rows(self, row: int) -> set[int]:
         rows: set[int] = set()
-        for table, band in zip(self._tables, self._bands_of(row)):
-            bucket = table.get(band)
+        for bucket in self._buckets_of(row)[1]:
             if bucket is None:
                 continue
             if type(bucket) is int:
@@ -264,8 +281,9 @@ class AnswerIndex:
         row = self._row(key)
         if row is None:
             return
-        for table, band in zip(self._tables, self._bands_of(row)):
-            bucket = table.get(band)
+        bands, buckets = self._buckets_of(row)
+        self._last_lookup = (-1, [], [])  # the tables change now
+        for table, band, bucket in zip(self._tables, bands, buckets):
             if bucket is None:
                 table[band] = row
             elif type(bucket) is int:

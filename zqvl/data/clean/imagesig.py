@@ -19,6 +19,7 @@ _N, _LOW = 32, 8
 _DCT = 2.0 * np.cos(np.pi * np.arange(_LOW)[:, None] * (2 * np.arange(_N)[None, :] + 1) / (2 * _N))
 _DCT_T = np.ascontiguousarray(_DCT.T)
 # 4x4 mean-colour grid as sums over 8x8 blocks: rows by _BLOCK_ROWS, (column, channel) pairs by _BLOCK_COLS.
+COLOUR_GRID = (4, 4, 3)  # rows, columns, RGB
 _BLOCK_ROWS = np.kron(np.eye(4), np.ones((1, 8)))  # 4 x 32
 _BLOCK_COLS = np.kron(np.kron(np.eye(4), np.ones((8, 1))), np.eye(3))  # 96 x 12
 # Float error of the matrix DCT is ~1e-10 of the largest coefficient; a coefficient closer than this to the
@@ -126,7 +127,7 @@ def signatures_of(thumbs: list) -> list[tuple[int, np.ndarray]]:
 
         bits[i] = imagehash.phash(thumbs[i]).hash.flatten()
     packed = np.packbits(bits, axis=1).tobytes()
-    colours = ((_BLOCK_ROWS @ rgb @ _BLOCK_COLS) * (1 / 64)).astype(np.float32).reshape(-1, 4, 4, 3)
+    colours = ((_BLOCK_ROWS @ rgb @ _BLOCK_COLS) * (1 / 64)).astype(np.float32).reshape(-1, *COLOUR_GRID)
     return [(int.from_bytes(packed[8 * i : 8 * i + 8], "big"), colours[i]) for i in range(len(thumbs))]
 
 

@@ -92,7 +92,7 @@ def _decide(e, result: Scan, seen: SeenIds, answers, images, copies) -> Decision
     result.stats.append(e.stats)
     if decision.kept:
         if answers is not None and e.answer_sig is not None:
-            answers.store_signed(e.index, e.answer, e.answer_sig)
+            answers.store_signed(e.index, e.answer_numbers, e.answer_sig)
         if copies is not None:
             copies.remember(e.index, e.copy_sig)
         if e.image_problem is not None:
