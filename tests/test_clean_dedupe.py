@@ -18,7 +18,7 @@ from zqvl.data.clean.dedupe import (
     numbers_key,
 )
 from zqvl.data.clean.imagesig import signatures_of, thumbnail
-from zqvl.data.clean.runner import keep_first
+from zqvl.data.clean.keepfirst import keep_first
 from zqvl.data.schema import parse_record
 
 SHIPPED = load_config()["dedupe"]

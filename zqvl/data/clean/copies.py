@@ -49,6 +49,18 @@ class CopiedAnswers:
         if signature is not None:
             self._pending[key] = signature
 
+    def pending(self, key: int) -> tuple[bytes, str] | None:
+        return self._pending.get(key)
+
+    def empty_copy(self) -> CopiedAnswers:
+        return CopiedAnswers(self.min_chars, self.max_source_overlap)
+
+    def found(self, key: int) -> int | None:
+        """The kept key holding the same answers as `key` (the one duplicate() compares with), or None."""
+        mine = self._pending.get(key)
+        found = self._kept.get(mine[0]) if mine else None
+        return None if found is None else found[0]
+
     def duplicate(self, key: int) -> int | None:
         """The kept key whose answers `key` copies, or None."""
         mine = self._pending.get(key)

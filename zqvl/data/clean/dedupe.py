@@ -292,6 +292,11 @@ class AnswerIndex:
                 bucket.append(row)
         self.kept += 1
 
+    def forget_kept(self) -> None:
+        """Back to no record kept, every stored signature still held (keep-first runs again)."""
+        self.__dict__.pop("_tables", None)
+        self.kept, self._last_row, self._last_lookup = 0, 0, (-1, [], [])
+
     def add(self, key: int, text: str) -> list[tuple[int, float]]:
         """Store, compare and keep `key` in one step: its near-duplicates among all earlier added keys."""
         self.store([key], [text])
@@ -371,6 +376,13 @@ class ImageIndex:
         """Hold a record's image signatures (one per path) until it is compared and settled."""
         if sigs:
             self._pending[key] = (paths, sigs)
+
+    def pending(self, key: int) -> tuple[tuple[str, ...], list] | None:
+        """What remember() holds for `key` until it is settled: (paths, signatures)."""
+        return self._pending.get(key)
+
+    def empty_copy(self) -> ImageIndex:
+        return ImageIndex(self.max_distance, self.max_color_diff, self.same_file_is_duplicate)
 
     def duplicates(self, key: int) -> list[int]:
         """Kept keys whose images all nearly match the remembered images of `key`, in order."""

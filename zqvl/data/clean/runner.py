@@ -3,8 +3,9 @@
 Stage 1 streams chat.json once: every record gets its per-record reasons, its measurements and, when it
 passes, its answer and image signatures; meanwhile its output line goes to a spool and, when it passes, its
 images are placed (both by the process that examined it). Stage 2 decides what needs the whole set: length
-outliers against the set's own distribution, then keep-first near-duplicate removal (only a record that is
-finally kept can make a later one a duplicate, so the indexes only ever hold kept records). Stage 3 copies the
+outliers against the set's own distribution, and keep-first near-duplicate removal (only a record that is
+finally kept can make a later one a duplicate, so the indexes only ever hold kept records; it runs as stage 1
+streams, and zqvl.data.clean.keepfirst makes it exact once the set-level checks are in). Stage 3 copies the
 kept records' spool lines to chat.json, writes rejected.jsonl and takes back the images of records stage 2
 rejected; everything is built in a staging directory that appears whole, and every input record lands in
 exactly one of the two outputs.
@@ -19,10 +20,11 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from zqvl.data.checks import SeenIds
-from zqvl.data.clean.copies import CopiedAnswers, copied_answers
+from zqvl.data.clean.copies import copied_answers
 from zqvl.data.clean.decisions import Decision, Scan
-from zqvl.data.clean.dedupe import AnswerIndex, ImageIndex, dedupe_indexes
+from zqvl.data.clean.dedupe import dedupe_indexes
 from zqvl.data.clean.examine import examined, few_collections, settle
+from zqvl.data.clean.keepfirst import StreamingKeepFirst
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import robust_center
@@ -66,22 +68,25 @@ def scan(
     if out is not None:
         result.spool, place_into = out / SPOOL, str(out / "images")
     with few_collections():
+        deduper = StreamingKeepFirst(result.decisions, answers, images, copies)
         with open(result.spool, "w", encoding="utf-8") if result.spool else nullcontext() as spool:
             for chunk in examined(iter_json_values(path), config, str(images_dir), workers, explain_id, place_into):
                 for e in chunk:
                     if spool is not None:
                         spool.write(e.text + "\n")
                     result.decisions.append(_decide(e, result, seen, answers, images, copies))
+                    deduper.add(result.decisions[-1])
                 settle()
                 progress.advance(len(chunk))
+        before = [len(d.reasons) for d in result.decisions]
         _length_outliers(result, config["set_checks"]["length_outlier"])
-        keep_first(result.decisions, answers, images, copies)
+        deduper.finish({d.index: n == 0 for d, n in zip(result.decisions, before) if len(d.reasons) != n})
     return result
 
 
 def _decide(e, result: Scan, seen: SeenIds, answers, images, copies) -> Decision:
     """The Decision for one examined record, in input order: repeated ids here, and a record kept so far
-    goes into the dedupe indexes (keep_first settles it once the set-level checks are done)."""
+    goes into the dedupe indexes (StreamingKeepFirst settles it next)."""
     if not e.parsed:
         result.stats.append(None)
         return Decision(e.index, e.id, e.reasons, placed=e.placed)
@@ -140,54 +145,6 @@ def _sentences_lost(result: Scan, median: float, log_drop: float) -> None:
         ]
         if hits:
             d.reasons.append(Reason("omission.sentences", "; ".join(hits)))
-
-
-def keep_first(
-    decisions: list[Decision],
-    answers: AnswerIndex | None,
-    images: ImageIndex | None,
-    copies: CopiedAnswers | None = None,
-) -> None:
-    """Keep the first of each near-duplicate group among the records that are kept otherwise: in input
-    order, a record that nearly duplicates a record already kept is dropped, and one that does not is
-    kept and joins the indexes (only kept records are ever compared with, so memory stays linear)."""
-    for d in decisions:
-        if d.kept:
-            _mark_duplicate(d, decisions, answers, images, copies)
-        # settled either way: a kept record joins the indexes, any other is forgotten
-        if d.kept:
-            for index in (answers, images, copies):
-                if index is not None:
-                    index.keep(d.index)
-        else:
-            for index in (images, copies):  # the answer index holds every signature and compares kept rows only
-                if index is not None:
-                    index.discard(d.index)
-
-
-def _mark_duplicate(
-    d: Decision,
-    decisions: list[Decision],
-    answers: AnswerIndex | None,
-    images: ImageIndex | None,
-    copies: CopiedAnswers | None,
-) -> None:
-    """Add the dedupe reasons of a record that is kept so far, against the records kept before it."""
-    hits = answers.duplicates(d.index) if answers is not None else []
-    if hits:
-        i, j = hits[0]
-        d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
-    copied = copies.duplicate(d.index) if copies is not None and not hits else None
-    if copied is not None:
-        d.reasons.append(
-            Reason(
-                "dedupe.copied_answer",
-                f"the same answer as kept record {decisions[copied].id!r}, whose English says something else",
-            )
-        )
-    img = images.duplicates(d.index) if images is not None else []
-    if img:
-        d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
 
 
 def write_outputs(
