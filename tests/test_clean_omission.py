@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from zqvl.data.clean import load_filters
 from zqvl.data.clean.config import load_config
-from zqvl.data.clean.omission import paragraphs_lost, sentences_lost
+from zqvl.data.clean.omission import align_gap, paragraphs_lost, sentence_units, sentences_lost
 from zqvl.data.clean.runner import clean
 from zqvl.data.clean.text import english_sentence_bound, sentence_count
 from zqvl.data.schema import parse_record
@@ -77,6 +77,64 @@ def test_a_dropped_sentence_is_caught_against_the_set_and_a_merge_is_kept(tmp_pa
     rejected = {json.loads(line)["id"]: json.loads(line)["reasons"] for line in (out / "rejected.jsonl").open()}
     assert kept == ["full", "merged"]
     assert rejected == {"dropped": ["omission.sentences"]}
+
+
+# Seven sentences about a kitchen; the translation of the fourth (a long one) is gone, while the others came
+# out a little longer than their source, so the turn keeps its length and the ratio rule cannot see the gap.
+KITCHEN_EN = (
+    "The photo shows a small kitchen early in the morning. A kettle is steaming on the left burner of the stove. "
+    "Next to it, a cutting board holds sliced tomatoes and a knife. "
+    "Above the counter, an open shelf carries glass jars of rice, lentils, pasta and dried beans in neat rows. "
+    "A calendar hangs beside the window. A striped towel is folded over the oven handle. "
+    "Everything looks clean and ready for breakfast."
+)
+KITCHEN_SENTENCES = [
+    "这张照片展示了清晨时分一间小巧的厨房。",
+    "炉灶左边的灶眼上，一只水壶正冒着腾腾的热气。",
+    "水壶旁边的砧板上放着切好的番茄片和一把菜刀。",
+    "台面上方的开放式搁架上整整齐齐地摆着一排排玻璃罐，里面装着大米、扁豆、意面和干豆子。",
+    "窗户旁边挂着一本日历。",
+    "一条条纹毛巾叠好搭在烤箱的把手上。",
+    "一切看上去都干净整洁，随时可以准备早餐了。",
+]
+
+
+def test_the_length_alignment_finds_a_dropped_middle_sentence_and_not_a_merge_or_a_split():
+    ratio = 1.3  # this translator's Chinese runs 1.3 units per English unit (the set's median, in a real run)
+    src, tgt = sentence_units(KITCHEN_EN, "".join(KITCHEN_SENTENCES))
+    assert len(src) == len(tgt) == 7 and align_gap(src, tgt, ratio, 2.5) is None
+    dropped = "".join(KITCHEN_SENTENCES[:3] + KITCHEN_SENTENCES[4:])
+    assert align_gap(*sentence_units(KITCHEN_EN, dropped), ratio, 2.5) == 3
+    merged = "".join(KITCHEN_SENTENCES[:4]) + "窗户旁边挂着一本日历，" + "".join(KITCHEN_SENTENCES[5:])
+    assert align_gap(*sentence_units(KITCHEN_EN, merged), ratio, 2.5) is None
+    towel_gone = "".join(KITCHEN_SENTENCES[:5] + KITCHEN_SENTENCES[6:])  # 0.89 of the length: the ratio rule passes it
+    assert align_gap(*sentence_units(KITCHEN_EN, towel_gone), ratio, 2.5) == 5
+    assert align_gap(*sentence_units(KITCHEN_EN, dropped), ratio, 100.0) is None  # below the margin: no claim
+    assert align_gap((10.0, 12.0), (10.0,), 1.0, 0.0) is None  # two sentences: the ratio rule's case
+
+
+def test_a_dropped_sentence_that_keeps_the_turn_length_is_caught_by_alignment(tmp_path):
+    dropped = "".join(KITCHEN_SENTENCES[:5] + KITCHEN_SENTENCES[6:])  # the towel: 0.89 of the full length
+    merged = "".join(KITCHEN_SENTENCES[:4]) + "窗户旁边挂着一本日历，" + "".join(KITCHEN_SENTENCES[5:])
+    # the alignment needs the set's own ratio: 60 faithful copies give it (a set under min_turns has none)
+    full = "".join(KITCHEN_SENTENCES)
+    records = [
+        rec(f"full{i}", ("描述这张图片。", "Describe this photo."), (full, KITCHEN_EN), image=None) for i in range(60)
+    ]
+    records += [
+        rec("dropped", ("描述这张图片。", "Describe this photo."), (dropped, KITCHEN_EN), image=None),
+        rec("merged", ("描述这张图片。", "Describe this photo."), (merged, KITCHEN_EN), image=None),
+    ]
+    out = tmp_path / "out"
+    config = load_config()
+    config["dedupe"]["answers"]["enabled"] = False
+    clean(make_dir(tmp_path / "in", records), out, config)
+    kept = [r["id"] for r in json.loads((out / "chat.json").read_text(encoding="utf-8"))]
+    rejected = {json.loads(line)["id"]: json.loads(line) for line in (out / "rejected.jsonl").open()}
+    assert kept[-1] == "merged" and len(kept) == 61 and rejected["dropped"]["reasons"] == ["omission.sentences"]
+    assert rejected["dropped"]["detail"]["omission.sentences"] == (
+        "turn 1: 7 sentences in the source, 6 here, and aligned by length one has no counterpart (about sentence 6)"
+    )
 
 
 # sentences_lost skips the English sentence regex when a character count already shows the translation has as

@@ -11,6 +11,15 @@ from helpers.clean_records import rec
 
 CONTENT_CLEAN = [
     (
+        "how-many question whose translator dropped the question mark",
+        None,
+        rec(
+            "a08",
+            ("电线上有几只鸟", "How many birds are on the wire?"),
+            ("电线上有四只鸟。", "There are four birds on the wire."),
+        ),
+    ),
+    (
         "paraphrase that keeps every thing it names",
         None,
         rec(
@@ -94,6 +103,18 @@ CONTENT_CLEAN += [
 ]
 
 CONTENT_DEFECTS = [
+    (
+        "instruction carried out in a statement that says 'a few' (几只)",
+        "answered",
+        rec(
+            "a16",
+            ("电线上停着几只麻雀，正在晒太阳。", "Tell me about the birds on the wire."),
+            (
+                "几只麻雀并排停在电线上，羽毛在阳光下蓬松着。",
+                "A few sparrows sit side by side on the wire, their feathers fluffed in the sun.",
+            ),
+        ),
+    ),
     (
         "instruction came back as the answer that follows it",
         "answered",

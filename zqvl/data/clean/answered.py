@@ -29,8 +29,10 @@ from zqvl.data.clean.text import CACHE, FUNCTION_WORDS, mask_protected, strip_im
 from zqvl.data.schema import GPT, HUMAN, Record
 
 _ENDS_ON_QUESTION = re.compile(r"\?[\"'”’)\]\s]*$")
+# 几 also means "a few" (几朵白云, 几乎): it asks only in a clause that ends on a question mark or ends the text.
 _INTERROGATIVE = re.compile(
-    r"[?？]|什么|怎么|怎样|如何|为什么|为何|哪|谁|几|多少|多大|多长|多久|多高|多远|吗|呢|是否|能否|可否|有没有|是不是|对不对|要不要"
+    r"[?？]|什么|怎么|怎样|如何|为什么|为何|哪|谁|几(?!乎|何)[^。！!；;，,]*(?:[?？]|$)|多少|多大|多长|多久|多高|多远|吗|呢|"
+    r"是否|能否|可否|有没有|是不是|对不对|要不要"
 )
 
 

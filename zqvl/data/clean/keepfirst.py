@@ -73,7 +73,8 @@ def _mark_duplicate(
         found = copies.found(d.index)
         copied = copies.duplicate(d.index) if found is not None else None
         if deciders is not None and found is not None:
-            deciders.add(found)  # it holds the entry, copied or not: without it, a later kept answer would
+            # copied or not, its entry was compared with: without it, another kept record's would have been
+            deciders.add(found)
     if copied is not None:
         d.reasons.append(
             Reason(

@@ -25,6 +25,7 @@ from zqvl.data.clean.decisions import Decision, Scan
 from zqvl.data.clean.dedupe import dedupe_indexes
 from zqvl.data.clean.examine import examined, few_collections, settle
 from zqvl.data.clean.keepfirst import StreamingKeepFirst
+from zqvl.data.clean.omission import align_gap
 from zqvl.data.clean.registry import Reason
 from zqvl.data.clean.reporting import SampleCollector, write_report
 from zqvl.data.clean.stats import robust_center
@@ -128,21 +129,30 @@ def _length_outliers(result: Scan, params: dict) -> None:
     for d in result.decisions:
         if d.index in flagged and not any(r.startswith("truncation.too_short") for r in d.reasons):
             d.reasons.append(Reason("truncation.length_outlier", "; ".join(flagged[d.index])))
-    _sentences_lost(result, median, math.log(params["sentence_drop_ratio"]))
+    _sentences_lost(result, median, math.log(params["sentence_drop_ratio"]), params["sentence_align_margin"])
 
 
-def _sentences_lost(result: Scan, median: float, log_drop: float) -> None:
-    """Fewer sentences than the source and a length well below the set's median: a sentence is missing."""
+def _sentences_lost(result: Scan, median: float, log_drop: float, align_margin: float) -> None:
+    """Fewer sentences than the source and a length well below the set's median, or a source sentence the
+    length alignment leaves without a counterpart (omission.py): a sentence is missing."""
     for d, st in zip(result.decisions, result.stats):
         if not st or not st.sentence_drops:
             continue
-        ratios = dict(st.turn_log_ratios)
-        hits = [
-            f"turn {i}: {ns} sentences in the source, {nt} here, length {math.exp(ratios[i] - median):.2f} of the "
-            f"set's median"
-            for i, ns, nt in st.sentence_drops
-            if ratios[i] - median < log_drop
-        ]
+        ratios, lengths = dict(st.turn_log_ratios), {i: (s, t) for i, s, t in st.sentence_lengths}
+        hits = []
+        for i, ns, nt in st.sentence_drops:
+            if ratios[i] - median < log_drop:
+                hits.append(
+                    f"turn {i}: {ns} sentences in the source, {nt} here, length {math.exp(ratios[i] - median):.2f} "
+                    "of the set's median"
+                )
+            elif i in lengths and result.length_cut is not None:  # the alignment needs the set's own ratio
+                gap = align_gap(*lengths[i], math.exp(median), align_margin)
+                if gap is not None:
+                    hits.append(
+                        f"turn {i}: {ns} sentences in the source, {nt} here, and aligned by length one has no "
+                        f"counterpart (about sentence {gap + 1})"
+                    )
         if hits:
             d.reasons.append(Reason("omission.sentences", "; ".join(hits)))
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from zqvl.data.clean.omission import sentences_lost
+from zqvl.data.clean.omission import sentence_units, sentences_lost
 from zqvl.data.clean.repetition import repetition_score
 from zqvl.data.clean.text import CACHE, strip_image_tags
 from zqvl.data.clean.truncation import log_ratio, text_units, unit_counts
@@ -25,6 +25,8 @@ class RecordStats:
     repetition: float
     turn_log_ratios: tuple[tuple[int, float], ...]  # (turn index, log ratio) for turns long enough to judge
     sentence_drops: tuple[tuple[int, int, int], ...] = ()  # (turn index, source, target sentences), of those
+    # (turn index, source sentence lengths, target sentence lengths) of those drops with >= 3 source sentences
+    sentence_lengths: tuple[tuple[int, tuple[float, ...], tuple[float, ...]], ...] = ()
 
 
 @lru_cache(maxsize=CACHE)
@@ -36,13 +38,15 @@ def _turn_stats(value: str, source: str | None, min_source_units: float) -> tupl
         return c, n_alnum / 3.0, repetition_score(value), 0.0, None, None
     lr = log_ratio(source, value, min_source_units)
     lost = sentences_lost(source, value) if lr is not None else None
+    if lost and lost[0] >= 3:
+        lost = (*lost, sentence_units(source, value))
     return c, n_alnum / 3.0, repetition_score(value), text_units(strip_image_tags(source)), lr, lost
 
 
 def record_stats(record: Record, min_source_units: float) -> RecordStats:
     src_units = tgt_units = latin = cjk = 0.0
     rep = 0.0
-    turn_ratios, drops = [], []
+    turn_ratios, drops, lengths = [], [], []
     for i, turn in enumerate(record.turns):
         c, a, turn_rep, turn_src_units, lr, lost = _turn_stats(turn.value, turn.source, min_source_units)
         cjk += c
@@ -54,10 +58,12 @@ def record_stats(record: Record, min_source_units: float) -> RecordStats:
             if lr is not None:
                 turn_ratios.append((i, lr))
                 if lost:
-                    drops.append((i, *lost))
+                    drops.append((i, lost[0], lost[1]))
+                    if len(lost) == 3:
+                        lengths.append((i, *lost[2]))
     ratio = tgt_units / src_units if src_units >= min_source_units else None
     share = latin / (latin + cjk) if latin + cjk else 0.0
-    return RecordStats(ratio, share, rep, tuple(turn_ratios), tuple(drops))
+    return RecordStats(ratio, share, rep, tuple(turn_ratios), tuple(drops), tuple(lengths))
 
 
 def robust_center(values: list[float]) -> tuple[float, float]:

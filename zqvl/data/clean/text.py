@@ -314,14 +314,23 @@ _HAS_WORD = re.compile(r"[A-Za-z]{2}|[\u3400-\u9fff]")
 def sentence_count(text: str, chinese: bool) -> int:
     """Sentences in the prose of `text` (code blocks left out), for comparing a translation with its source."""
     prose = strip_code(text)
+    return sum(1 for _ in _sentence_bounds(prose, chinese))
+
+
+def sentence_spans(text: str, chinese: bool) -> list[str]:
+    """The sentences sentence_count counts, as text (a stretch without a word joins none of them)."""
+    prose = strip_code(text)
+    return [prose[start:end] for start, end in _sentence_bounds(prose, chinese)]
+
+
+def _sentence_bounds(prose: str, chinese: bool):
     ends = [m.end() for m in (_ZH_SENTENCE_END if chinese else _EN_SENTENCE_END).finditer(prose)]
     # Each end closes a sentence if it has a word since the previous end; the tail counts if it has one too.
-    count, start = 0, 0
+    start = 0
     for end in ends + [len(prose)]:
         if _HAS_WORD.search(prose, start, end):
-            count += 1
+            yield start, end
         start = end
-    return count
 
 
 _SENTENCE_CLOSERS = "\"”'’)]"  # what _EN_SENTENCE_END takes after the stop
