@@ -125,18 +125,28 @@ def test_a_late_rejected_duplicate_loses_its_dedupe_reason_without_a_rerun():
     assert not deduper.reran and decisions[0].kept and decisions[1].reasons == ["truncation.length_outlier"]
 
 
+def _stream_copies(ids: str, englishes: list[str]) -> tuple[list[Decision], StreamingKeepFirst]:
+    """Records with the same Chinese answer under these English sources, streamed; the first is then rejected late."""
+    _, _, copies = _indexes()
+    decisions = [Decision(i, rid) for i, rid in enumerate(ids)]
+    deduper = StreamingKeepFirst(decisions, None, None, copies)
+    for i, english in enumerate(englishes):
+        copies.remember(i, (b"same-zh", english))
+        deduper.add(decisions[i])
+    return decisions, deduper
+
+
+def _reject_first_late(decisions: list[Decision], deduper: StreamingKeepFirst) -> None:
+    _late(decisions[0])
+    deduper.finish({0: True})
+
+
 def test_a_late_rejected_copy_entry_hands_its_place_to_the_next_kept_answer():
     """a holds the entry for its Chinese; b (same English) is no copy and is not stored; c (other English) is a
     copy of a while streaming. With a rejected late, b holds the entry and c is b's copy."""
-    _, _, copies = _indexes()
-    decisions = [Decision(i, rid) for i, rid in enumerate("abc")]
-    deduper = StreamingKeepFirst(decisions, None, None, copies)
-    for i, english in enumerate(["a bowl of ramen", "a bowl of ramen", "a plate of sushi rolls"]):
-        copies.remember(i, (b"ramen-zh", english))
-        deduper.add(decisions[i])
+    decisions, deduper = _stream_copies("abc", ["a bowl of ramen", "a bowl of ramen", "a plate of sushi rolls"])
     assert "kept record 'a'" in decisions[2].reasons[0].detail
-    _late(decisions[0])
-    deduper.finish({0: True})
+    _reject_first_late(decisions, deduper)
     assert deduper.reran and decisions[1].kept
     assert decisions[2].reasons == ["dedupe.copied_answer"] and "kept record 'b'" in decisions[2].reasons[0].detail
 
@@ -144,14 +154,8 @@ def test_a_late_rejected_copy_entry_hands_its_place_to_the_next_kept_answer():
 def test_an_entry_that_only_hid_a_later_answer_counts_as_deciding():
     """x and y are no copies of a (their English is close to a's), but y is a copy of x: once a is rejected
     late, x holds the entry that y is compared with."""
-    _, _, copies = _indexes()
-    decisions = [Decision(i, rid) for i, rid in enumerate("axy")]
-    deduper = StreamingKeepFirst(decisions, None, None, copies)
-    for i, english in enumerate(["red bowl ramen egg", "red bowl ramen onion", "red bowl egg noodles"]):
-        copies.remember(i, (b"bowl-zh", english))
-        deduper.add(decisions[i])
+    decisions, deduper = _stream_copies("axy", ["red bowl ramen egg", "red bowl ramen onion", "red bowl egg noodles"])
     assert all(d.kept for d in decisions)
-    _late(decisions[0])
-    deduper.finish({0: True})
+    _reject_first_late(decisions, deduper)
     assert deduper.reran and decisions[1].kept
     assert decisions[2].reasons == ["dedupe.copied_answer"] and "kept record 'x'" in decisions[2].reasons[0].detail
