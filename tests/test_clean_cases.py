@@ -1300,3 +1300,8 @@ from helpers.clean_cases_content import CONTENT_CLEAN, CONTENT_DEFECTS  # noqa: 
 
 CLEAN += CONTENT_CLEAN
 DEFECTS += CONTENT_DEFECTS
+
+from helpers.clean_cases_tokens import TOKEN_CLEAN, TOKEN_DEFECTS  # noqa: E402
+
+CLEAN += TOKEN_CLEAN
+DEFECTS += TOKEN_DEFECTS

@@ -47,6 +47,7 @@ CODES: dict[str, Code] = {
     "placeholder.count": _e("the number of <image> tags differs from the number of images"),
     "placeholder.in_answer": _e("<image> inside an assistant or system turn"),
     "placeholder.moved": _e("<image> sits in a different turn than in the source"),
+    "placeholder.format_token": _e("a template token of the source (%d, {name}) changed or lost in translation"),
     "placeholder.mangled": _w("a look-alike of <image> (<图像>, < image >, <IMAGE>, ＜image＞, [image])"),
     # Image files.
     "image.unsafe_path": _e("an image path escapes images/ (absolute, .., or a symbolic link leading out of it)"),

@@ -45,6 +45,9 @@ GLOSS_BEFORE = re.compile(
     re.I,
 )
 GLOSS_TEXT = re.compile(r"^[a-z][a-z' -]*$")
+# A nickname: 'often called the "powerhouse of the cell"', 'dubbed "the big apple"' — a lowercase phrase after
+# these is a figure of speech, not a name printed on something (those are capitalised: 'a shop called "Luna"').
+NICKNAME_BEFORE = re.compile(r"\b(?:called|dubbed|nicknamed|termed|referred to as)(?:\s+(?:the|a|an))?\W*$", re.I)
 # A human turn asking the assistant to write something: the quotes in its answer are the assistant's own
 # composition (a caption, a slogan), not text read off the image, and translate like any prose.
 COMPOSE_REQUEST = re.compile(
@@ -77,7 +80,7 @@ def required_strings(source: str, quotes_are_image_text: bool = True) -> tuple[s
             for q, before, after in quotes(source, True)
             if not EXEMPT_CONTEXT.search(before)
             and not EXEMPT_AFTER.search(after)
-            and not (GLOSS_BEFORE.search(before) and GLOSS_TEXT.match(q))
+            and not ((GLOSS_BEFORE.search(before) or NICKNAME_BEFORE.search(before)) and GLOSS_TEXT.match(q))
         ]
     need += list(ocr_components(source))
     return tuple(dict.fromkeys(s for s in need if LATIN_RE.search(s)))

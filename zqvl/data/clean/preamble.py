@@ -21,6 +21,13 @@ OFFER_WORDS = rx(
     r"would you like|do you want|shall i|should i",
     I,
 )
+# The source speaks of a text's meaning ("The phrase means: ...", "In English this says ..."); "It means you
+# must yield" is about a sign, and "这段话的意思是：" before its translation is the translator framing it.
+TEXT_MEANING_WORDS = rx(
+    r"^(?=[\s\S]*\b(?:sentence|phrase|passage|text|wording|english|chinese|original|words?|line|quote|saying|"
+    r"expression|idiom|slogan|motto|caption)\b)(?=[\s\S]*(?:\bmeans?\b|meaning|translat|\bsays?\b|\breads?\b))",
+    I,
+)
 LEAD_WORDS = rx(
     r"^\W*(?:sure|okay|ok|of course|certainly|absolutely|here|below|alright|all right|great|yes|good|"
     r"fine|right|got it|understood|no problem|very well)\b",
@@ -58,7 +65,7 @@ RULES = (
     Rule(
         "preamble.lead_in",
         rx(r"^[^。\n]{0,16}(?:英文|英语|原文|这段话|这句话)[^。\n]{0,10}(?:意思|译为|翻译为|是说)[^。\n]{0,8}[：:]"),
-        TRANSLATION_WORDS,  # needs the source: "这句英文的意思是：" answers "what does it mean?" faithfully
+        TEXT_MEANING_WORDS,  # needs the source: "这句英文的意思是：" answers "what does it mean?" faithfully
     ),
     # A chatty opener the source does not have ("好的，以下是…：").
     Rule(
