@@ -182,6 +182,14 @@ def test_lsh_bands_follows_the_threshold():
     assert lsh_bands(0.5, 128) == (25, 5) and lsh_bands(0.7, 128) == (14, 9) and lsh_bands(0.9, 128) == (5, 25)
 
 
+def test_the_shipped_bands_are_what_the_scan_gives():
+    from zqvl.data.clean.dedupe import SHIPPED_BANDS, _scan_bands
+
+    p = SHIPPED["answers"]
+    assert (p["threshold"], p["num_perm"]) in SHIPPED_BANDS  # default.yaml and the table agree
+    assert all(_scan_bands(t, n) == bands for (t, n), bands in SHIPPED_BANDS.items())
+
+
 def test_phash_equals_imagehash(tmp_path):
     import imagehash
 

@@ -59,6 +59,11 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> s3)
 
 
+# lsh_bands of the shipped dedupe settings (default.yaml), so a run with them skips scipy's import and the
+# scan of integrals (0.35 s of CPU a run); a test recomputes it.
+SHIPPED_BANDS = {(0.7, 128): (14, 9)}
+
+
 @cache
 def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) for MinHash-LSH at this Jaccard threshold: the pair that minimises the area of false
@@ -66,6 +71,12 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     none), each weighted 1/2. The same choice as datasketch's `MinHashLSH(threshold, num_perm)`: the same
     integrals (scipy's quad), scanned in the same order, the first minimum kept.
     """
+    if (threshold, num_perm) in SHIPPED_BANDS:
+        return SHIPPED_BANDS[(threshold, num_perm)]
+    return _scan_bands(threshold, num_perm)
+
+
+def _scan_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     from scipy.integrate import quad
 
     if not 0.0 < threshold < 1.0:
@@ -127,7 +138,7 @@ class AnswerIndex:
         self._last_lookup: tuple[int, list[bytes], list] = (-1, [], [])
 
     # The banding is only needed where records are compared (the parent), never where they are only signed
-    # (a worker): lsh_bands imports scipy, ~0.6 s a process.
+    # (a worker): lsh_bands may import scipy (~0.6 s a process) for settings other than the shipped ones.
     @property
     def bands(self) -> int:
         return lsh_bands(self.threshold, self._num_perm)[0]
