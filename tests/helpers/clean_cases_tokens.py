@@ -1,10 +1,9 @@
-"""Clean cases for template tokens, nicknames in quotes and a lead-in that frames the answer as a text's meaning.
-
-Written in the shape of misses a blind probe (records written without sight of the rules) found, in other
-words: a format string whose `%s` came back full-width, a `{field}` of a template translated, an answer prefixed
-with "这句话的意思是：" when the English only explains a sign, and, as hard negatives, a lowercase nickname in
-quotes ("the city of light") that translates like prose, percentages, and a source that really speaks of a
-phrase's meaning.
+"""Clean cases in the shape of misses that blind probes (records written without sight of the rules) found, in
+other words: a format string whose `%s` came back full-width, a `{field}` of a template translated, an answer
+prefixed with "这句话的意思是：" when the English only explains a sign, a role label "AI：", a clause looped
+with different punctuation; and, as hard negatives, a lowercase nickname in quotes ("the city of light"),
+percentages, a source that really speaks of a phrase's meaning, a race time with hundredths, a clause said
+twice for emphasis and a chant the source repeats too.
 """
 
 from __future__ import annotations
@@ -50,7 +49,69 @@ TOKEN_CLEAN = [
     ),
 ]
 
+TOKEN_CLEAN += [
+    (
+        "race time with hundredths",
+        None,
+        rec(
+            "t04",
+            ("第2泳道的选手成绩如何？", "How did the swimmer in lane 2 do?"),
+            (
+                "她以2:03.17的成绩获得第二名，比第一名只慢了0.4秒。",
+                "She came 2nd in 2:03.17, only 0.4 seconds behind the winner.",
+            ),
+        ),
+    ),
+    (
+        "a clause said twice for emphasis, as in the source",
+        None,
+        rec(
+            "t05",
+            ("她在喊什么？", "What is she shouting?"),
+            (
+                "她在喊“快跑，快跑”，朝着我们拼命挥手，一直挥手。",
+                'She is shouting "run, run" and waving at us frantically, waving and waving.',
+            ),
+        ),
+    ),
+    (
+        "a chant the source repeats three times too",
+        None,
+        rec(
+            "t06",
+            ("横幅上写的是什么？", "What do the fans chant?"),
+            (
+                "球迷们齐声高喊：我们是冠军队伍，我们是冠军队伍，我们是冠军队伍！",
+                "The fans chant: we are the champion team, we are the champion team, we are the champion team!",
+            ),
+        ),
+    ),
+]
+
 TOKEN_DEFECTS = [
+    (
+        "role label AI： at the start of a later answer",
+        "junk",
+        rec(
+            "t15",
+            ("这是什么水果？", "What fruit is this?"),
+            ("这是一个火龙果。", "It is a dragon fruit."),
+            ("它是什么味道的？", "What does it taste like?"),
+            ("AI：它的味道清甜，口感有点像猕猴桃。", "It tastes mildly sweet, a bit like kiwi."),
+        ),
+    ),
+    (
+        "a clause looped three times, the last copy ending the sentence",
+        "repetition",
+        rec(
+            "t16",
+            ("怎么去地铁站？", "How do I get to the subway station?"),
+            (
+                "出门后沿着河边走到第二个路口再穿过天桥到马路对面，穿过天桥到马路对面，穿过天桥到马路对面。车站就在左手边。",
+                "Walk along the river to the second intersection and take the footbridge across the road. The station is on your left.",
+            ),
+        ),
+    ),
     (
         "printf token came back full-width",
         "placeholder",

@@ -77,6 +77,7 @@ CODES: dict[str, Code] = {
     "repetition.loop": _e("a word, clause or sentence repeats back to back (decoding loop)"),
     "repetition.lines": _e("lines (list items, table rows) duplicated beyond the source"),
     "repetition.sentences": _e("sentences duplicated beyond the source"),
+    "repetition.clauses": _e("a clause repeated three times or more beyond the source"),
     "untranslated.turn": _e("a whole turn left in English"),
     "untranslated.residue": _e("English prose left inside the Chinese, outside protected spans"),
     "ocr.not_verbatim": _e("text the source quotes from the image is not kept verbatim"),

@@ -23,7 +23,8 @@ _QUOTES = [('"', '"'), ("“", "”"), ("「", "」"), ("『", "』"), ("'", "'"
 _QUOTE_OPENERS = "\"“「『'‘"
 # A label at the start of a line: the Chinese role names a translator writes, and the English ones.
 _ROLE_LABEL = re.compile(
-    r"(?m)^[ \t]*(?:<image>\s*)?(助手|人类|用户|系统|AI助手|Assistant|Human|User|GPT|System)[ \t]*[:：]", re.I
+    r"(?m)^[ \t]*(?:<image>\s*)?(助手|人类|用户|系统|AI助手|机器人|Assistant|Human|User|GPT|ChatGPT|System|AI|Bot)[ \t]*[:：]",
+    re.I,
 )
 _SOURCE_LABEL = re.compile(r"(?m)^[ \t]*(?:<image>\s*)?[A-Za-z][\w ]{0,15}[ \t]*:")
 

@@ -116,6 +116,22 @@ def sentence_excess(text: str) -> int:
     return _dup_excess([s for s in sentences(text) if len(s) >= 6])
 
 
+_CLAUSE_SPLIT = re.compile(r"(?:[，,；;。！？!?：:\n]|\.(?=\s|$))+")  # an English full stop, not a decimal point
+_MIN_CLAUSE = 6  # characters (spaces left out): "是的，是的" and short list items repeat naturally
+
+
+@lru_cache(maxsize=CACHE)
+def clause_excess(text: str) -> int:
+    """Copies of the most repeated clause beyond its first ("过桥后左转进入溪流步道，左转进入溪流步道，左转进入溪流步道。"
+    is 2: the first copy may run on from the words before it, so a clause ending in another counts as a copy). A
+    loop whose copies differ in their punctuation is no back-to-back repeat and no duplicated sentence."""
+    if _no_repeats(text):
+        return 0
+    clauses = [c for c in ("".join(c.split()) for c in _CLAUSE_SPLIT.split(text)) if len(c) >= _MIN_CLAUSE]
+    repeated = [c for c, n in Counter(clauses).items() if n > 1]
+    return max((sum(other.endswith(c) for other in clauses) - 1 for c in repeated), default=0)
+
+
 def repetition_score(text: str) -> float:
     """Share of repeated character 4-grams (spaces removed): ~0 for normal prose, →1 for a loop."""
     total, distinct = _four_grams(text)
@@ -146,11 +162,17 @@ def check_repetition(record, params: dict) -> list[Reason]:
             out.setdefault("repetition.loop", []).append(f"turn {i}: {loop}")
         # Against a source one extra copy is already a defect: the source shows the text was there once.
         need = params["min_excess_with_source"] if source else params["min_excess"]
-        for code, measure in (("repetition.lines", line_excess), ("repetition.sentences", sentence_excess)):
+        for code, measure, extra in (
+            ("repetition.lines", line_excess, 0),
+            ("repetition.sentences", sentence_excess, 0),
+            ("repetition.clauses", clause_excess, 1),  # a clause said twice can be emphasis: three times is a loop
+        ):
             mine = measure(value)
-            excess = mine - (measure(source) if source and mine >= need else 0)
-            if excess >= need:
+            excess = mine - (measure(source) if source and mine >= need + extra else 0)
+            if excess >= need + extra:
                 out.setdefault(code, []).append(f"turn {i}: {excess} more duplicates than the source")
+    if "repetition.loop" in out or "repetition.sentences" in out:
+        out.pop("repetition.clauses", None)  # the same repeat, counted twice
     if "repetition.loop" in out:
-        out.pop("repetition.sentences", None)  # the same loop, counted twice
+        out.pop("repetition.sentences", None)
     return [Reason(code, "; ".join(hits)) for code, hits in out.items()]
