@@ -1,9 +1,9 @@
 """Clean cases in the shape of misses that blind probes (records written without sight of the rules) found, in
 other words: a format string whose `%s` came back full-width, a `{field}` of a template translated, an answer
 prefixed with "这句话的意思是：" when the English only explains a sign, a role label "AI：", a clause looped
-with different punctuation; and, as hard negatives, a lowercase nickname in quotes ("the city of light"),
+with different punctuation, a clause written in toneless pinyin; and, as hard negatives, a lowercase nickname in quotes ("the city of light"),
 percentages, a source that really speaks of a phrase's meaning, a race time with hundredths, a clause said
-twice for emphasis and a chant the source repeats too.
+twice for emphasis, a chant the source repeats too, and pinyin the source itself quotes.
 """
 
 from __future__ import annotations
@@ -88,7 +88,34 @@ TOKEN_CLEAN += [
     ),
 ]
 
+TOKEN_CLEAN += [
+    (
+        "pinyin the source quotes from a sign, kept",
+        None,
+        rec(
+            "t07",
+            ("牌子上写的是什么？", "What does the little sign say?"),
+            (
+                "牌子上用拼音写着“huan ying guang lin xie xie”，意思是欢迎光临、谢谢。",
+                'The sign says "huan ying guang lin xie xie" in pinyin, meaning welcome and thank you.',
+            ),
+        ),
+    ),
+]
+
 TOKEN_DEFECTS = [
+    (
+        "a clause written in toneless pinyin",
+        "script",
+        rec(
+            "t17",
+            ("这家店怎么样？", "Is this shop any good?"),
+            (
+                "店面不大，但是很干净。xia ci wo men hai hui lai zhe li，老板人也很好。",
+                "The shop is small but clean. We would come back here next time, and the owner is friendly.",
+            ),
+        ),
+    ),
     (
         "role label AI： at the start of a later answer",
         "junk",

@@ -94,7 +94,7 @@ CODES: dict[str, Code] = {
     "script.traditional": _e("Traditional Chinese characters"),
     "script.kana": _e("Japanese kana the source does not have"),
     "script.hangul": _e("Korean hangul the source does not have"),
-    "script.pinyin": _e("pinyin with tone marks instead of characters (not quoted from the source)"),
+    "script.pinyin": _e("pinyin (with tone marks or without) instead of characters, not quoted from the source"),
     "answered.not_a_question": _e("the source asks a question, the translation answers it (no question left)"),
     "answered.instruction_done": _e(
         "the source gives an instruction, the translation carries it out (no request left)"

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from zqvl.data.clean.registry import Reason, per_turn, register
-from zqvl.data.clean.text import CACHE, mask_protected
+from zqvl.data.clean.text import CACHE, cjk_count, mask_protected
 from zqvl.data.schema import Record
 
 _converter = None
@@ -68,6 +68,22 @@ def _pinyin_words(text: str) -> list[str]:
     return [w for w in _PINYIN_WORD.findall(text) if _SYLLABLES.fullmatch(w)]
 
 
+# Pinyin without tones: five or more lowercase one-syllable words in a row ("bu guo yao liu yi na xie e"), two of
+# them with an initial or a final English words of that shape do not have ("she can see the man" has none).
+_LOWER_RUN = re.compile(r"(?<![A-Za-z'-])(?:[a-zü]{1,6} ){4,}[a-zü]{1,6}(?![A-Za-z'-])")
+_ONE_SYLLABLE = re.compile(r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü]{1,3}(?:ng|n|r)?")
+_PINYIN_ONLY = re.compile(r"^(?:x|q|zh)|uo|iu|ao|ui|iao|ian|uai|ü|^(?:wo|chi|shi|zi|ci|ri)$")
+
+
+def _toneless_runs(text: str) -> list[str]:
+    runs = []
+    for m in _LOWER_RUN.finditer(text):
+        words = m.group().split()
+        if all(_ONE_SYLLABLE.fullmatch(w) for w in words) and sum(bool(_PINYIN_ONLY.search(w)) for w in words) >= 2:
+            runs.append(m.group())
+    return runs
+
+
 @register("script")
 def check_script(record: Record, params: dict) -> list[Reason]:
     """Traditional, kana or hangul characters (`min_chars`) or toned pinyin words the source does not have."""
@@ -89,4 +105,9 @@ def _turn_script(value: str, source: str | None, min_chars: int, min_pinyin_word
     words = _new(_pinyin_words(value), source) if foreign else []
     if len(words) >= min_pinyin_words:
         hits.append(("script.pinyin", " ".join(words[:6])))
+    elif " " in value and cjk_count(value):
+        lower = (source or "").lower()
+        runs = [r for r in _toneless_runs(value if source else mask_protected(value)) if r not in lower]
+        if runs:
+            hits.append(("script.pinyin", runs[0][:40]))
     return tuple(hits)
