@@ -47,4 +47,5 @@ def check_placeholder(record: Record, params: dict) -> list[Reason]:
     """One exact `<image>` per image, in the same turns as the source (in questions without one), no look-alike;
     every template token of the source kept as it is."""
     placement = tag_count(record) or (moved(record) if record.has_source else in_answer(record))
-    return look_alikes(record) + placement + per_turn(record, _turn_tokens)
+    tokens = any(t.source and ("%" in t.source or "{" in t.source) for t in record.turns)
+    return look_alikes(record) + placement + (per_turn(record, _turn_tokens) if tokens else [])

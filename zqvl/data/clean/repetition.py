@@ -160,6 +160,8 @@ def check_repetition(record, params: dict) -> list[Reason]:
         loop = _loop(value, source)
         if loop:
             out.setdefault("repetition.loop", []).append(f"turn {i}: {loop}")
+        if _no_repeats(value):  # no duplicated line, sentence or clause can be in it
+            continue
         # Against a source one extra copy is already a defect: the source shows the text was there once.
         need = params["min_excess_with_source"] if source else params["min_excess"]
         for code, measure, extra in (

@@ -105,9 +105,9 @@ def _turn_script(value: str, source: str | None, min_chars: int, min_pinyin_word
     words = _new(_pinyin_words(value), source) if foreign else []
     if len(words) >= min_pinyin_words:
         hits.append(("script.pinyin", " ".join(words[:6])))
-    elif " " in value and cjk_count(value):
+    elif value.count(" ") >= 4:  # five words in a row at least
         lower = (source or "").lower()
         runs = [r for r in _toneless_runs(value if source else mask_protected(value)) if r not in lower]
-        if runs:
+        if runs and cjk_count(value):  # inside Chinese text: an English turn is untranslated's business
             hits.append(("script.pinyin", runs[0][:40]))
     return tuple(hits)

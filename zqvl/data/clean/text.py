@@ -313,8 +313,7 @@ _HAS_WORD = re.compile(r"[A-Za-z]{2}|[\u3400-\u9fff]")
 
 def sentence_count(text: str, chinese: bool) -> int:
     """Sentences in the prose of `text` (code blocks left out), for comparing a translation with its source."""
-    prose = strip_code(text)
-    return sum(1 for _ in _sentence_bounds(prose, chinese))
+    return len(_sentence_bounds(strip_code(text), chinese))
 
 
 def sentence_spans(text: str, chinese: bool) -> list[str]:
@@ -323,14 +322,15 @@ def sentence_spans(text: str, chinese: bool) -> list[str]:
     return [prose[start:end] for start, end in _sentence_bounds(prose, chinese)]
 
 
-def _sentence_bounds(prose: str, chinese: bool):
+def _sentence_bounds(prose: str, chinese: bool) -> list[tuple[int, int]]:
     ends = [m.end() for m in (_ZH_SENTENCE_END if chinese else _EN_SENTENCE_END).finditer(prose)]
     # Each end closes a sentence if it has a word since the previous end; the tail counts if it has one too.
-    start = 0
+    bounds, start, has_word = [], 0, _HAS_WORD.search
     for end in ends + [len(prose)]:
-        if _HAS_WORD.search(prose, start, end):
-            yield start, end
+        if has_word(prose, start, end):
+            bounds.append((start, end))
         start = end
+    return bounds
 
 
 _SENTENCE_CLOSERS = "\"”'’)]"  # what _EN_SENTENCE_END takes after the stop
