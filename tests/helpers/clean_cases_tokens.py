@@ -1,7 +1,7 @@
 """Clean cases in the shape of misses that blind probes (records written without sight of the rules) found, in
 other words: a format string whose `%s` came back full-width, a `{field}` of a template translated, an answer
 prefixed with "这句话的意思是：" when the English only explains a sign, a role label "AI：", a clause looped
-with different punctuation, a clause written in toneless pinyin; and, as hard negatives, a lowercase nickname in quotes ("the city of light"),
+with different punctuation, a clause written in toneless pinyin, the next question merged into an answer; and, as hard negatives, a lowercase nickname in quotes ("the city of light"),
 percentages, a source that really speaks of a phrase's meaning, a race time with hundredths, a clause said
 twice for emphasis, a chant the source repeats too, and pinyin the source itself quotes.
 """
@@ -103,7 +103,36 @@ TOKEN_CLEAN += [
     ),
 ]
 
+TOKEN_CLEAN += [
+    (
+        "an answer that repeats the question on a line of its own, as its source does",
+        None,
+        rec(
+            "t08",
+            ("这只鸟叫什么？", "What is this bird called?"),
+            (
+                "你问的是：\n这只鸟叫什么？\n它是一只翠鸟。",
+                "You asked:\nWhat is this bird called?\nIt is a kingfisher.",
+            ),
+        ),
+    ),
+]
+
 TOKEN_DEFECTS = [
+    (
+        "the next question merged into the answer before it, and kept in its own turn too",
+        "structure",
+        rec(
+            "t18",
+            ("桌上放着什么？", "What is on the desk?"),
+            (
+                "桌上放着一台笔记本电脑和一杯咖啡。\n\n咖啡杯是什么颜色的？",
+                "A laptop and a cup of coffee are on the desk.",
+            ),
+            ("咖啡杯是什么颜色的？", "What color is the coffee cup?"),
+            ("杯子是白色的，上面有蓝色条纹。", "The cup is white with blue stripes."),
+        ),
+    ),
     (
         "a clause written in toneless pinyin",
         "script",

@@ -35,6 +35,7 @@ CODES: dict[str, Code] = {
     "structure.bad_turn": _e("a turn lacks a string role or value"),
     "structure.duplicate_id": _e("the id was already used by an earlier record"),
     # The conversation's shape.
+    "structure.merged_turn": _e("a turn also holds the text of the turn next to it (two turns merged)"),
     "structure.role_name": _e("a role name was translated or is unknown (用户, 助手, 人类)"),
     "structure.order": _e("turns do not alternate human/gpt starting with human (dropped, swapped or duplicated)"),
     "structure.system_not_first": _e(
