@@ -55,21 +55,16 @@ class CopiedAnswers:
     def empty_copy(self) -> CopiedAnswers:
         return CopiedAnswers(self.min_chars, self.max_source_overlap)
 
-    def found(self, key: int) -> int | None:
-        """The kept key holding the same answers as `key` (the one duplicate() compares with), or None."""
-        mine = self._pending.get(key)
-        found = self._kept.get(mine[0]) if mine else None
-        return None if found is None else found[0]
-
-    def duplicate(self, key: int) -> int | None:
-        """The kept key whose answers `key` copies, or None."""
+    def lookup(self, key: int) -> tuple[int | None, bool]:
+        """(the kept key holding the same answers as `key` or None, whether `key` is a copy of it: its English
+        shares less than max_source_overlap of that record's content words)."""
         mine = self._pending.get(key)
         found = self._kept.get(mine[0]) if mine else None
         if found is None:
-            return None
+            return None, False
         a, b = _content_words(mine[1]), _content_words(found[1])
         overlap = len(a & b) / len(a | b) if a | b else 1.0
-        return found[0] if overlap < self.max_source_overlap else None
+        return found[0], overlap < self.max_source_overlap
 
     def keep(self, key: int) -> None:
         mine = self._pending.pop(key, None)

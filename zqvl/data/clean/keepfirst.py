@@ -29,65 +29,9 @@ def keep_first(
     copies: CopiedAnswers | None = None,
 ) -> None:
     """Keep the first of each near-duplicate group among the records that are kept otherwise, in input order."""
+    deduper = StreamingKeepFirst(decisions, answers, images, copies)
     for d in decisions:
-        _settle(d, decisions, answers, images, copies, None)
-
-
-def _settle(
-    d: Decision,
-    decisions: list[Decision],
-    answers: AnswerIndex | None,
-    images: ImageIndex | None,
-    copies: CopiedAnswers | None,
-    deciders: set[int] | None,
-) -> None:
-    if d.kept:
-        _mark_duplicate(d, decisions, answers, images, copies, deciders)
-    # settled either way: a kept record joins the indexes, any other is forgotten
-    if d.kept:
-        for index in (answers, images, copies):
-            if index is not None:
-                index.keep(d.index)
-    else:
-        for index in (images, copies):  # the answer index holds every signature and compares kept rows only
-            if index is not None:
-                index.discard(d.index)
-
-
-def _mark_duplicate(
-    d: Decision,
-    decisions: list[Decision],
-    answers: AnswerIndex | None,
-    images: ImageIndex | None,
-    copies: CopiedAnswers | None,
-    deciders: set[int] | None,
-) -> None:
-    """Add the dedupe reasons of a record that is kept so far, against the records kept before it; the kept
-    records whose presence decided something go into `deciders`."""
-    hits = answers.duplicates(d.index) if answers is not None else []
-    if hits:
-        i, j = hits[0]
-        d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {decisions[i].id!r}"))
-    copied = None
-    if copies is not None and not hits:
-        found = copies.found(d.index)
-        copied = copies.duplicate(d.index) if found is not None else None
-        if deciders is not None and found is not None:
-            # copied or not, its entry was compared with: without it, another kept record's would have been
-            deciders.add(found)
-    if copied is not None:
-        d.reasons.append(
-            Reason(
-                "dedupe.copied_answer",
-                f"the same answer as kept record {decisions[copied].id!r}, whose English says something else",
-            )
-        )
-    img = images.duplicates(d.index) if images is not None else []
-    if img:
-        d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {decisions[img[0]].id!r}"))
-    if deciders is not None:
-        deciders.update(k for k, _ in hits)
-        deciders.update(img)
+        deduper.settle(d)
 
 
 class StreamingKeepFirst:
@@ -103,7 +47,7 @@ class StreamingKeepFirst:
         copies: CopiedAnswers | None,
     ):
         self.decisions, self.answers, self.images, self.copies = decisions, answers, images, copies
-        self.deciders: set[int] = set()
+        self.deciders: set[int] = set()  # kept records whose presence decided something for a later one
         # what the images and copies indexes were given, for a rerun (they forget it as they settle a record)
         self._held_images: dict[int, tuple] = {}
         self._held_copies: dict[int, tuple] = {}
@@ -114,7 +58,45 @@ class StreamingKeepFirst:
             item = index.pending(d.index) if index is not None else None
             if item is not None:
                 held[d.index] = item
-        _settle(d, self.decisions, self.answers, self.images, self.copies, self.deciders)
+        self.settle(d)
+
+    def settle(self, d: Decision) -> None:
+        """Compare a record that is kept so far with the records kept before it, then keep or forget it."""
+        if d.kept:
+            self._mark_duplicate(d)
+        # settled either way: a kept record joins the indexes, any other is forgotten
+        if d.kept:
+            for index in (self.answers, self.images, self.copies):
+                if index is not None:
+                    index.keep(d.index)
+        else:
+            for index in (self.images, self.copies):  # the answer index holds every signature, compares kept rows
+                if index is not None:
+                    index.discard(d.index)
+
+    def _mark_duplicate(self, d: Decision) -> None:
+        names = self.decisions
+        hits = self.answers.duplicates(d.index) if self.answers is not None else []
+        if hits:
+            i, j = hits[0]
+            d.reasons.append(Reason("dedupe.answer", f"answer ~{j:.2f} similar to kept record {names[i].id!r}"))
+        if self.copies is not None and not hits:
+            found, copied = self.copies.lookup(d.index)
+            if found is not None:
+                # copied or not, its entry was compared with: without it, another kept record's would have been
+                self.deciders.add(found)
+            if copied:
+                d.reasons.append(
+                    Reason(
+                        "dedupe.copied_answer",
+                        f"the same answer as kept record {names[found].id!r}, whose English says something else",
+                    )
+                )
+        img = self.images.duplicates(d.index) if self.images is not None else []
+        if img:
+            d.reasons.append(Reason("dedupe.image", f"image nearly identical to kept record {names[img[0]].id!r}"))
+        self.deciders.update(k for k, _ in hits)
+        self.deciders.update(img)
 
     def finish(self, rejected_late: dict[int, bool]) -> None:
         """`rejected_late`: index -> whether keep-first had kept it, for each record the set-level checks
@@ -137,4 +119,5 @@ class StreamingKeepFirst:
             self.copies = self.copies.empty_copy()
             for key, item in self._held_copies.items():
                 self.copies.remember(key, item)
-        keep_first(self.decisions, self.answers, self.images, self.copies)
+        for d in self.decisions:
+            self.settle(d)

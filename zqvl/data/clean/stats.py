@@ -31,16 +31,15 @@ class RecordStats:
 
 @lru_cache(maxsize=CACHE)
 def _turn_stats(value: str, source: str | None, min_source_units: float) -> tuple:
-    """(CJK units, Latin units, repetition, source units, log ratio, sentences lost) of one turn: questions
-    recur across a set ("Describe this image."), so each distinct turn is measured once."""
+    """(CJK units, Latin units, repetition, source units, log ratio, sentences lost, their sentence lengths) of
+    one turn: questions recur across a set ("Describe this image."), so each distinct turn is measured once."""
     c, n_alnum = unit_counts(strip_image_tags(value))
     if source is None:
-        return c, n_alnum / 3.0, repetition_score(value), 0.0, None, None
+        return c, n_alnum / 3.0, repetition_score(value), 0.0, None, None, None
     lr = log_ratio(source, value, min_source_units)
     lost = sentences_lost(source, value) if lr is not None else None
-    if lost and lost[0] >= 3:
-        lost = (*lost, sentence_units(source, value))
-    return c, n_alnum / 3.0, repetition_score(value), text_units(strip_image_tags(source)), lr, lost
+    lengths = sentence_units(source, value) if lost and lost[0] >= 3 else None  # for omission.align_gap
+    return c, n_alnum / 3.0, repetition_score(value), text_units(strip_image_tags(source)), lr, lost, lengths
 
 
 def record_stats(record: Record, min_source_units: float) -> RecordStats:
@@ -48,7 +47,7 @@ def record_stats(record: Record, min_source_units: float) -> RecordStats:
     rep = 0.0
     turn_ratios, drops, lengths = [], [], []
     for i, turn in enumerate(record.turns):
-        c, a, turn_rep, turn_src_units, lr, lost = _turn_stats(turn.value, turn.source, min_source_units)
+        c, a, turn_rep, turn_src_units, lr, lost, units = _turn_stats(turn.value, turn.source, min_source_units)
         cjk += c
         latin += a
         rep = max(rep, turn_rep)
@@ -58,9 +57,9 @@ def record_stats(record: Record, min_source_units: float) -> RecordStats:
             if lr is not None:
                 turn_ratios.append((i, lr))
                 if lost:
-                    drops.append((i, lost[0], lost[1]))
-                    if len(lost) == 3:
-                        lengths.append((i, *lost[2]))
+                    drops.append((i, *lost))
+                if units:
+                    lengths.append((i, *units))
     ratio = tgt_units / src_units if src_units >= min_source_units else None
     share = latin / (latin + cjk) if latin + cjk else 0.0
     return RecordStats(ratio, share, rep, tuple(turn_ratios), tuple(drops), tuple(lengths))

@@ -27,9 +27,13 @@ def merged_turns(record: Record) -> list[Reason]:
             if not 0 <= j < len(turns) or turns[j].role == turn.role or turns[j].source is None:
                 continue
             other = strip_image_tags(turns[j].value).strip()
-            if len(other) >= _MIN_MERGED_CHARS and other in lines and len(lines) > 1:
-                if strip_image_tags(turns[j].source).strip() not in turn.source:
-                    hits.append(f"turn {i} also holds turn {j}'s text ({other[:30]!r})")
+            if (
+                len(other) >= _MIN_MERGED_CHARS
+                and other in lines
+                and len(lines) > 1
+                and strip_image_tags(turns[j].source).strip() not in turn.source
+            ):
+                hits.append(f"turn {i} also holds turn {j}'s text ({other[:30]!r})")
     return [Reason("structure.merged_turn", "; ".join(hits))] if hits else []
 
 
