@@ -53,7 +53,8 @@ _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3131-\u318e]")
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
 _PINYIN_WORD = re.compile(f"[A-Za-zü]*[{_TONED}][A-Za-zü{_TONED}]*")
 # A word that is nothing but pinyin syllables (initial, vowels, n/ng/r): "nǚhái" is, "Rivière" is not.
-_SYLLABLES = re.compile(f"(?:(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü{_TONED}]{{1,3}}(?:ng|n|r)?)+", re.I)
+_SYLLABLE = f"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü{_TONED}]{{1,3}}(?:ng|n|r)?"
+_SYLLABLES = re.compile(f"(?:{_SYLLABLE})+", re.I)
 
 
 # Any character that one of the three foreign-script rules could count: most turns have none.
@@ -71,7 +72,7 @@ def _pinyin_words(text: str) -> list[str]:
 # Pinyin without tones: five or more lowercase one-syllable words in a row ("bu guo yao liu yi na xie e"), two of
 # them with an initial or a final English words of that shape do not have ("she can see the man" has none).
 _LOWER_RUN = re.compile(r"(?<![A-Za-z'-])(?:[a-zü]{1,6} ){4,}[a-zü]{1,6}(?![A-Za-z'-])")
-_ONE_SYLLABLE = re.compile(r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?[aeiouü]{1,3}(?:ng|n|r)?")
+_ONE_SYLLABLE = re.compile(_SYLLABLE)  # the words come from _LOWER_RUN: no tone marks, no capitals
 _PINYIN_ONLY = re.compile(r"^(?:x|q|zh)|uo|iu|ao|ui|iao|ian|uai|ü|^(?:wo|chi|shi|zi|ci|ri)$")
 
 
